@@ -1,0 +1,3 @@
+from rlslint.cli import main
+
+main()

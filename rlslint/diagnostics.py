@@ -1,0 +1,90 @@
+"""The data that leaves the pipeline: findings, errors, notes and the whole result."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from rlslint.sql.spans import LineIndex, Position, Span
+
+
+class Severity(enum.IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> "Severity":
+        try:
+            return cls[value.upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {value!r}; expected one of error, warning, info") from None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding of one rule, located at the statement (or clause) that caused it."""
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    span: Span
+    object: str  # the table as PostgreSQL prints it: public.tasks, public."Profiles"
+    fix: str
+    columns: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    detail: str = ""  # what makes this finding unique for its object (policy, constraint)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What the finding is about, independent of where it sits in a file."""
+        return (self.code, self.object, ",".join(self.columns), ",".join(self.commands), self.detail)
+
+
+@dataclass(frozen=True)
+class SourceError:
+    """rlslint could not read or parse (part of) a file. Never a finding: exit code 2."""
+
+    path: str
+    message: str
+    offset: int | None = None  # None: the error concerns the whole file
+    kind: str = "error"  # "read", "syntax", "usage", "config"
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something rlslint did not analyse (dynamic SQL, unmodelled statement); shown with --verbose."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
+class SourceText:
+    path: str
+    text: str
+    lines: LineIndex = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class LintResult:
+    diagnostics: tuple[Diagnostic, ...]
+    errors: tuple[SourceError, ...]
+    notes: tuple[Note, ...]
+    sources: Mapping[str, SourceText]
+    files_checked: int = 0
+
+    def position(self, span: Span) -> Position:
+        return self.sources[span.path].lines.position(span.start, span.end)
+
+    def error_position(self, error: SourceError) -> Position | None:
+        source = self.sources.get(error.path)
+        if source is None or error.offset is None:
+            return None
+        return source.lines.position(error.offset, error.offset)

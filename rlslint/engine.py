@@ -1,0 +1,76 @@
+"""The pipeline: sources -> parse -> replay -> rules -> report-ready result.
+
+One direction, no back edges; every stage hands plain data to the next.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+
+from rlslint import sources
+from rlslint.diagnostics import Diagnostic, LintResult, Note, SourceError, SourceText
+from rlslint.rules import ALL_RULES
+from rlslint.rules.base import Rule, RuleContext
+from rlslint.schema.model import Catalog
+from rlslint.schema.replay import replay
+from rlslint.settings import Settings
+from rlslint.sql.parse import ParsedFile, parse_file
+from rlslint.sql.spans import LineIndex
+
+SettingsFor = Callable[[sources.MigrationSet], Settings]
+
+
+def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule] = ALL_RULES) -> LintResult:
+    discovery = sources.discover(paths, cwd)
+    diagnostics: list[Diagnostic] = []
+    errors: list[SourceError] = list(discovery.errors)
+    notes: list[Note] = []
+    texts: dict[str, SourceText] = {}
+    files_checked = 0
+    for migration_set in discovery.sets:
+        settings = settings_for(migration_set)
+        parsed = _parse_set(migration_set, texts)
+        for file in parsed:
+            errors.extend(file.errors)
+            notes.extend(n for n in file.notes if _wanted(n.span.path, migration_set))
+        catalog = replay(parsed)
+        notes.extend(n for n in catalog.notes if _wanted(n.span.path, migration_set))
+        for diagnostic in run_rules(catalog, settings, rules):
+            if _wanted(diagnostic.span.path, migration_set):
+                diagnostics.append(diagnostic)
+        files_checked += len(migration_set.targets) if migration_set.targets is not None else len(migration_set.files)
+    diagnostics.sort(key=lambda d: (d.span.path, d.span.start, d.code, d.object, d.columns))
+    errors.sort(key=lambda e: (e.path, e.offset if e.offset is not None else -1))
+    notes.sort(key=lambda n: (n.span.path, n.span.start))
+    return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files_checked)
+
+
+def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_RULES) -> list[Diagnostic]:
+    ctx = RuleContext(catalog, settings)
+    found: list[Diagnostic] = []
+    for rule in rules:
+        if settings.enabled is None or rule.code in settings.enabled:
+            found.extend(rule.check(rule, ctx))
+    return found
+
+
+def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:
+    return migration_set.targets is None or path in migration_set.targets
+
+
+def _parse_set(migration_set: sources.MigrationSet, texts: dict[str, SourceText]) -> list[ParsedFile]:
+    parsed = []
+    for file in migration_set.files:
+        if file.text is None:
+            continue
+        texts[file.display] = SourceText(file.display, file.text, LineIndex(file.text))
+        parsed.append(parse_file(file.display, file.text))
+    return parsed
+
+
+def build_catalog(directory: Path, strict: bool | None = None) -> Catalog:
+    """The schema model after every migration in ``directory`` ran (used by tests and tools)."""
+    discovery = sources.discover([str(directory)], Path.cwd())
+    files = [parse_file(f.display, f.text) for s in discovery.sets for f in s.files if f.text is not None]
+    return replay(files, strict=strict)

@@ -1,0 +1,30 @@
+"""Reporters: serialisers of a LintResult. One module per format, one line here."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+from rlslint.diagnostics import LintResult
+from rlslint.rules.base import Rule
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    rules: tuple[Rule, ...]  # the resolved rule table (severities as configured)
+    color: bool = False
+    verbose: bool = False
+
+
+Render = Callable[[LintResult, ReportContext], str]
+
+# format name -> module; imported only when that format is asked for (rich stays unloaded otherwise)
+REPORTERS = {
+    "text": "rlslint.report.text",
+    "json": "rlslint.report.json",
+}
+
+
+def renderer(name: str) -> Render:
+    return importlib.import_module(REPORTERS[name]).render

@@ -1,0 +1,81 @@
+"""``--format text``: what a person reads in a terminal. The only module that imports rich.
+
+Each finding: ``file:line:col: CODE [severity] message``, the source line with a caret
+under the cause, and the fix. Plain text when not writing to a terminal or when
+NO_COLOR is set; rich is imported only for colour.
+"""
+
+from __future__ import annotations
+
+from rlslint.diagnostics import LintResult, Severity
+from rlslint.report import ReportContext
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def _lines(result: LintResult, ctx: ReportContext) -> list[tuple[str, str]]:
+    """(text, style) pairs; style is a rich style name or ''."""
+    out: list[tuple[str, str]] = []
+    for error in result.errors:
+        pos = result.error_position(error)
+        where = f"{error.path}:{pos.line}:{pos.column}" if pos else (error.path or "rlslint")
+        out.append((f"{where}: error: {error.message}", "bold red"))
+        if pos:
+            out.extend(_excerpt(result, error.path, pos.line, pos.column, pos.column + 1))
+    if result.errors and result.diagnostics:
+        out.append(("", ""))
+    for d in result.diagnostics:
+        pos = result.position(d.span)
+        out.append((f"{d.span.path}:{pos.line}:{pos.column}: {d.code} [{d.severity.label}] {d.message}", _STYLE[d.severity]))
+        end_column = pos.end_column if pos.end_line == pos.line else None
+        out.extend(_excerpt(result, d.span.path, pos.line, pos.column, end_column))
+        out.append(("   = fix (in a new migration):", "green"))
+        out.extend((f"     {line}", "green") for line in d.fix.splitlines())
+        out.append(("", ""))
+    if ctx.verbose:
+        for note in result.notes:
+            if note.span.path in result.sources:
+                pos = result.position(note.span)
+                out.append((f"{note.span.path}:{pos.line}:{pos.column}: note: {note.message}", "dim"))
+            else:
+                out.append((f"{note.span.path}: note: {note.message}", "dim"))
+    out.append((_summary(result), "bold"))
+    return out
+
+
+def _excerpt(result: LintResult, path: str, line: int, column: int, end_column: int | None) -> list[tuple[str, str]]:
+    source = result.sources.get(path)
+    if source is None:
+        return []
+    start, end = source.lines.line_bounds(line)
+    text = source.text[start:end].rstrip("\r\n")
+    width = len(str(line))
+    stop = len(text) + 1 if end_column is None else max(end_column, column + 1)
+    caret = " " * (column - 1) + "^" * max(1, min(stop, len(text) + 1) - column)
+    return [(f" {line} | {text}", ""), (f" {' ' * width} | {caret}", "bold magenta")]
+
+
+def _summary(result: LintResult) -> str:
+    files = f"{result.files_checked} file{'s' if result.files_checked != 1 else ''}"
+    if not result.diagnostics and not result.errors:
+        return f"All checks passed ({files})."
+    counts = {s: sum(1 for d in result.diagnostics if d.severity == s) for s in Severity}
+    parts = [f"{n} {s.label}{'s' if n != 1 else ''}" for s, n in sorted(counts.items(), reverse=True) if n]
+    found = f"Found {len(result.diagnostics)} finding{'s' if len(result.diagnostics) != 1 else ''}"
+    detail = f" ({', '.join(parts)})" if parts else ""
+    errors = f"; {len(result.errors)} file error{'s' if len(result.errors) != 1 else ''}" if result.errors else ""
+    return f"{found}{detail} in {files}{errors}."
+
+
+def render(result: LintResult, ctx: ReportContext) -> str:
+    lines = _lines(result, ctx)
+    if not ctx.color:
+        return "\n".join(text for text, _ in lines) + "\n"
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(force_terminal=True, color_system="standard", width=10_000, highlight=False, soft_wrap=True)
+    with console.capture() as capture:
+        for text, style in lines:
+            console.print(Text(text, style=style or ""))
+    return capture.get()

@@ -1,0 +1,30 @@
+"""The rule registry: adding a rule means one module and one line here."""
+
+from __future__ import annotations
+
+from rlslint.rules import (
+    missing_policy,
+    owner_fk_without_cascade,
+    table_without_rls,
+    unindexed_foreign_key,
+    unindexed_policy_column,
+)
+from rlslint.rules.base import Rule
+
+ALL_RULES: tuple[Rule, ...] = (
+    table_without_rls.RULE,
+    missing_policy.RULE,
+    unindexed_foreign_key.RULE,
+    unindexed_policy_column.RULE,
+    owner_fk_without_cascade.RULE,
+)
+
+BY_CODE = {rule.code: rule for rule in ALL_RULES}
+BY_NAME = {rule.name: rule for rule in ALL_RULES}
+
+if len(BY_CODE) != len(ALL_RULES) or len(BY_NAME) != len(ALL_RULES):
+    raise RuntimeError("rule codes and names must be unique")
+
+
+def find_rule(code_or_name: str) -> Rule | None:
+    return BY_CODE.get(code_or_name.upper()) or BY_NAME.get(code_or_name.lower())

@@ -1,0 +1,176 @@
+"""Shared, stateless questions the rules ask of the model and of policy expressions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from rlslint.schema.model import Catalog, Expr, Index, Table
+from rlslint.sql.names import QName
+from rlslint.sql.spans import Span
+
+Node = dict[str, Any]
+
+
+def usable_indexes(table: Table) -> Iterator[Index]:
+    """Indexes a planner can use for any query on the table: not partial."""
+    return (index for index in table.indexes if not index.partial)
+
+
+def leads_index(table: Table, columns: tuple[str, ...]) -> bool:
+    """The columns are the leading columns (in any order) of some usable index."""
+    wanted = set(columns)
+    return any(set(index.columns[: len(wanted)]) == wanted for index in usable_indexes(table))
+
+
+@dataclass(frozen=True)
+class ColumnUse:
+    table: QName
+    column: str
+    span: Span
+
+
+def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> Iterator[ColumnUse]:
+    """Columns a policy expression compares with ``=``, ``IN`` or ``= ANY``, bound to their tables.
+
+    Binding follows PostgreSQL's scoping: a qualified reference names a FROM item (by
+    alias or table name); an unqualified one binds to the innermost FROM item that has
+    the column, so ``m.team_id = team_id`` inside a sub-select on ``members`` compares
+    ``members.team_id`` with itself when ``members`` has that column.
+    """
+    outer = {table.qname.name: table.qname}
+    yield from _walk(expr.tree, [outer], expr, catalog)
+
+
+def _walk(node: Any, scopes: list[dict[str, QName]], expr: Expr, catalog: Catalog) -> Iterator[ColumnUse]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item, scopes, expr, catalog)
+        return
+    if not isinstance(node, dict):
+        return
+    if "SelectStmt" in node:
+        select = node["SelectStmt"]
+        scope: dict[str, QName] = {}
+        for item in select.get("fromClause", ()):
+            _from_item(item, scope, scopes, catalog)
+        inner = scopes + [scope]
+        for key, value in select.items():
+            if key != "fromClause":
+                yield from _walk(value, inner, expr, catalog)
+        for item in select.get("fromClause", ()):  # JOIN … ON conditions
+            yield from _walk_join_quals(item, inner, expr, catalog)
+        return
+    if "A_Expr" in node:
+        a = node["A_Expr"]
+        name = [n["String"]["sval"] for n in a.get("name", ()) if "String" in n]
+        kind = a.get("kind")
+        operands = []
+        if kind == "AEXPR_OP" and name == ["="]:
+            operands = [a.get("lexpr"), a.get("rexpr")]
+        elif kind == "AEXPR_IN" or (kind == "AEXPR_OP_ANY" and name == ["="]):
+            operands = [a.get("lexpr")]
+        for operand in operands:
+            use = _bind(_column_ref(operand), scopes, expr, catalog)
+            if use is not None:
+                yield use
+    if "SubLink" in node:
+        sub = node["SubLink"]
+        if sub.get("subLinkType") == "ANY_SUBLINK":  # x IN (SELECT …)
+            use = _bind(_column_ref(sub.get("testexpr")), scopes, expr, catalog)
+            if use is not None:
+                yield use
+    for value in node.values():
+        if isinstance(value, (dict, list)):
+            yield from _walk(value, scopes, expr, catalog)
+
+
+def _walk_join_quals(item: Node, scopes, expr, catalog) -> Iterator[ColumnUse]:
+    if "JoinExpr" in item:
+        join = item["JoinExpr"]
+        yield from _walk(join.get("quals"), scopes, expr, catalog)
+        for side in ("larg", "rarg"):
+            yield from _walk_join_quals(join.get(side, {}), scopes, expr, catalog)
+
+
+def _from_item(item: Node, scope: dict[str, QName], scopes: list[dict[str, QName]], catalog: Catalog) -> None:
+    if "RangeVar" in item:
+        rv = item["RangeVar"]
+        qname = _resolve(rv.get("schemaname"), rv["relname"], catalog)
+        alias = (rv.get("alias") or {}).get("aliasname")
+        scope[alias or rv["relname"]] = qname
+    elif "JoinExpr" in item:
+        join = item["JoinExpr"]
+        for side in ("larg", "rarg"):
+            _from_item(join.get(side, {}), scope, scopes, catalog)
+
+
+def _resolve(schema: str | None, name: str, catalog: Catalog) -> QName:
+    if schema:
+        return QName(schema, name)
+    for qname in catalog.tables:
+        if qname.name == name and qname.schema == "public":
+            return qname
+    return next((q for q in catalog.tables if q.name == name), QName("public", name))
+
+
+def _column_ref(node: Any) -> Node | None:
+    if not isinstance(node, dict):
+        return None
+    if "TypeCast" in node:
+        return _column_ref(node["TypeCast"].get("arg"))
+    return node.get("ColumnRef")
+
+
+def _bind(ref: Node | None, scopes: list[dict[str, QName]], expr: Expr, catalog: Catalog) -> ColumnUse | None:
+    if ref is None:
+        return None
+    fields = [f["String"]["sval"] for f in ref.get("fields", ()) if "String" in f]
+    if not fields or len(fields) != len(ref.get("fields", ())):
+        return None  # t.* and the like
+    column = fields[-1]
+    target: QName | None = None
+    if len(fields) == 1:
+        for scope in reversed(scopes):
+            target = next((q for q in scope.values() if _has_column(catalog, q, column)), None)
+            if target is not None:
+                break
+    else:
+        qualifier = fields[-2]
+        for scope in reversed(scopes):
+            if qualifier in scope:
+                target = scope[qualifier]
+                break
+        if len(fields) == 3 and target is not None and target.schema != fields[0]:
+            target = None
+    if target is None or not _has_column(catalog, target, column):
+        return None
+    start = ref.get("location", -1)
+    if start < 0:
+        return ColumnUse(target, column, expr.origin)
+    return ColumnUse(target, column, Span(expr.origin.path, start, _reference_end(expr, start)))
+
+
+def _has_column(catalog: Catalog, qname: QName, column: str) -> bool:
+    table = catalog.table(qname)
+    return table is not None and table.column(column) is not None
+
+
+def _reference_end(expr: Expr, start: int) -> int:
+    """End of a (possibly qualified, possibly quoted) column reference in the statement text."""
+    text = expr.statement_text
+    i = start - expr.origin.start
+    if not 0 <= i < len(text):
+        return start
+    j = i
+    while j < len(text):
+        if text[j] == '"':
+            close = text.find('"', j + 1)
+            while close >= 0 and text[close + 1 : close + 2] == '"':
+                close = text.find('"', close + 2)
+            j = len(text) if close < 0 else close + 1
+        elif text[j].isalnum() or text[j] in "_$.":
+            j += 1
+        else:
+            break
+    return expr.origin.start + j

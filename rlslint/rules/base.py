@@ -1,0 +1,54 @@
+"""What a rule is: metadata declared once, and a pure check over the final schema model."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.schema.model import Catalog, Table
+from rlslint.settings import Settings
+from rlslint.sql.spans import Span
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    catalog: Catalog
+    settings: Settings
+
+    def exposed(self, table: Table) -> bool:
+        return table.qname.schema in self.settings.exposed_schemas
+
+
+Check = Callable[["Rule", RuleContext], Iterator[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str  # stable: users' configs and suppressions name it
+    name: str  # kebab-case; reads as "allow <name>"
+    summary: str
+    default_severity: Severity
+    check: Check
+    docs: str  # the module docstring: "What it flags" and "Why it matters" sections
+    bad: tuple[str, ...]  # migrations that must fire the rule; the tests run them
+    good: tuple[str, ...]  # migrations that must not
+    since: str = "0.1.0"
+
+    @property
+    def module(self) -> str:
+        return self.check.__module__.rsplit(".", 1)[-1]
+
+    def severity(self, settings: Settings) -> Severity:
+        return settings.severities.get(self.code, self.default_severity)
+
+    def diagnostic(self, ctx: RuleContext, span: Span, message: str, obj: str, fix: str, **extra) -> Diagnostic:
+        return Diagnostic(self.code, self.name, self.severity(ctx.settings), message, span, obj, fix, **extra)
+
+    def sections(self) -> dict[str, str]:
+        """The docstring's sections by heading (``## What it flags`` …)."""
+        text = inspect.cleandoc(self.docs)
+        parts = re.split(r"^## (.+)$", text, flags=re.MULTILINE)
+        return {parts[i].strip(): parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}

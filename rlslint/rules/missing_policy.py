@@ -1,0 +1,111 @@
+"""
+## What it flags
+A table with Row Level Security enabled where, for one or more of SELECT, INSERT, UPDATE
+and DELETE, no permissive policy applies. A `FOR ALL` policy covers all four; restrictive
+policies only narrow what permissive ones grant, so they cover nothing on their own.
+
+## Why it matters
+With RLS on and no policy for a command, PostgreSQL denies it to every role without
+`BYPASSRLS`: an `INSERT` fails with a policy violation, and `UPDATE` and `DELETE` silently
+touch zero rows. The app looks like it works until a user tries to edit or delete. The
+fix creates the missing policies from the predicate the table's existing policies use.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.rules.base import Rule, RuleContext
+from rlslint.schema.model import COMMANDS, Policy, Table
+from rlslint.settings import Settings
+from rlslint.sql.deparse import predicate_sql
+from rlslint.sql.names import quote_ident
+
+
+def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+    for table in ctx.catalog.tables.values():
+        if not table.rls or not ctx.exposed(table):
+            continue
+        covered: set[str] = set()
+        for policy in table.policies:
+            if policy.permissive:
+                covered.update(COMMANDS if policy.command == "ALL" else (policy.command,))
+        missing = tuple(c for c in COMMANDS if c not in covered)
+        if not missing:
+            continue
+        what = "no policy at all, so every command is denied" if len(missing) == 4 else "no permissive policy for " + ", ".join(missing)
+        yield rule.diagnostic(
+            ctx,
+            table.rls_changed or table.created,
+            f"table {table.qname} has row level security enabled but {what}: "
+            + ("INSERT fails and UPDATE/DELETE silently change nothing" if "SELECT" in covered else "these commands are denied"),
+            str(table.qname),
+            _fix(table, missing, ctx.settings),
+            commands=missing,
+        )
+
+
+def _fix(table: Table, missing: tuple[str, ...], settings: Settings) -> str:
+    source = next((p for p in table.policies if p.permissive and (p.using or p.with_check)), None)
+    predicate = _predicate(source)
+    roles = ", ".join(quote_ident(r) if r != "public" else "public" for r in source.roles) if source else "authenticated"
+    comment = ""
+    if predicate is None:
+        owner = next((fk for fk in table.foreign_keys if fk.ref_table in settings.owner_tables and len(fk.columns) == 1), None)
+        if owner is not None:
+            predicate = f"(SELECT auth.uid()) = {quote_ident(owner.columns[0])}"
+        else:
+            predicate = "false"
+            comment = "-- replace false with the rows each command may touch\n"
+    taken = {p.name for p in table.policies}
+    lines = []
+    for command in missing:
+        name = _policy_name(table, command, taken)
+        head = f"CREATE POLICY {quote_ident(name)} ON {table.qname} FOR {command} TO {roles}"
+        if command == "INSERT":
+            lines.append(f"{head} WITH CHECK ({predicate});")
+        elif command == "UPDATE":
+            lines.append(f"{head} USING ({predicate}) WITH CHECK ({predicate});")
+        else:
+            lines.append(f"{head} USING ({predicate});")
+    return comment + "\n".join(lines)
+
+
+def _predicate(policy: Policy | None) -> str | None:
+    if policy is None:
+        return None
+    return predicate_sql(policy.using) or predicate_sql(policy.with_check)
+
+
+def _policy_name(table: Table, command: str, taken: set[str]) -> str:
+    name = f"{table.qname.name}_{command.lower()}"
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
+RULE = Rule(
+    code="RLS002",
+    name="missing-policy",
+    summary="RLS is enabled but some of SELECT, INSERT, UPDATE, DELETE have no permissive policy",
+    default_severity=Severity.ERROR,
+    check=check,
+    docs=__doc__,
+    bad=(
+        "create table public.todos (id bigint primary key, user_id uuid references auth.users on delete cascade);\n"
+        "create index on public.todos (user_id);\n"
+        "alter table public.todos enable row level security;\n"
+        "create policy todos_read on public.todos for select using ((select auth.uid()) = user_id);",
+        "create table public.audit (id bigint primary key);\n"
+        "alter table public.audit enable row level security;\n"
+        "create policy audit_only on public.audit as restrictive for all using (false);",
+    ),
+    good=(
+        "create table public.todos (id bigint primary key, user_id uuid references auth.users on delete cascade);\n"
+        "create index on public.todos (user_id);\n"
+        "alter table public.todos enable row level security;\n"
+        "create policy todos_own on public.todos for all to authenticated using ((select auth.uid()) = user_id);",
+    ),
+)

@@ -1,0 +1,79 @@
+"""
+## What it flags
+A foreign key to an owner table (`auth.users` by default) whose `ON DELETE` action is
+`NO ACTION` (the default when none is written) or `RESTRICT`, or `SET NULL` on a column
+that is `NOT NULL`.
+
+## Why it matters
+When a user deletes their account (or an admin removes them), Supabase deletes the row in
+`auth.users`. A foreign key that neither cascades nor sets null makes that delete fail
+with a foreign-key violation, so the user cannot be deleted, and the GDPR request or the
+dashboard action errors out. `SET NULL` on a `NOT NULL` column fails the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.rules.base import Rule, RuleContext
+from rlslint.schema.model import ON_DELETE, ForeignKey, Table
+from rlslint.sql.names import quote_ident
+
+
+def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+    accepted = ctx.settings.owner_on_delete
+    for table in ctx.catalog.tables.values():
+        for fk in table.foreign_keys:
+            if fk.ref_table not in ctx.settings.owner_tables:
+                continue
+            action = ON_DELETE.get(fk.on_delete, "NO ACTION")
+            not_null = [c for c in fk.columns if (col := table.column(c)) is not None and col.not_null]
+            if action in accepted and not (action == "SET NULL" and not_null):
+                continue
+            why = (
+                f"ON DELETE SET NULL on NOT NULL column {', '.join(not_null)}"
+                if action == "SET NULL" and action in accepted
+                else f"ON DELETE {action}"
+            )
+            yield rule.diagnostic(
+                ctx,
+                fk.clause,
+                f"foreign key {fk.name} on {table.qname} references owner table {fk.ref_table} with {why}: "
+                f"deleting a user fails while rows of {table.qname} point at them",
+                str(table.qname),
+                _fix(table, fk),
+                columns=fk.columns,
+                detail=fk.name,
+            )
+
+
+def _fix(table: Table, fk: ForeignKey) -> str:
+    columns = ", ".join(quote_ident(c) for c in fk.columns)
+    ref_columns = f" ({', '.join(quote_ident(c) for c in fk.ref_columns)})" if fk.ref_columns else ""
+    name = quote_ident(fk.name)
+    return (
+        f"ALTER TABLE {table.qname}\n"
+        f"  DROP CONSTRAINT {name},\n"
+        f"  ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {fk.ref_table}{ref_columns} ON DELETE CASCADE;"
+    )
+
+
+RULE = Rule(
+    code="FK001",
+    name="owner-fk-without-cascade",
+    summary="Foreign key to the owner table blocks deleting the owner",
+    default_severity=Severity.ERROR,
+    check=check,
+    docs=__doc__,
+    bad=(
+        "create table public.profiles (id uuid primary key references auth.users (id));",
+        "create table public.posts (id bigint primary key, author uuid not null references auth.users on delete set null);\n"
+        "create index on public.posts (author);",
+    ),
+    good=(
+        "create table public.profiles (id uuid primary key references auth.users (id) on delete cascade);",
+        "create table public.posts (id bigint primary key, author uuid references auth.users on delete set null);\n"
+        "create index on public.posts (author);",
+    ),
+)

@@ -1,0 +1,57 @@
+"""
+## What it flags
+A table (plain or partitioned) in a schema the API exposes (`public` by default, or the
+`[api] schemas` of `supabase/config.toml`) whose Row Level Security is disabled once all
+migrations have run.
+
+## Why it matters
+PostgREST serves every table of an exposed schema to the `anon` and `authenticated`
+roles, and Supabase grants them table privileges by default. Without RLS the table is
+readable and writable by anyone holding the project's public anon key. The finding points
+at the `CREATE TABLE`, or at the `DISABLE ROW LEVEL SECURITY` that turned RLS off.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.rules.base import Rule, RuleContext
+
+
+def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+    for table in ctx.catalog.tables.values():
+        if table.rls or not ctx.exposed(table):
+            continue
+        disabled_later = table.rls_changed is not None
+        where = "row level security is disabled here" if disabled_later else "it is created without row level security"
+        yield rule.diagnostic(
+            ctx,
+            table.rls_changed or table.created,
+            f"table {table.qname} is exposed through the API (schema {table.qname.schema}) but {where}: "
+            "anyone with the anon key can read and write every row",
+            str(table.qname),
+            f"ALTER TABLE {table.qname} ENABLE ROW LEVEL SECURITY;",
+        )
+
+
+RULE = Rule(
+    code="RLS001",
+    name="table-without-rls",
+    summary="Table in an exposed schema has Row Level Security disabled",
+    default_severity=Severity.ERROR,
+    check=check,
+    docs=__doc__,
+    bad=(
+        "create table public.notes (id bigint primary key, body text);",
+        "create table public.notes (id bigint primary key);\n"
+        "alter table public.notes enable row level security;\n"
+        "alter table public.notes disable row level security;",
+    ),
+    good=(
+        "create table public.notes (id bigint primary key);\n"
+        "alter table public.notes enable row level security;\n"
+        "create policy notes_all on public.notes for all to authenticated using (true);",
+        "create schema private;\ncreate table private.jobs (id bigint primary key);",
+    ),
+)

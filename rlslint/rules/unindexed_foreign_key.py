@@ -1,0 +1,65 @@
+"""
+## What it flags
+A foreign key whose columns are not the leading columns (in any order) of a valid,
+non-partial index, primary key or unique constraint on the referencing table.
+
+## Why it matters
+PostgreSQL indexes the referenced side of a foreign key, never the referencing side.
+Every `DELETE` or key `UPDATE` on the parent (deleting a user, say) then scans the whole
+child table to find dependent rows, under lock, and joins along the key cannot use an
+index. Supabase's performance advisor reports the same problem on a live database.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.rules._predicates import leads_index
+from rlslint.rules.base import Rule, RuleContext
+from rlslint.sql.names import quote_ident
+
+
+def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+    for table in ctx.catalog.tables.values():
+        parent = ctx.catalog.table(table.partition_of) if table.partition_of else None
+        for fk in table.foreign_keys:
+            if leads_index(table, fk.columns):
+                continue
+            if parent is not None and any(p.columns == fk.columns and p.ref_table == fk.ref_table for p in parent.foreign_keys):
+                continue  # cloned from the partitioned parent: reported there once
+            columns = ", ".join(quote_ident(c) for c in fk.columns)
+            yield rule.diagnostic(
+                ctx,
+                fk.clause,
+                f"foreign key {fk.name} on {table.qname} ({columns}) has no index: deletes from {fk.ref_table} "
+                "and joins on this key scan the whole table",
+                str(table.qname),
+                f"CREATE INDEX ON {table.qname} ({columns});",
+                columns=fk.columns,
+                detail=fk.name,
+            )
+
+
+RULE = Rule(
+    code="IDX001",
+    name="unindexed-foreign-key",
+    summary="Foreign-key columns are not covered by an index",
+    default_severity=Severity.WARNING,
+    check=check,
+    docs=__doc__,
+    bad=(
+        "create schema app;\ncreate table app.teams (id bigint primary key);\n"
+        "create table app.members (id bigint primary key, team_id bigint references app.teams (id) on delete cascade);",
+        "create schema app;\ncreate table app.teams (id bigint primary key);\n"
+        "create table app.members (id bigint primary key, team_id bigint references app.teams (id));\n"
+        "create index on app.members (team_id) where team_id is not null;",
+    ),
+    good=(
+        "create schema app;\ncreate table app.teams (id bigint primary key);\n"
+        "create table app.members (id bigint primary key, team_id bigint references app.teams (id));\n"
+        "create index on app.members (team_id, id);",
+        "create schema app;\ncreate table app.teams (id bigint primary key);\n"
+        "create table app.members (team_id bigint references app.teams (id), user_id uuid, primary key (team_id, user_id));",
+    ),
+)

@@ -1,0 +1,103 @@
+"""The schema model: what PostgreSQL would hold after the migrations ran.
+
+Plain frozen data. Every object remembers the statement that created it and the one
+that last changed it, so a finding can point at its cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from rlslint.diagnostics import Note
+from rlslint.sql.names import QName
+from rlslint.sql.spans import Span
+
+COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+# pg_constraint.confdeltype codes, as pglast spells fk_del_action
+ON_DELETE = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    not_null: bool
+    created: Span
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    name: str
+    columns: tuple[str, ...]
+    ref_table: QName
+    ref_columns: tuple[str, ...]
+    on_delete: str  # one of ON_DELETE's keys
+    clause: Span  # the REFERENCES / FOREIGN KEY clause
+    created: Span  # the statement
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index as pg_index holds it; primary keys and unique constraints make one too."""
+
+    name: str
+    columns: tuple[str | None, ...]  # None: an expression column
+    unique: bool
+    partial: bool
+    primary: bool
+    constraint: bool  # backs a PRIMARY KEY / UNIQUE constraint (dropped with it)
+    created: Span
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A policy expression: its JSON tree and the statement text it can be deparsed from."""
+
+    tree: Mapping[str, Any]
+    statement_text: str
+    clause: str  # "qual" or "with_check": where to find it when the text is re-parsed
+    origin: Span  # the statement that set it; statement_text starts at origin.start
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    command: str  # ALL, SELECT, INSERT, UPDATE, DELETE
+    permissive: bool
+    roles: tuple[str, ...]  # "public" for PUBLIC
+    using: Expr | None
+    with_check: Expr | None
+    created: Span
+    changed: Span
+
+
+@dataclass(frozen=True)
+class Table:
+    qname: QName
+    kind: str  # "r" plain, "p" partitioned
+    columns: tuple[Column, ...]
+    rls: bool
+    force_rls: bool
+    policies: tuple[Policy, ...]
+    indexes: tuple[Index, ...]
+    foreign_keys: tuple[ForeignKey, ...]
+    created: Span
+    changed: Span
+    rls_changed: Span | None  # the last ENABLE/DISABLE ROW LEVEL SECURITY
+    partition_of: QName | None = None
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    schemas: frozenset[str]
+    tables: Mapping[QName, Table] = field(default_factory=lambda: MappingProxyType({}))
+    notes: tuple[Note, ...] = ()
+
+    def table(self, qname: QName) -> Table | None:
+        return self.tables.get(qname)

@@ -1,0 +1,41 @@
+"""Identifiers: quoting as PostgreSQL prints them, and schema-qualified names."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
+
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*\Z")
+_NEEDS_QUOTES = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
+
+
+def quote_ident(name: str) -> str:
+    """Quote like PostgreSQL's quote_ident(): only where the bare name would not round-trip."""
+    if _PLAIN.match(name) and name not in _NEEDS_QUOTES:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+class QName(NamedTuple):
+    """A schema-qualified relation name, as stored by PostgreSQL (already case-folded)."""
+
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+
+def parse_qname(text: str, default_schema: str = "public") -> QName:
+    """Parse a dotted name from configuration (``auth.users``, ``public."Profiles"``)."""
+    parts = []
+    for match in re.finditer(r'"((?:[^"]|"")*)"|([^."]+)', text):
+        quoted, bare = match.groups()
+        parts.append(quoted.replace('""', '"') if quoted is not None else bare.strip().lower())
+    if len(parts) == 1:
+        return QName(default_schema, parts[0])
+    if len(parts) != 2:
+        raise ValueError(f"expected schema.table, got {text!r}")
+    return QName(parts[0], parts[1])

@@ -1,0 +1,207 @@
+"""Text -> statements: one pglast parse per file, each statement with its exact span.
+
+pglast's JSON output is parsed by libpg_query in C and loaded with ``json.loads``,
+several times cheaper than building pglast's Python node objects, and immune to the
+quadratic slowdown those objects show on non-ASCII text. Its offsets are UTF-8
+bytes; they are turned into character offsets here, once, so nothing downstream
+knows about bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from pglast import parser as pg
+from pglast.parser import ParseError
+
+from rlslint.diagnostics import Note, SourceError
+from rlslint.sql.spans import ByteOffsets, Span, ascii_shadow
+
+Node = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Statement:
+    kind: str  # the pglast node name: "CreateStmt", "AlterTableStmt", …
+    node: Node  # its JSON tree, locations in characters of the file
+    span: Span
+    text: str  # the statement's own source text, to deparse fixes from
+    embedded: bool = False  # extracted from a DO block
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: str
+    statements: tuple[Statement, ...]
+    errors: tuple[SourceError, ...]
+    notes: tuple[Note, ...]
+
+
+def parse_file(path: str, text: str) -> ParsedFile:
+    errors: list[SourceError] = []
+    try:
+        raw = [(0, len(text.rstrip()), json.loads(pg.parse_sql_json(text))["stmts"])]
+    except ParseError:
+        text, raw = _parse_with_recovery(path, text, errors)
+    statements: list[Statement] = []
+    notes: list[Note] = []
+    offsets = ByteOffsets(text)
+    for piece_start, piece_end, stmts in raw:
+        piece_byte_start = piece_start + (0 if offsets.identity else len(text[:piece_start].encode()) - piece_start)
+        for entry in stmts:
+            kind, node = next(iter(entry["stmt"].items()))
+            begin = piece_byte_start + entry.get("stmt_location", 0)
+            length = entry.get("stmt_len", 0)
+            start = offsets.to_char(begin)
+            end = offsets.to_char(begin + length) if length else piece_end
+            if not offsets.identity or piece_start:
+                _relocate(node, lambda b: offsets.to_char(piece_byte_start + b))
+            statement = Statement(kind, node, Span(path, start, end), text[start:end])
+            statements.append(statement)
+            if kind == "DoStmt":
+                _expand_do_block(statement, statements, notes)
+    errors.sort(key=lambda e: e.offset if e.offset is not None else -1)
+    return ParsedFile(path, tuple(statements), tuple(errors), tuple(notes))
+
+
+def _relocate(tree: Any, convert: Callable[[int], int]) -> None:
+    """Rewrite every ``location`` in a JSON tree in place (we own the freshly loaded dicts)."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "location" and isinstance(value, int) and value >= 0:
+                    item[key] = convert(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+# --- syntax errors ---------------------------------------------------------------
+
+_META_COMMAND = re.compile(r"^[ \t]*\\.*$", re.MULTILINE)
+_COPY_FROM_STDIN = re.compile(r"\bfrom\s+stdin\b[^;]*;[ \t]*\r?\n", re.IGNORECASE)
+
+
+def _parse_with_recovery(path: str, text: str, errors: list[SourceError]) -> tuple[str, list]:
+    """Parse statement by statement, so one bad statement does not hide the others."""
+    text = _blank_psql_input(path, text, errors)
+    shadow = ascii_shadow(text)
+    try:
+        pieces = pg.split(shadow, with_parser=False)
+    except ParseError as exc:  # a lexical error (unterminated quote, comment or $$) spoils the whole file
+        index = exc.args[1] if len(exc.args) > 1 else None
+        errors.append(SourceError(path, _message(exc), index if index is not None else len(text), kind="syntax"))
+        return text, []
+    raw = []
+    position = 0
+    for piece in pieces:
+        start = shadow.find(piece, position)
+        position = start + len(piece)
+        original = text[start:position]
+        try:
+            raw.append((start, position, json.loads(pg.parse_sql_json(original))["stmts"]))
+        except ParseError as exc:
+            index = _error_index(piece)
+            at = start + index if index is not None else position
+            errors.append(SourceError(path, _message(exc), at, kind="syntax"))
+    return text, raw
+
+
+def _error_index(shadow_piece: str) -> int | None:
+    """pglast reports error positions wrong after non-ASCII text; the ASCII shadow is exact."""
+    try:
+        pg.parse_sql_json(shadow_piece)
+    except ParseError as exc:
+        index = exc.args[1] if len(exc.args) > 1 else None
+        return max(index - 1, 0) if index is not None and index > len(shadow_piece) else index
+    return None
+
+
+def _message(exc: ParseError) -> str:
+    return f"syntax error: {exc.args[0]}" if not str(exc.args[0]).startswith("syntax error") else str(exc.args[0])
+
+
+def _blank_psql_input(path: str, text: str, errors: list[SourceError]) -> str:
+    """psql meta-commands and COPY data are not SQL: report them, blank them, lint the rest."""
+    for match in _COPY_FROM_STDIN.finditer(text):
+        end = text.find("\n\\.", match.end() - 1)
+        end = len(text) if end < 0 else end + 1
+        text = text[: match.end()] + re.sub(r"[^\r\n]", " ", text[match.end() : end]) + text[end:]
+    for match in _META_COMMAND.finditer(text):
+        command = match.group().strip().split()[0]
+        if command == "\\":  # the blanked COPY terminator
+            continue
+        errors.append(
+            SourceError(path, f"psql meta-command {command} is not SQL; migrations must be plain SQL", match.start() + match.group().index("\\"), kind="syntax")
+        )
+        text = text[: match.start()] + " " * len(match.group()) + text[match.end() :]
+    return text
+
+
+# --- DO blocks -------------------------------------------------------------------
+
+
+def _expand_do_block(do: Statement, out: list[Statement], notes: list[Note]) -> None:
+    """Append the plain SQL run by a DO block, located in the file; note what is dynamic."""
+    body = next((a["DefElem"]["arg"]["String"]["sval"] for a in do.node.get("args", ()) if a["DefElem"]["defname"] == "as"), None)
+    language = next((a["DefElem"]["arg"]["String"]["sval"] for a in do.node.get("args", ()) if a["DefElem"]["defname"] == "language"), "plpgsql")
+    if body is None or language.lower() != "plpgsql":
+        return
+    try:
+        functions = json.loads(pg.parse_plpgsql_json(do.text))
+    except ParseError as exc:
+        notes.append(Note(do.span, f"DO block not analysed: {exc.args[0]}"))
+        return
+    body_start = do.text.find(body)
+    cursor = max(body_start, 0)
+    for function in functions:
+        action = function["PLpgSQL_function"].get("action", {})
+        for kind, query, conditional in _plpgsql_statements(action):
+            at = do.text.find(query, cursor) if query else -1
+            if at >= 0:
+                cursor = at + len(query)
+            start = do.span.start + (at if at >= 0 else max(body_start, 0))
+            span = Span(do.span.path, start, start + len(query) if at >= 0 else do.span.end)
+            if kind == "dynamic":
+                notes.append(Note(span, f"dynamic SQL (EXECUTE {query.strip()}) in a DO block cannot be analysed statically"))
+                continue
+            if conditional:
+                notes.append(Note(span, "statement in an ELSE branch of a DO block is not replayed"))
+                continue
+            try:
+                stmts = json.loads(pg.parse_sql_json(query))["stmts"]
+            except ParseError as exc:
+                notes.append(Note(span, f"statement in a DO block not analysed: {exc.args[0]}"))
+                continue
+            offsets = ByteOffsets(query)
+            for entry in stmts:
+                kind_name, node = next(iter(entry["stmt"].items()))
+                _relocate(node, lambda b: start + offsets.to_char(b))
+                out.append(Statement(kind_name, node, span, query, embedded=True))
+
+
+def _plpgsql_statements(block: Node, in_else: bool = False) -> Iterator[tuple[str, str, bool]]:
+    """(kind, query text, in an ELSE branch) for the SQL a PL/pgSQL block runs, in order."""
+    for kind, stmt in block.items():
+        if kind == "PLpgSQL_stmt_execsql":
+            yield "sql", stmt["sqlstmt"]["PLpgSQL_expr"]["query"], in_else
+        elif kind == "PLpgSQL_stmt_dynexecute":
+            yield "dynamic", stmt["query"]["PLpgSQL_expr"]["query"], in_else
+        elif kind == "PLpgSQL_stmt_if":
+            for child in stmt.get("then_body", ()):
+                yield from _plpgsql_statements(child, in_else)
+            for elsif in stmt.get("elsif_list", ()):
+                for child in elsif["PLpgSQL_if_elsif"].get("stmts", ()):
+                    yield from _plpgsql_statements(child, True)
+            for child in stmt.get("else_body", ()):
+                yield from _plpgsql_statements(child, True)
+        else:
+            for key in ("body", "then_body"):  # blocks and loops: run once, as far as a model can tell
+                for child in stmt.get(key, ()) if isinstance(stmt, dict) else ():
+                    yield from _plpgsql_statements(child, in_else)
