@@ -33,7 +33,6 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
         parsed = _parse_set(migration_set, texts)
         for file in parsed:
             errors.extend(file.errors)
-            notes.extend(n for n in file.notes if _wanted(n.span.path, migration_set))
         catalog = replay(parsed)
         notes.extend(n for n in catalog.notes if _wanted(n.span.path, migration_set))
         for diagnostic in run_rules(catalog, settings, rules):

@@ -28,9 +28,16 @@ PLATFORM_SCHEMAS = frozenset(
      "pgsodium_masks", "net", "cron", "pgbouncer", "pg_catalog", "information_schema", "pg_temp", "pg_toast"}
 )
 
+# Primary keys of platform tables, for REFERENCES without a column list.
+PLATFORM_PRIMARY_KEYS = {
+    QName("auth", "users"): ("id",),
+    QName("storage", "objects"): ("id",),
+    QName("storage", "buckets"): ("id",),
+}
+
 # Statements that cannot change anything the model holds.
 PASS_THROUGH = frozenset(
-    {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "TransactionStmt", "CommentStmt",
+    {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CommentStmt",
      "GrantStmt", "GrantRoleStmt", "AlterDefaultPrivilegesStmt", "CreateFunctionStmt", "AlterFunctionStmt",
      "CreateTrigStmt", "ViewStmt", "CreateExtensionStmt", "AlterExtensionStmt", "CreateSeqStmt", "AlterSeqStmt",
      "CreateRoleStmt", "AlterRoleStmt", "AlterRoleSetStmt", "DropRoleStmt", "CreateEnumStmt", "AlterEnumStmt",
@@ -68,6 +75,7 @@ def replay(files: Iterable[ParsedFile], strict: bool | None = None) -> Catalog:
     state = _Replay(strict_mode() if strict is None else strict)
     for parsed in files:
         state.search_path = DEFAULT_SEARCH_PATH  # each migration runs in a fresh session
+        state.notes.extend(parsed.notes)
         for statement in parsed.statements:
             state.apply(statement)
     return state.catalog()
@@ -79,6 +87,8 @@ class _Replay:
         self.schemas: set[str] = {"public"}
         self.tables: dict[QName, Table] = {}
         self.search_path: tuple[str, ...] = DEFAULT_SEARCH_PATH
+        self.path_before_local: tuple[str, ...] | None = None  # SET LOCAL lasts until the transaction ends
+        self.in_transaction = False
         self.notes: list[Note] = []
         self.stmt: Statement | None = None
 
@@ -180,9 +190,23 @@ class _Replay:
         if node.get("schemaElts"):
             self.unmodelled("CREATE SCHEMA with embedded elements is not modelled")
 
+    def on_TransactionStmt(self, node: Node) -> None:
+        kind = node.get("kind")
+        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+            self.in_transaction = True
+        elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE"):
+            self.in_transaction = False
+            if self.path_before_local is not None:
+                self.search_path, self.path_before_local = self.path_before_local, None
+
     def on_VariableSetStmt(self, node: Node) -> None:
         if node.get("name") != "search_path" and node.get("kind") != "VAR_RESET_ALL":
             return
+        if node.get("is_local"):
+            if not self.in_transaction:
+                return  # SET LOCAL outside a transaction block has no effect
+            if self.path_before_local is None:
+                self.path_before_local = self.search_path
         if node.get("kind") == "VAR_SET_VALUE":
             values = []
             for arg in node.get("args", ()):
@@ -391,23 +415,53 @@ class _Replay:
         ref_columns = strs(constraint.get("pk_attrs"))
         if not ref_columns and ref in self.tables:
             ref_columns = tuple(c for i in self.tables[ref].indexes if i.primary for c in i.columns if c)
+        elif not ref_columns:
+            ref_columns = PLATFORM_PRIMARY_KEYS.get(ref, ())
+        if constraint.get("conname") and constraint["conname"] in {fk.name for fk in table.foreign_keys}:
+            self.note(f"constraint {constraint['conname']} of {qname} already exists; PostgreSQL would reject this statement")
+            return
         name = constraint.get("conname") or choose_name(
             qname.name, column_part(columns), "fkey", lambda n: n in self.constraint_names_in(qname.schema)
         )
         fk = ForeignKey(name, columns, ref, ref_columns, constraint.get("fk_del_action", "a") or "a", self.clause(constraint.get("location")), self.span)
         self.tables[qname] = replace(table, foreign_keys=table.foreign_keys + (fk,))
-        for child in self.partitions_of(qname):
-            self.add_foreign_key(child, {**constraint, "conname": None}, column)
+        for child in self.partitions_of(qname):  # the clone keeps the parent's name
+            self.add_foreign_key(child, {**constraint, "conname": name}, column)
 
-    def drop_constraint(self, qname: QName, name: str, missing_ok: bool) -> None:
+    def drop_constraint(self, qname: QName, name: str, missing_ok: bool, cascade: bool = False) -> None:
         table = self.tables[qname]
         fks = tuple(fk for fk in table.foreign_keys if fk.name != name)
+        dropped = [i for i in table.indexes if i.constraint and i.name == name]
         indexes = tuple(i for i in table.indexes if not (i.constraint and i.name == name))
-        if fks == table.foreign_keys and indexes == table.indexes:
+        if fks == table.foreign_keys and not dropped:
             if not missing_ok:
                 self.note(f"constraint {name} of {qname} is not known (CHECK constraints are not modelled)")
             return
         self.tables[qname] = replace(table, foreign_keys=fks, indexes=indexes)
+        if cascade and dropped:  # foreign keys that rely on the dropped key go with it
+            key = set(c for c in dropped[0].columns if c)
+            for other in list(self.tables.values()):
+                kept = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and set(fk.ref_columns) == key))
+                if kept != other.foreign_keys:
+                    self.tables[other.qname] = replace(other, foreign_keys=kept)
+
+    def attach_partition(self, qname: QName, rangevar: Node) -> None:
+        child = self.relation(rangevar)
+        if child is None:
+            return
+        self.tables[child.qname] = replace(child, partition_of=qname, changed=self.span)
+        parent = self.tables[qname]
+        # Matching indexes and keys the child already has are attached, not duplicated.
+        have = {(i.columns, i.unique, i.partial, i.primary) for i in child.indexes}
+        missing_indexes = [i for i in parent.indexes if (i.columns, i.unique, i.partial, i.primary) not in have]
+        have_fks = {(fk.columns, fk.ref_table) for fk in child.foreign_keys}
+        missing_fks = [fk for fk in parent.foreign_keys if (fk.columns, fk.ref_table) not in have_fks]
+        self.clone_from_parent(replace(parent, indexes=tuple(missing_indexes), foreign_keys=tuple(missing_fks)), self.tables[child.qname])
+
+    def detach_partition(self, qname: QName, rangevar: Node) -> None:
+        child = self.relation(rangevar)
+        if child is not None:
+            self.tables[child.qname] = replace(child, partition_of=None, changed=self.span)
 
     def rename_constraint(self, qname: QName, old: str, new: str) -> None:
         table = self.tables[qname]
@@ -421,11 +475,15 @@ class _Replay:
     # --- indexes -------------------------------------------------------------------------
 
     def add_index(self, qname: QName, name: str | None, columns: tuple[str | None, ...], unique: bool, partial: bool,
-                  primary: bool, constraint: bool, label: str, expression_names: tuple[str, ...] = ()) -> Index:
+                  primary: bool, constraint: bool, label: str, expression_names: tuple[str, ...] = ()) -> Index | None:
         table = self.tables[qname]
+        taken = self.relation_names_in(qname.schema)
         if not name:
-            taken = self.relation_names_in(qname.schema)
-            name = choose_name(qname.name, column_part(columns, expression_names), label, lambda n: n in taken)
+            middle = "" if label == "pkey" else column_part(columns, expression_names)  # <table>_pkey
+            name = choose_name(qname.name, middle, label, lambda n: n in taken)
+        elif name in taken:
+            self.note(f"relation {name} already exists; PostgreSQL would reject this statement")
+            return None
         index = Index(name, columns, unique, partial, primary, constraint, self.span)
         self.tables[qname] = replace(table, indexes=table.indexes + (index,))
         for child in self.partitions_of(qname):
@@ -660,10 +718,9 @@ class _Replay:
         for index in parent.indexes:
             label = "pkey" if index.primary else ("key" if index.constraint else "idx")
             self.add_index(child.qname, None, index.columns, index.unique, index.partial, index.primary, index.constraint, label)
-        for fk in parent.foreign_keys:
-            name = choose_name(child.qname.name, column_part(fk.columns), "fkey", lambda n: n in self.constraint_names_in(child.qname.schema))
+        for fk in parent.foreign_keys:  # cloned foreign keys keep the parent's constraint name
             current = self.tables[child.qname]
-            self.tables[child.qname] = replace(current, foreign_keys=current.foreign_keys + (replace(fk, name=name, created=self.span),))
+            self.tables[child.qname] = replace(current, foreign_keys=current.foreign_keys + (replace(fk, created=self.span),))
 
 
 def _roles(roles: Iterable[Node] | None) -> tuple[str, ...]:
@@ -672,7 +729,9 @@ def _roles(roles: Iterable[Node] | None) -> tuple[str, ...]:
         spec = role["RoleSpec"]
         kind = spec.get("roletype")
         names.append(spec.get("rolename") if kind == "ROLESPEC_CSTRING" else {"ROLESPEC_PUBLIC": "public"}.get(kind, kind.lower()))
-    return tuple(sorted(set(names))) or ("public",)
+    if not names or "public" in names:
+        return ("public",)  # PostgreSQL stores PUBLIC alone: every role is already in it
+    return tuple(sorted(set(names)))
 
 
 def _expression_name(expr: Node) -> str:
@@ -736,7 +795,9 @@ _ALTER_TABLE: dict[str, Callable[[_Replay, QName, Node], None]] = {
     "AT_AddColumn": _cmd_add_column,
     "AT_DropColumn": lambda r, q, c: r.drop_column(q, c["name"], bool(c.get("missing_ok")), c.get("behavior") == "DROP_CASCADE"),
     "AT_AddConstraint": _cmd_add_constraint,
-    "AT_DropConstraint": lambda r, q, c: r.drop_constraint(q, c["name"], bool(c.get("missing_ok"))),
+    "AT_DropConstraint": lambda r, q, c: r.drop_constraint(q, c["name"], bool(c.get("missing_ok")), c.get("behavior") == "DROP_CASCADE"),
+    "AT_AttachPartition": lambda r, q, c: r.attach_partition(q, c["def"]["PartitionCmd"]["name"]),
+    "AT_DetachPartition": lambda r, q, c: r.detach_partition(q, c["def"]["PartitionCmd"]["name"]),
     "AT_EnableRowSecurity": lambda r, q, c: r.set_rls(q, rls=True),
     "AT_DisableRowSecurity": lambda r, q, c: r.set_rls(q, rls=False),
     "AT_ForceRowSecurity": lambda r, q, c: r.set_rls(q, force_rls=True),

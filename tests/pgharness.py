@@ -1,0 +1,238 @@
+"""Ground truth for the schema model: apply migrations to a real PostgreSQL and read its catalog.
+
+Only the psql binary talks to the server (no Python DB driver), so each migration file runs
+exactly as `psql -f file` runs it: its own session, no implicit transaction.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+
+class ServerUnavailable(RuntimeError):
+    """No PostgreSQL server could be started; the message says why."""
+
+
+class MigrationError(RuntimeError):
+    """A migration file (or the stub) failed; carries psql's stderr."""
+
+    def __init__(self, file: Path | str, stderr: str):
+        super().__init__(f"psql failed on {file}:\n{stderr.strip()}")
+        self.file = file
+        self.stderr = stderr
+
+
+@dataclass
+class Server:
+    psql_bin: Path
+    socket_dir: Path
+    port: int
+    user: str
+    _stop: Callable[[], None] = field(repr=False)
+
+    def stop(self) -> None:
+        self._stop()
+
+    def psql(self, dbname: str, *args: str, input: str | None = None, what: str = "SQL") -> str:
+        """Run psql against `dbname`; raise MigrationError with stderr on failure."""
+        cmd = [str(self.psql_bin), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+               "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, "-d", dbname, *args]
+        # Inherited PG* variables (PGOPTIONS, PGHOST, ...) would change what the migrations see.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["PGCLIENTENCODING"] = "UTF8"
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, encoding="utf-8",
+                              env=env, timeout=120)
+        if proc.returncode != 0:
+            raise MigrationError(what, proc.stderr)
+        return proc.stdout
+
+
+def start_server(base_dir: Path) -> Server:
+    """Start a throwaway cluster under base_dir (pgserver wheel, else initdb/pg_ctl on PATH)."""
+    base_dir = Path(base_dir)
+    base_dir.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        # pgserver reads it through platformdirs at import time and warns when it is unset.
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="xdg-", dir=base_dir)
+    try:
+        import pgserver
+    except ImportError as exc:
+        return _start_with_path_binaries(base_dir, f"pgserver not importable ({exc})")
+    try:
+        srv = pgserver.get_server(str(base_dir / "pgdata"), cleanup_mode="stop")
+        info = srv.get_postmaster_info()
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no server"
+        raise ServerUnavailable(f"pgserver could not start PostgreSQL: {exc!r}") from exc
+    if info.socket_dir is None:
+        srv.cleanup()
+        raise ServerUnavailable("pgserver started PostgreSQL without a unix socket")
+    return Server(Path(pgserver.__file__).parent / "pginstall/bin/psql", info.socket_dir,
+                  info.port or 5432, "postgres", srv.cleanup)
+
+
+def _start_with_path_binaries(base_dir: Path, why: str) -> Server:
+    initdb, pg_ctl, psql = (shutil.which(b) for b in ("initdb", "pg_ctl", "psql"))
+    if not (initdb and pg_ctl and psql):
+        raise ServerUnavailable(f"{why}; and initdb/pg_ctl/psql are not all on PATH")
+    if os.geteuid() == 0:
+        raise ServerUnavailable(f"{why}; initdb on PATH refuses to run as root")
+    data, sock, log = base_dir / "pgdata", base_dir / "sock", base_dir / "postgres.log"
+    sock.mkdir(exist_ok=True)
+    try:
+        subprocess.run([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+                       check=True, capture_output=True, text=True)
+        # pg_ctl hands -o to a shell, hence the quoting; listen_addresses='' means socket only.
+        opts = f"-k {shlex.quote(str(sock))} -c listen_addresses=''"
+        subprocess.run([pg_ctl, "-D", str(data), "-l", str(log), "-w", "-o", opts, "start"],
+                       check=True, capture_output=True, text=True, timeout=60)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        detail = getattr(exc, "stderr", "") or ""
+        raise ServerUnavailable(f"{why}; initdb/pg_ctl failed: {exc} {detail}".strip()) from exc
+
+    def stop() -> None:
+        subprocess.run([pg_ctl, "-D", str(data), "-w", "-m", "fast", "stop"], capture_output=True)
+
+    return Server(Path(psql), sock, 5432, "postgres", stop)
+
+
+SUPABASE_STUB = """
+do $$
+declare r text;
+begin
+  foreach r in array array['anon', 'authenticated', 'service_role'] loop
+    if not exists (select 1 from pg_roles where rolname = r) then
+      execute format('create role %I nologin', r);
+    end if;
+  end loop;
+end
+$$;
+
+create schema auth;
+create table auth.users (id uuid primary key, email text);
+create function auth.uid() returns uuid language sql stable
+  as $f$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $f$;
+create function auth.jwt() returns jsonb language sql stable
+  as $f$ select coalesce(nullif(current_setting('request.jwt.claims', true), ''), '{}')::jsonb $f$;
+create function auth.role() returns text language sql stable
+  as $f$ select nullif(current_setting('request.jwt.claim.role', true), '')::text $f$;
+
+create schema storage;
+create table storage.objects (id uuid primary key, bucket_id text, name text, owner uuid);
+
+create schema extensions;
+create function extensions.uuid_generate_v4() returns uuid language sql volatile
+  as $f$ select gen_random_uuid() $f$;
+"""
+
+_db_counter = itertools.count()
+
+
+def apply_migrations(server: Server, files: list[Path]) -> dict:
+    """Apply `files` in order to a fresh database with the Supabase stub; return its snapshot."""
+    dbname = f"replay_{os.getpid()}_{next(_db_counter)}_{uuid.uuid4().hex[:8]}"
+    server.psql("postgres", "-c", f'create database "{dbname}"', what=f"create database {dbname}")
+    try:
+        server.psql(dbname, input=SUPABASE_STUB + f"""
+            alter database "{dbname}" set search_path = "$user", public, extensions;""",
+                    what="Supabase stub")
+        for f in files:
+            # One psql per file, no -1: session state (SET search_path) ends with the file,
+            # and CREATE INDEX CONCURRENTLY stays legal.
+            server.psql(dbname, "-f", str(f), what=str(f))
+        return catalog_snapshot(server, dbname)
+    finally:
+        server.psql("postgres", "-c", f'drop database if exists "{dbname}" with (force)',
+                    what=f"drop database {dbname}")
+
+
+SNAPSHOT_SQL = r"""
+select json_build_object('tables', coalesce(json_object_agg(format('%I.%I', n.nspname, c.relname), json_build_object(
+  'kind', c.relkind,
+  'rls', c.relrowsecurity,
+  'force_rls', c.relforcerowsecurity,
+  'columns', (
+    select coalesce(json_agg(json_build_array(a.attname, a.attnotnull) order by a.attnum), '[]')
+    from pg_attribute a
+    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped),
+  'policies', (
+    select coalesce(json_object_agg(p.polname, json_build_object(
+      'command', case p.polcmd when '*' then 'ALL' when 'r' then 'SELECT' when 'a' then 'INSERT'
+                               when 'w' then 'UPDATE' when 'd' then 'DELETE' end,
+      'permissive', p.polpermissive,
+      'roles', (select json_agg(case when r.oid = 0 then 'public' else pg_get_userbyid(r.oid) end)
+                from unnest(p.polroles) r(oid)))), '{}')
+    from pg_policy p
+    where p.polrelid = c.oid),
+  'indexes', (
+    select coalesce(json_agg(json_build_array(
+      (select json_agg(att.attname order by k.ord)
+       from unnest(i.indkey::int2[]) with ordinality k(attnum, ord)
+       left join pg_attribute att on att.attrelid = i.indrelid and att.attnum = k.attnum
+       where k.ord <= i.indnkeyatts),
+      i.indisunique, i.indpred is not null, i.indisprimary)), '[]')
+    from pg_index i
+    where i.indrelid = c.oid),
+  'foreign_keys', (
+    select coalesce(json_agg(json_build_array(
+      (select json_agg(att.attname order by k.ord)
+       from unnest(con.conkey) with ordinality k(attnum, ord)
+       join pg_attribute att on att.attrelid = con.conrelid and att.attnum = k.attnum),
+      (select format('%I.%I', rn.nspname, rc.relname)
+       from pg_class rc join pg_namespace rn on rn.oid = rc.relnamespace where rc.oid = con.confrelid),
+      (select json_agg(att.attname order by k.ord)
+       from unnest(con.confkey) with ordinality k(attnum, ord)
+       join pg_attribute att on att.attrelid = con.confrelid and att.attnum = k.attnum),
+      case con.confdeltype when 'a' then 'NO ACTION' when 'r' then 'RESTRICT' when 'c' then 'CASCADE'
+                           when 'n' then 'SET NULL' when 'd' then 'SET DEFAULT' end)), '[]')
+    from pg_constraint con
+    where con.conrelid = c.oid and con.contype = 'f'
+      -- An FK that references a partitioned table gets one hidden child row per referenced
+      -- partition, on the same referencing table; those are not FKs anyone declared.
+      and not exists (select 1 from pg_constraint pc
+                      where pc.oid = con.conparentid and pc.conrelid = con.conrelid))
+)), '{}'))
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p')
+  and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast', 'auth', 'storage', 'extensions')
+"""
+
+
+def catalog_snapshot(server: Server, dbname: str) -> dict:
+    """The normalised catalog of every user table in `dbname` (see normalise_snapshot)."""
+    out = server.psql(dbname, "-A", "-t", "-c", SNAPSHOT_SQL, what="catalog snapshot")
+    return normalise_snapshot(json.loads(out))
+
+
+def _sorted(items: list) -> list:
+    # json.dumps as key: items mix str and None, which plain sorting cannot compare.
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def normalise_snapshot(snapshot: dict) -> dict:
+    """Sort the order-independent lists (roles, indexes, foreign keys); column order is kept.
+
+    Tolerates missing fields, so a half-built model snapshot still diffs field by field.
+    """
+    tables = {}
+    for name, t in snapshot["tables"].items():
+        t = dict(t)
+        if "columns" in t:
+            t["columns"] = [list(col) for col in t["columns"]]
+        if "policies" in t:
+            t["policies"] = {p: {**pol, "roles": sorted(pol.get("roles", []))} for p, pol in t["policies"].items()}
+        for field in ("indexes", "foreign_keys"):
+            if field in t:
+                t[field] = _sorted([list(item) for item in t[field]])
+        tables[name] = t
+    return {"tables": tables}
