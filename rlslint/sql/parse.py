@@ -93,16 +93,14 @@ def _parse_with_recovery(path: str, text: str, errors: list[SourceError]) -> tup
     text = _blank_psql_input(path, text, errors)
     shadow = ascii_shadow(text)
     try:
-        pieces = pg.split(shadow, with_parser=False)
+        pieces = _split_statements(shadow)
     except ParseError as exc:  # a lexical error (unterminated quote, comment or $$) spoils the whole file
         index = exc.args[1] if len(exc.args) > 1 else None
         errors.append(SourceError(path, _message(exc), index if index is not None else len(text), kind="syntax"))
         return text, []
     raw = []
-    position = 0
-    for piece in pieces:
-        start = shadow.find(piece, position)
-        position = start + len(piece)
+    for start, position in pieces:
+        piece = shadow[start:position]
         original = text[start:position]
         try:
             raw.append((start, position, json.loads(pg.parse_sql_json(original))["stmts"]))
@@ -111,6 +109,45 @@ def _parse_with_recovery(path: str, text: str, errors: list[SourceError]) -> tup
             at = start + index if index is not None else position
             errors.append(SourceError(path, _message(exc), at, kind="syntax"))
     return text, raw
+
+
+def _split_statements(shadow: str) -> list[tuple[int, int]]:
+    """(start, end) of each statement, cut at top-level semicolons found by the scanner.
+
+    pglast's own scanner split silently drops pieces that do not start with a keyword
+    (``selec 1;``), which would hide exactly the statements that need reporting.
+    ``BEGIN ATOMIC … END`` bodies and parentheses keep their inner semicolons.
+    """
+    pieces: list[tuple[int, int]] = []
+    start = end = None
+    depth = atomic = 0
+    previous = ""
+    for token in pg.scan(shadow):
+        name = token.name
+        if name in ("SQL_COMMENT", "C_COMMENT"):
+            continue
+        if name == "ASCII_59" and depth == 0 and atomic == 0:
+            if start is not None:
+                pieces.append((start, end))
+            start = None
+        else:
+            if start is None:
+                start = token.start
+            end = token.end + 1
+            if name == "ASCII_40":
+                depth += 1
+            elif name == "ASCII_41":
+                depth = max(depth - 1, 0)
+            elif name == "ATOMIC" and previous == "BEGIN_P":
+                atomic += 1
+            elif atomic and name == "CASE":
+                atomic += 1
+            elif atomic and name == "END_P":
+                atomic -= 1
+        previous = name
+    if start is not None:
+        pieces.append((start, end))
+    return pieces
 
 
 def _error_index(shadow_piece: str) -> int | None:

@@ -1,0 +1,95 @@
+"""Where findings and errors land: line endings, multibyte text, BOMs, missing semicolons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rlslint.cli import main
+from rlslint.sql.parse import parse_file
+from rlslint.sql.spans import ByteOffsets, LineIndex
+
+UNPROTECTED = "create table public.t (id int primary key);"
+
+
+def lint_json(tmp_path: Path, files: dict[str, bytes]) -> dict:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    for name, data in files.items():
+        (migrations / name).write_bytes(data)
+    result = CliRunner().invoke(main, ["check", str(migrations), "--format", "json"], catch_exceptions=False)
+    return json.loads(result.output)
+
+
+def located(document: dict) -> list[tuple]:
+    return [(d["code"], d["line"], d["column"], d["end_line"], d["end_column"]) for d in document["diagnostics"]]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_line_endings(tmp_path, newline):
+    text = newline.join(["-- header", "", "select 1;", "  " + UNPROTECTED, ""])
+    document = lint_json(tmp_path, {"001_a.sql": text.encode()})
+    assert located(document) == [("RLS001", 4, 3, 4, 45)]
+
+
+def test_multibyte_text_before_a_statement(tmp_path):
+    text = "-- café ☕ 🎉 naïve\nselect 'é😀';   " + UNPROTECTED + "\n"
+    document = lint_json(tmp_path, {"001_a.sql": text.encode()})
+    assert located(document) == [("RLS001", 2, 16, 2, 58)]
+
+
+def test_byte_order_mark_is_not_a_column(tmp_path):
+    document = lint_json(tmp_path, {"001_a.sql": b"\xef\xbb\xbf" + UNPROTECTED.encode()})
+    assert located(document) == [("RLS001", 1, 1, 1, 43)]
+
+
+def test_last_statement_without_semicolon(tmp_path):
+    text = "select 1;\n" + UNPROTECTED.rstrip(";") + "\n\n"
+    document = lint_json(tmp_path, {"001_a.sql": text.encode()})
+    assert located(document) == [("RLS001", 2, 1, 2, 43)]
+
+
+def test_syntax_error_after_multibyte_text_is_exact(tmp_path):
+    text = '-- é 😀 ☕\ncreate policy "política ✓" on public.t for selec using (true);\n' + UNPROTECTED + "\n"
+    document = lint_json(tmp_path, {"001_a.sql": text.encode()})
+    assert [(e["line"], e["column"], e["message"]) for e in document["errors"]] == [
+        (2, 44, 'syntax error at or near "selec"')
+    ]
+    # the statement after the error is still linted
+    assert located(document) == [("RLS001", 3, 1, 3, 43)]
+
+
+def test_syntax_error_at_end_of_input(tmp_path):
+    document = lint_json(tmp_path, {"001_a.sql": b"select 1;\ncreate table public.t (id int"})
+    assert [(e["line"], e["column"]) for e in document["errors"]] == [(2, 30)]
+    assert document["errors"][0]["message"] == "syntax error at end of input"
+
+
+def test_errors_in_one_file_do_not_stop_the_others(tmp_path):
+    document = lint_json(tmp_path, {"001_a.sql": b"selec 1;", "002_b.sql": UNPROTECTED.encode()})
+    assert [(e["file"].rsplit("/", 1)[-1], e["line"], e["column"]) for e in document["errors"]] == [("001_a.sql", 1, 1)]
+    assert located(document) == [("RLS001", 1, 1, 1, 43)]
+
+
+def test_byte_offsets_map_to_characters():
+    text = "aé😀b"
+    offsets = ByteOffsets(text)
+    assert [offsets.to_char(b) for b in (0, 1, 3, 7, 8)] == [0, 1, 2, 3, 4]
+
+
+def test_line_index_handles_every_line_ending():
+    lines = LineIndex("a\r\nb\rc\nd")
+    assert [lines.line_col(i) for i in (0, 3, 5, 7)] == [(1, 1), (2, 1), (3, 1), (4, 1)]
+
+
+def test_statements_keep_exact_spans_in_non_ascii_files():
+    text = "-- ünïcödé 😀\ncreate table t (a int);\n/* 🎉 */ alter table t enable row level security;\nselect 'é😀' as x"
+    parsed = parse_file("f.sql", text)
+    assert [text[s.span.start : s.span.end] for s in parsed.statements] == [
+        "create table t (a int)",
+        "alter table t enable row level security",
+        "select 'é😀' as x",
+    ]
