@@ -23,5 +23,9 @@ test: $(BIN)/rlslint
 bench: $(BIN)/rlslint
 	$(BIN)/python bench/run.py
 
+# Regenerate the rule pages in rules/ from the rule declarations (a test fails when they are stale).
+docs: $(BIN)/rlslint
+	$(BIN)/python -m rlslint.docs --write rules/
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

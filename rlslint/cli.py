@@ -15,6 +15,7 @@ import click
 from rlslint import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FORMATS = ("text", "json", "github", "sarif", "markdown")  # rlslint.report.REPORTERS, without importing it
 
 
 class _DefaultToCheck(click.Group):
@@ -34,51 +35,110 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+              help="Output format [default: text; under GitHub Actions, text plus annotations].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
+@click.option("--report", "reports", multiple=True, metavar="FORMAT:FILE", callback=lambda c, p, v: _parse_reports(v),
+              help="Also write a report in FORMAT to FILE, e.g. sarif:results.sarif; repeatable.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
               help="Lowest severity that makes the exit code 1 (default: warning).")
 @click.option("--select", multiple=True, help="Only these rules (codes, names or prefixes such as IDX); repeatable.")
 @click.option("--ignore", multiple=True, help="Skip these rules (codes, names or prefixes); repeatable.")
+@click.option("--extend-select", multiple=True, help="Add these rules to the selection; repeatable.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Read settings from this file (rlslint.toml, or pyproject.toml's [tool.rlslint]) "
+                   "instead of the one found above the migrations.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="Report only findings not recorded in this baseline file.")
+@click.option("--write-baseline", "write_baseline_path", type=click.Path(dir_okay=False),
+              help="Record every current finding in this baseline file and exit 0.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show what could not be analysed (dynamic SQL, unknown tables).")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal without NO_COLOR).")
-def check(paths, output_format, output, fail_on, select, ignore, exit_zero, verbose, color) -> None:
+def check(paths, output_format, output, reports, fail_on, select, ignore, extend_select, config_path, baseline_path,
+          write_baseline_path, exit_zero, verbose, color) -> None:
     """Lint migrations. With no PATHS, find supabase/migrations from here upwards.
 
     A directory is linted whole. Given files (as pre-commit passes them), rlslint replays
     the whole migration set each belongs to and reports only what those files caused.
     """
     from rlslint import engine
-    from rlslint.config import ConfigError, settings_for_root
+    from rlslint.config import ConfigError, Overrides, SettingsLoader
     from rlslint.diagnostics import Severity
-    from rlslint.report import ReportContext, renderer
-    from rlslint.rules import ALL_RULES
+    from rlslint.report import ReportContext
+    from rlslint.rules import ALL_RULES, KNOWN_RULES
     from rlslint.selection import SelectionError, select_rules
-    from rlslint.settings import Settings
 
     try:
-        rules = select_rules(ALL_RULES, select, ignore)
+        select_rules(KNOWN_RULES, (*select, *extend_select), ignore)  # rejects unknown selectors before any work
     except SelectionError as exc:
         _fail(str(exc))
-    base = Settings(fail_on=Severity.parse(fail_on) if fail_on else Severity.WARNING)
+    overrides = Overrides(select or None, ignore or None, extend_select, Severity.parse(fail_on) if fail_on else None)
     try:
-        result = engine.lint(list(paths), Path.cwd(), lambda s: settings_for_root(s.root, base), rules)
+        settings_for = SettingsLoader(Path.cwd(), config_path, overrides)
+        result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES)
     except ConfigError as exc:
         _fail(str(exc))
+    rules = settings_for.rule_table(KNOWN_RULES)
+    if write_baseline_path and not result.errors:
+        _write_baseline(result, Path(write_baseline_path))
+    if baseline_path:
+        result = _without_baselined(result, baseline_path)
     if color is None:
         color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    report = renderer(output_format)(result, ReportContext(rules, color=color, verbose=verbose))
-    if output:
-        _write_atomic(Path(output), report)
-    else:
-        click.echo(report, nl=False)
+    _emit(result, ReportContext(rules, color=color, verbose=verbose), output_format, output, reports)
     if result.errors:
         sys.exit(EXIT_ERROR)
-    if not exit_zero and any(d.severity >= base.fail_on for d in result.diagnostics):
+    if not exit_zero and any(d.severity >= settings_for.fail_on for d in result.diagnostics):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _write_baseline(result, path: Path) -> None:
+    from rlslint.baseline import render_baseline
+
+    _write_atomic(path, render_baseline(result, Path.cwd(), path))
+    click.echo(f"rlslint: recorded {len(result.diagnostics)} findings in {path}", err=True)
+    sys.exit(EXIT_CLEAN)
+
+
+def _without_baselined(result, path: str):
+    from rlslint.baseline import BaselineError, load_baseline, without_baselined
+
+    try:
+        return without_baselined(result, load_baseline(Path(path), path), Path.cwd(), Path(path))
+    except BaselineError as exc:
+        _fail(str(exc))
+
+
+def _parse_reports(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    parsed = []
+    for value in values:
+        fmt, sep, path = value.partition(":")
+        if not sep or not path or fmt not in FORMATS:
+            raise click.BadParameter(f"{value!r} is not FORMAT:FILE with FORMAT one of {', '.join(FORMATS)}")
+        parsed.append((fmt, path))
+    return tuple(parsed)
+
+
+def _emit(result, ctx, output_format: str | None, output: str | None, reports: tuple[tuple[str, str], ...]) -> None:
+    """Every report from one lint run: the main one (stdout or --output), then each --report file."""
+    from dataclasses import replace
+
+    from rlslint.report import renderer
+
+    main_report = renderer(output_format or "text")(result, ctx)
+    if output:
+        _write_atomic(Path(output), main_report)
+    else:
+        # click strips ANSI codes when stdout is not a terminal; --color asked for them anyway.
+        click.echo(main_report, nl=False, color=ctx.color)
+    # On GitHub Actions the findings also become annotations on the diff, as squawk and ruff do,
+    # unless the user chose a format; annotations only work on stdout, where the runner reads them.
+    if output_format is None and os.environ.get("GITHUB_ACTIONS") == "true":
+        click.echo(renderer("github")(result, ctx), nl=False)
+    for fmt, path in reports:
+        _write_atomic(Path(path), renderer(fmt)(result, replace(ctx, color=False)))
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -121,11 +181,62 @@ def rules_command(output_format: str) -> None:
     """List every rule."""
     import json
 
-    from rlslint.rules import ALL_RULES
+    from rlslint.rules import KNOWN_RULES
 
     if output_format == "json":
         click.echo(json.dumps([{"code": r.code, "name": r.name, "summary": r.summary,
-                                "severity": r.default_severity.label} for r in ALL_RULES], indent=2))
+                                "severity": r.default_severity.label} for r in KNOWN_RULES], indent=2))
         return
-    for r in ALL_RULES:
+    for r in KNOWN_RULES:
         click.echo(f"{r.code}  {r.name:<26} {r.default_severity.label:<8} {r.summary}")
+
+
+@main.command(name="init")
+@click.option("--file", "file_name", type=click.Choice(["pyproject.toml", "rlslint.toml"]), default=None,
+              help="Where to write (default: [tool.rlslint] in pyproject.toml if the project has one, else rlslint.toml).")
+def init_command(file_name: str | None) -> None:
+    """Write a commented starter configuration for the project found from here upwards."""
+    from rlslint.config import ConfigError
+    from rlslint.starter import write_starter
+
+    try:
+        path = write_starter(Path.cwd(), file_name)
+    except ConfigError as exc:
+        _fail(str(exc))
+    click.echo(f"rlslint: wrote a starter configuration to {path}")
+
+
+@main.command(name="report")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Read settings from this file instead of the one found above the migrations.")
+@click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal without NO_COLOR).")
+def report_command(paths, config_path, color) -> None:
+    """Show the checklist for every table: RLS, policy per command, FK indexes, owner FKs.
+
+    Exit 0 whatever the findings (`rlslint check` gates); 2 when a file cannot be read or parsed.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from rlslint import engine
+    from rlslint.config import ConfigError, Overrides, SettingsLoader
+    from rlslint.report.checklist import HEADERS, cells
+
+    try:
+        result = engine.lint(list(paths), Path.cwd(), SettingsLoader(Path.cwd(), config_path, Overrides()))
+    except ConfigError as exc:
+        _fail(str(exc))
+    if color is None:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    marks = {True: "[green]✓[/]", False: "[bold red]✗[/]", None: "[dim]–[/]"}
+    table = Table("Table", *HEADERS, title=f"rlslint checklist ({len(result.tables)} tables)")
+    for column in table.columns[1:]:
+        column.justify = "center"
+    for posture in result.tables:
+        table.add_row(posture.name, *(marks[c] for c in cells(posture)))
+    console = Console(no_color=not color, force_terminal=bool(color), highlight=False, width=max(100, Console().width))
+    console.print(table)
+    for error in result.errors:
+        click.echo(f"{error.path}: error: {error.message}", err=True)
+    sys.exit(EXIT_ERROR if result.errors else EXIT_CLEAN)

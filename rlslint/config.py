@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
+from rlslint.diagnostics import Severity
+from rlslint.options import ConfigError, Options, parse_options
+from rlslint.rules import KNOWN_RULES
+from rlslint.rules.base import Rule
+from rlslint.selection import select_rules
 from rlslint.settings import Settings
+
+if TYPE_CHECKING:
+    from rlslint.sources import MigrationSet
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-class ConfigError(Exception):
-    """A configuration file says something rlslint cannot use: exit 2, nothing linted on a guess."""
 
 
 def find_upwards(start: Path, relative: str) -> Path | None:
@@ -51,3 +57,130 @@ def settings_for_root(root: Path, base: Settings | None = None) -> Settings:
     if exposed is not None:
         settings = replace(settings, exposed_schemas=exposed)
     return settings
+
+
+# --- rlslint's own configuration ------------------------------------------------------
+
+CONFIG_FILES = ("rlslint.toml", "pyproject.toml")  # in one directory, rlslint.toml wins
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line says; None (or empty) means "as the config file says"."""
+
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    fail_on: Severity | None = None
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest ``rlslint.toml``, or ``pyproject.toml`` with a ``[tool.rlslint]`` table."""
+    for directory in (start, *start.parents):
+        if (directory / "rlslint.toml").is_file():
+            return directory / "rlslint.toml"
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "rlslint" in _read_toml(pyproject, str(pyproject)).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_options(path: Path, display: str) -> Options:
+    data = _read_toml(path, display)
+    if path.name == "pyproject.toml":
+        return parse_options(data.get("tool", {}).get("rlslint", {}), display, "tool.rlslint.")
+    return parse_options(data, display)
+
+
+def _read_toml(path: Path, display: str) -> dict:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{display}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{display}: invalid TOML: {exc}") from None
+
+
+def resolve(options: Options, overrides: Overrides, config_dir: Path | None, root: Path) -> Settings:
+    """Raw options + command line + supabase/config.toml -> the Settings the rules see."""
+    select = overrides.select if overrides.select is not None else options.select
+    ignore = overrides.ignore if overrides.ignore is not None else options.ignore
+    extend = (*options.extend_select, *overrides.extend_select)
+    enabled = None
+    if select or ignore or extend:
+        chosen = select_rules(KNOWN_RULES, select or (), ignore or ())
+        if select and extend:
+            chosen += select_rules(KNOWN_RULES, extend, ignore or ())
+        enabled = frozenset(rule.code for rule in chosen)
+    if options.exposed_schemas is not None:
+        exposed = frozenset(options.exposed_schemas)
+    else:
+        exposed = supabase_exposed_schemas(root) or Settings.exposed_schemas
+    tables = options.rules or {}
+    return Settings(
+        exposed_schemas=exposed,
+        owner_tables=options.owner_tables if options.owner_tables is not None else Settings.owner_tables,
+        enabled=enabled,
+        severities=MappingProxyType({code: t.severity for code, t in tables.items() if t.severity is not None}),
+        fail_on=overrides.fail_on or options.fail_on or Settings.fail_on,
+        rule_options=MappingProxyType({code: MappingProxyType(dict(t.options)) for code, t in tables.items()}),
+        exclude=tuple(_anchor(glob, config_dir) for glob in options.exclude),
+        per_file_ignores=tuple(
+            (_anchor(glob, config_dir), frozenset(r.code for r in select_rules(KNOWN_RULES, codes, ())))
+            for glob, codes in options.per_file_ignores
+        ),
+        require_suppression_reason=options.require_suppression_reason,
+    )
+
+
+def _anchor(glob: str, config_dir: Path | None) -> str:
+    """A glob with a "/" is relative to the config file's directory; one without matches file names."""
+    if "/" not in glob or config_dir is None:
+        return glob
+    return (config_dir / glob.removeprefix("./")).as_posix()
+
+
+class SettingsLoader:
+    """Settings for each migration set, from the config file found above it (or ``--config``).
+
+    Remembers what it resolved, so the command line can report the rule table and decide
+    the exit code with the same settings the rules ran with.
+    """
+
+    def __init__(self, cwd: Path, config: str | None, overrides: Overrides) -> None:
+        self.cwd = cwd
+        self.config = (cwd / config) if config else None
+        self.overrides = overrides
+        self.resolved: list[Settings] = []
+        if self.config is not None and not self.config.is_file():
+            raise ConfigError(f"{config}: config file not found")
+
+    def __call__(self, migration_set: "MigrationSet") -> Settings:
+        path = self.config or find_config(migration_set.root)
+        options, config_dir = Options(), None
+        if path is not None:
+            options, config_dir = load_options(path, self._display(path)), path.parent
+        settings = resolve(options, self.overrides, config_dir, migration_set.root)
+        self.resolved.append(settings)
+        return settings
+
+    def _display(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.cwd).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    @property
+    def fail_on(self) -> Severity:
+        """With several projects in one run, the strictest threshold decides."""
+        return min((s.fail_on for s in self.resolved), default=self.overrides.fail_on or Settings.fail_on)
+
+    def rule_table(self, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        """The rules that ran, with their severities as configured (for SARIF and the text footer)."""
+        settings = self.resolved[0] if self.resolved else Settings()
+        return tuple(
+            replace(rule, default_severity=rule.severity(settings))
+            for rule in rules
+            if any(s.enabled is None or rule.code in s.enabled for s in self.resolved or [settings])
+        )

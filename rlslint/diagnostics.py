@@ -73,12 +73,41 @@ class SourceText:
 
 
 @dataclass(frozen=True)
+class TablePosture:
+    """One table's row of the checklist, as plain data, so reporters never read the schema model.
+
+    ``None`` means the check does not apply: no foreign keys, no owner foreign keys.
+    """
+
+    name: str  # as PostgreSQL prints it: public.tasks
+    exposed: bool  # in a schema the API serves
+    rls: bool
+    covered: tuple[str, ...]  # commands some permissive policy allows, in SELECT, INSERT, UPDATE, DELETE order
+    fk_indexed: bool | None
+    owner_fk_ok: bool | None
+
+    @property
+    def rls_ok(self) -> bool | None:
+        """RLS is required only where the API can reach the table."""
+        return True if self.rls else (False if self.exposed else None)
+
+    def command_ok(self, command: str) -> bool | None:
+        """Policies matter only when RLS is on, and are required only on exposed tables."""
+        if not self.rls:
+            return None
+        if command in self.covered:
+            return True
+        return False if self.exposed else None
+
+
+@dataclass(frozen=True)
 class LintResult:
     diagnostics: tuple[Diagnostic, ...]
     errors: tuple[SourceError, ...]
     notes: tuple[Note, ...]
     sources: Mapping[str, SourceText]
     files_checked: int = 0
+    tables: tuple[TablePosture, ...] = ()  # the checklist per table, sorted by name
 
     def position(self, span: Span) -> Position:
         return self.sources[span.path].lines.position(span.start, span.end)

@@ -8,11 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from rlslint import sources
-from rlslint.diagnostics import Diagnostic, LintResult, Note, SourceError, SourceText
+from rlslint import sources, suppress
+from rlslint.diagnostics import Diagnostic, LintResult, Note, SourceError, SourceText, TablePosture
 from rlslint.rules import ALL_RULES
+from rlslint.rules import owner_fk_without_cascade
+from rlslint.rules._predicates import covered_commands, leads_index, owner_fk_blocks_delete
 from rlslint.rules.base import Rule, RuleContext
-from rlslint.schema.model import Catalog
+from rlslint.schema.model import Catalog, Table
 from rlslint.schema.replay import replay
 from rlslint.settings import Settings
 from rlslint.sql.parse import ParsedFile, parse_file
@@ -27,6 +29,7 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
     errors: list[SourceError] = list(discovery.errors)
     notes: list[Note] = []
     texts: dict[str, SourceText] = {}
+    tables: list[TablePosture] = []
     files_checked = 0
     for migration_set in discovery.sets:
         settings = settings_for(migration_set)
@@ -35,14 +38,21 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
             errors.extend(file.errors)
         catalog = replay(parsed)
         notes.extend(n for n in catalog.notes if _wanted(n.span.path, migration_set))
-        for diagnostic in run_rules(catalog, settings, rules):
+        # Suppressions see the whole set: a comment in an old migration can excuse a finding
+        # that a targeted file caused, so only then are findings narrowed to the targets.
+        paths = {f.display: f.path for f in migration_set.files}
+        suppressed = suppress.apply(run_rules(catalog, settings, rules), parsed, texts, catalog, settings, rules, paths)
+        for diagnostic in (*suppressed.kept, *suppressed.findings):
             if _wanted(diagnostic.span.path, migration_set):
                 diagnostics.append(diagnostic)
+        tables.extend(posture(t, settings) for t in catalog.tables.values()
+                      if _wanted(t.created.path, migration_set) or _wanted(t.changed.path, migration_set))
         files_checked += len(migration_set.targets) if migration_set.targets is not None else len(migration_set.files)
     diagnostics.sort(key=lambda d: (d.span.path, d.span.start, d.code, d.object, d.columns))
     errors.sort(key=lambda e: (e.path, e.offset if e.offset is not None else -1))
     notes.sort(key=lambda n: (n.span.path, n.span.start))
-    return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files_checked)
+    tables.sort(key=lambda t: t.name)
+    return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files_checked, tuple(tables))
 
 
 def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_RULES) -> list[Diagnostic]:
@@ -52,6 +62,20 @@ def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_
         if settings.enabled is None or rule.code in settings.enabled:
             found.extend(rule.check(rule, ctx))
     return found
+
+
+def posture(table: Table, settings: Settings) -> TablePosture:
+    """The table's checklist row, judged by the same predicates as the rules."""
+    owner_fks = [fk for fk in table.foreign_keys if fk.ref_table in settings.owner_tables]
+    accepted = frozenset(owner_fk_without_cascade.RULE.option(settings, "on-delete"))
+    return TablePosture(
+        name=str(table.qname),
+        exposed=table.qname.schema in settings.exposed_schemas,
+        rls=table.rls,
+        covered=covered_commands(table),
+        fk_indexed=all(leads_index(table, fk.columns) for fk in table.foreign_keys) if table.foreign_keys else None,
+        owner_fk_ok=not any(owner_fk_blocks_delete(table, fk, accepted) for fk in owner_fks) if owner_fks else None,
+    )
 
 
 def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:

@@ -16,6 +16,10 @@ def _matches(rule: Rule, selector: str) -> bool:
     return rule.name == selector.lower() or rule.code.startswith(selector.upper()) or selector.upper() == "ALL"
 
 
+def is_known_selector(rules: Iterable[Rule], selector: str) -> bool:
+    return any(_matches(rule, selector) for rule in rules)
+
+
 def select_rules(rules: Iterable[Rule], select: Iterable[str], ignore: Iterable[str]) -> tuple[Rule, ...]:
     rules = tuple(rules)
     for selector in (*select, *ignore):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 from rlslint.diagnostics import Severity
 from rlslint.sql.names import QName
@@ -14,8 +14,13 @@ from rlslint.sql.names import QName
 class Settings:
     exposed_schemas: frozenset[str] = frozenset({"public"})
     owner_tables: tuple[QName, ...] = (QName("auth", "users"),)
-    # ON DELETE actions accepted on a foreign key to an owner; SET NULL only on nullable columns.
-    owner_on_delete: frozenset[str] = frozenset({"CASCADE", "SET NULL"})
     enabled: frozenset[str] | None = None  # rule codes; None = every rule
     severities: Mapping[str, Severity] = field(default_factory=lambda: MappingProxyType({}))
     fail_on: Severity = Severity.WARNING
+    # rule code -> option name -> value, validated against the options the rule declares
+    rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    # Globs over absolute POSIX paths (a glob without "/" matches the file name). Excluded
+    # files are still replayed, since later migrations build on them, but never reported on.
+    exclude: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()  # (glob, rule codes)
+    require_suppression_reason: bool = False

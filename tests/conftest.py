@@ -6,6 +6,12 @@ from tests.pgharness import ServerUnavailable, start_server
 
 # Read by rlslint: in tests, an unmodelled statement raises instead of becoming a note.
 os.environ["RLSLINT_STRICT"] = "1"
+# Under GitHub Actions rlslint adds annotations to the text output; tests that want them set it.
+os.environ.pop("GITHUB_ACTIONS", None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs real tools (pre-commit, pip into a fresh venv); part of the default run")
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,9 @@ Render = Callable[[LintResult, ReportContext], str]
 REPORTERS = {
     "text": "rlslint.report.text",
     "json": "rlslint.report.json",
+    "github": "rlslint.report.github",
+    "sarif": "rlslint.report.sarif",
+    "markdown": "rlslint.report.markdown",
 }
 
 

@@ -29,8 +29,9 @@ def _lines(result: LintResult, ctx: ReportContext) -> list[tuple[str, str]]:
         out.append((f"{d.span.path}:{pos.line}:{pos.column}: {d.code} [{d.severity.label}] {d.message}", _STYLE[d.severity]))
         end_column = pos.end_column if pos.end_line == pos.line else None
         out.extend(_excerpt(result, d.span.path, pos.line, pos.column, end_column))
-        out.append(("   = fix (in a new migration):", "green"))
-        out.extend((f"     {line}", "green") for line in d.fix.splitlines())
+        if d.fix:  # findings about suppression comments are fixed in the comment, not by SQL
+            out.append(("   = fix (in a new migration):", "green"))
+            out.extend((f"     {line}", "green") for line in d.fix.splitlines())
         out.append(("", ""))
     if ctx.verbose:
         for note in result.notes:

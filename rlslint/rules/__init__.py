@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from rlslint.rules import (
+    invalid_suppression,
     missing_policy,
     owner_fk_without_cascade,
     table_without_rls,
     unindexed_foreign_key,
     unindexed_policy_column,
+    unused_suppression,
 )
 from rlslint.rules.base import Rule
 
@@ -19,10 +21,18 @@ ALL_RULES: tuple[Rule, ...] = (
     owner_fk_without_cascade.RULE,
 )
 
-BY_CODE = {rule.code: rule for rule in ALL_RULES}
-BY_NAME = {rule.name: rule for rule in ALL_RULES}
+# Reported by the suppression stage about rlslint's own comments, not by a check over the model.
+SUPPRESSION_RULES: tuple[Rule, ...] = (
+    unused_suppression.RULE,
+    invalid_suppression.RULE,
+)
 
-if len(BY_CODE) != len(ALL_RULES) or len(BY_NAME) != len(ALL_RULES):
+KNOWN_RULES = ALL_RULES + SUPPRESSION_RULES  # what configs, suppressions and docs may name
+
+BY_CODE = {rule.code: rule for rule in KNOWN_RULES}
+BY_NAME = {rule.name: rule for rule in KNOWN_RULES}
+
+if len(BY_CODE) != len(KNOWN_RULES) or len(BY_NAME) != len(KNOWN_RULES):
     raise RuntimeError("rule codes and names must be unique")
 
 

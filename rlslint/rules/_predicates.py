@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from rlslint.schema.model import Catalog, Expr, Index, Table
+from rlslint.schema.model import COMMANDS, ON_DELETE, Catalog, Expr, ForeignKey, Index, Table
 from rlslint.sql.names import QName
 from rlslint.sql.spans import Span
 
@@ -21,6 +21,23 @@ def leads_index(table: Table, columns: tuple[str, ...]) -> bool:
     """The columns are the leading columns (in any order) of some usable index."""
     wanted = set(columns)
     return any(set(index.columns[: len(wanted)]) == wanted for index in usable_indexes(table))
+
+
+def covered_commands(table: Table) -> tuple[str, ...]:
+    """Commands some permissive policy allows; restrictive policies only narrow those."""
+    covered: set[str] = set()
+    for policy in table.policies:
+        if policy.permissive:
+            covered.update(COMMANDS if policy.command == "ALL" else (policy.command,))
+    return tuple(c for c in COMMANDS if c in covered)
+
+
+def owner_fk_blocks_delete(table: Table, fk: ForeignKey, accepted: frozenset[str]) -> bool:
+    """Deleting the owner fails: the action is not accepted, or SET NULL hits a NOT NULL column."""
+    action = ON_DELETE.get(fk.on_delete, "NO ACTION")
+    if action not in accepted:
+        return True
+    return action == "SET NULL" and any((col := table.column(c)) is not None and col.not_null for c in fk.columns)
 
 
 @dataclass(frozen=True)

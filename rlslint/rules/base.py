@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
 from rlslint.schema.model import Catalog, Table
@@ -26,6 +26,17 @@ Check = Callable[["Rule", RuleContext], Iterator[Diagnostic]]
 
 
 @dataclass(frozen=True)
+class RuleOption:
+    """A setting a rule reads, set under ``[tool.rlslint.rules.<code>]`` and validated there."""
+
+    name: str  # kebab-case, as written in the config file
+    type: str  # "bool", "str", "int" or "list[str]"
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()  # allowed values (of each item, for lists); empty = any
+
+
+@dataclass(frozen=True)
 class Rule:
     code: str  # stable: users' configs and suppressions name it
     name: str  # kebab-case; reads as "allow <name>"
@@ -36,6 +47,7 @@ class Rule:
     bad: tuple[str, ...]  # migrations that must fire the rule; the tests run them
     good: tuple[str, ...]  # migrations that must not
     since: str = "0.1.0"
+    options: tuple[RuleOption, ...] = ()
 
     @property
     def module(self) -> str:
@@ -43,6 +55,11 @@ class Rule:
 
     def severity(self, settings: Settings) -> Severity:
         return settings.severities.get(self.code, self.default_severity)
+
+    def option(self, settings: Settings, name: str) -> Any:
+        """The configured value of one of this rule's declared options, or its default."""
+        declared = next(o for o in self.options if o.name == name)
+        return settings.rule_options.get(self.code, {}).get(name, declared.default)
 
     def diagnostic(self, ctx: RuleContext, span: Span, message: str, obj: str, fix: str, **extra) -> Diagnostic:
         return Diagnostic(self.code, self.name, self.severity(ctx.settings), message, span, obj, fix, **extra)

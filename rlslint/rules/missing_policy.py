@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.rules._predicates import covered_commands
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import COMMANDS, Policy, Table
 from rlslint.settings import Settings
@@ -27,10 +28,7 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
     for table in ctx.catalog.tables.values():
         if not table.rls or not ctx.exposed(table):
             continue
-        covered: set[str] = set()
-        for policy in table.policies:
-            if policy.permissive:
-                covered.update(COMMANDS if policy.command == "ALL" else (policy.command,))
+        covered = covered_commands(table)
         missing = tuple(c for c in COMMANDS if c not in covered)
         if not missing:
             continue

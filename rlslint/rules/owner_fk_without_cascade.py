@@ -16,21 +16,22 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules._predicates import owner_fk_blocks_delete
+from rlslint.rules.base import Rule, RuleContext, RuleOption
 from rlslint.schema.model import ON_DELETE, ForeignKey, Table
 from rlslint.sql.names import quote_ident
 
 
 def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
-    accepted = ctx.settings.owner_on_delete
+    accepted = frozenset(rule.option(ctx.settings, "on-delete"))
     for table in ctx.catalog.tables.values():
         for fk in table.foreign_keys:
             if fk.ref_table not in ctx.settings.owner_tables:
                 continue
+            if not owner_fk_blocks_delete(table, fk, accepted):
+                continue
             action = ON_DELETE.get(fk.on_delete, "NO ACTION")
             not_null = [c for c in fk.columns if (col := table.column(c)) is not None and col.not_null]
-            if action in accepted and not (action == "SET NULL" and not_null):
-                continue
             why = (
                 f"ON DELETE SET NULL on NOT NULL column {', '.join(not_null)}"
                 if action == "SET NULL" and action in accepted
@@ -66,6 +67,15 @@ RULE = Rule(
     default_severity=Severity.ERROR,
     check=check,
     docs=__doc__,
+    options=(
+        RuleOption(
+            "on-delete",
+            "list[str]",
+            ["CASCADE", "SET NULL"],
+            "ON DELETE actions accepted on a foreign key to an owner table; SET NULL only on nullable columns.",
+            choices=tuple(ON_DELETE.values()),
+        ),
+    ),
     bad=(
         "create table public.profiles (id uuid primary key references auth.users (id));",
         "create table public.posts (id bigint primary key, author uuid not null references auth.users on delete set null);\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections import Counter, defaultdict
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Iterable
@@ -81,11 +82,63 @@ def replay(files: Iterable[ParsedFile], strict: bool | None = None) -> Catalog:
     return state.catalog()
 
 
+class _Tables(dict):
+    """Tables by name, keeping the per-schema name sets PostgreSQL checks for clashes.
+
+    Unnamed indexes and constraints get names that must not clash with others in the
+    schema; looking those up by scanning every table made the replay quadratic.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relations: dict[str, Counter] = defaultdict(Counter)  # tables and indexes share a namespace
+        self.constraints: dict[str, Counter] = defaultdict(Counter)
+        self.index_owner: dict[tuple[str, str], QName] = {}
+        self.children: dict[QName, Counter] = defaultdict(Counter)  # partitioned table -> partitions
+
+    def _account(self, table: Table, sign: int) -> None:
+        schema = table.qname.schema
+        relations, constraints = self.relations[schema], self.constraints[schema]
+        relations[table.qname.name] += sign
+        for index in table.indexes:
+            relations[index.name] += sign
+            if sign > 0:
+                self.index_owner[(schema, index.name)] = table.qname
+            if index.constraint:
+                constraints[index.name] += sign
+        for fk in table.foreign_keys:
+            constraints[fk.name] += sign
+        if table.partition_of is not None:
+            self.children[table.partition_of][table.qname] += sign
+
+    def __setitem__(self, qname: QName, table: Table) -> None:
+        old = self.get(qname)
+        if old is not None:
+            self._account(old, -1)
+        super().__setitem__(qname, table)
+        self._account(table, 1)
+
+    def __delitem__(self, qname: QName) -> None:
+        self._account(self[qname], -1)
+        super().__delitem__(qname)
+
+    def pop(self, qname: QName) -> Table:  # type: ignore[override]
+        table = self[qname]
+        del self[qname]
+        return table
+
+    def relation_taken(self, schema: str) -> Callable[[str], bool]:
+        return lambda name: self.relations[schema][name] > 0
+
+    def constraint_taken(self, schema: str) -> Callable[[str], bool]:
+        return lambda name: self.constraints[schema][name] > 0
+
+
 class _Replay:
     def __init__(self, strict: bool) -> None:
         self.strict = strict
         self.schemas: set[str] = {"public"}
-        self.tables: dict[QName, Table] = {}
+        self.tables = _Tables()
         self.search_path: tuple[str, ...] = DEFAULT_SEARCH_PATH
         self.path_before_local: tuple[str, ...] | None = None  # SET LOCAL lasts until the transaction ends
         self.in_transaction = False
@@ -153,29 +206,13 @@ class _Replay:
             self.note(f"table {shown} is not created by these migrations; statement not replayed")
         return None
 
-    def relation_names_in(self, schema: str) -> set[str]:
-        names = {q.name for q in self.tables if q.schema == schema}
-        for qname, table in self.tables.items():
-            if qname.schema == schema:
-                names.update(i.name for i in table.indexes)
-        return names
-
-    def constraint_names_in(self, schema: str) -> set[str]:
-        names: set[str] = set()
-        for qname, table in self.tables.items():
-            if qname.schema == schema:
-                names.update(fk.name for fk in table.foreign_keys)
-                names.update(i.name for i in table.indexes if i.constraint)
-        return names
-
     def find_index(self, schema: str | None, name: str) -> tuple[QName, Index] | None:
-        schemas = (schema,) if schema else self.search_path
-        for candidate in schemas:
-            for qname, table in self.tables.items():
-                if qname.schema == candidate:
-                    for index in table.indexes:
-                        if index.name == name:
-                            return qname, index
+        for candidate in (schema,) if schema else self.search_path:
+            owner = self.tables.index_owner.get((candidate, name))
+            if owner is not None and owner in self.tables:
+                index = next((i for i in self.tables[owner].indexes if i.name == name), None)
+                if index is not None:
+                    return owner, index
         return None
 
     def put(self, table: Table) -> None:
@@ -421,7 +458,7 @@ class _Replay:
             self.note(f"constraint {constraint['conname']} of {qname} already exists; PostgreSQL would reject this statement")
             return
         name = constraint.get("conname") or choose_name(
-            qname.name, column_part(columns), "fkey", lambda n: n in self.constraint_names_in(qname.schema)
+            qname.name, column_part(columns), "fkey", self.tables.constraint_taken(qname.schema)
         )
         fk = ForeignKey(name, columns, ref, ref_columns, constraint.get("fk_del_action", "a") or "a", self.clause(constraint.get("location")), self.span)
         self.tables[qname] = replace(table, foreign_keys=table.foreign_keys + (fk,))
@@ -448,6 +485,10 @@ class _Replay:
     def attach_partition(self, qname: QName, rangevar: Node) -> None:
         child = self.relation(rangevar)
         if child is None:
+            return
+        if child.qname in self.ancestors(qname) or child.partition_of is not None:
+            # PostgreSQL refuses: a table cannot be its own partition, nor attached twice.
+            self.note(f"{child.qname} cannot be attached as a partition of {qname}; PostgreSQL would reject this statement")
             return
         self.tables[child.qname] = replace(child, partition_of=qname, changed=self.span)
         parent = self.tables[qname]
@@ -477,11 +518,11 @@ class _Replay:
     def add_index(self, qname: QName, name: str | None, columns: tuple[str | None, ...], unique: bool, partial: bool,
                   primary: bool, constraint: bool, label: str, expression_names: tuple[str, ...] = ()) -> Index | None:
         table = self.tables[qname]
-        taken = self.relation_names_in(qname.schema)
+        taken = self.tables.relation_taken(qname.schema)
         if not name:
             middle = "" if label == "pkey" else column_part(columns, expression_names)  # <table>_pkey
-            name = choose_name(qname.name, middle, label, lambda n: n in taken)
-        elif name in taken:
+            name = choose_name(qname.name, middle, label, taken)
+        elif taken(name):
             self.note(f"relation {name} already exists; PostgreSQL would reject this statement")
             return None
         index = Index(name, columns, unique, partial, primary, constraint, self.span)
@@ -710,8 +751,17 @@ class _Replay:
 
     # --- partitions -----------------------------------------------------------------------
 
+    def ancestors(self, qname: QName) -> list[QName]:
+        """The table and every partitioned table above it."""
+        chain = [qname]
+        while (table := self.tables.get(chain[-1])) is not None and table.partition_of is not None:
+            if table.partition_of in chain:
+                break
+            chain.append(table.partition_of)
+        return chain
+
     def partitions_of(self, qname: QName) -> list[QName]:
-        return [t.qname for t in self.tables.values() if t.partition_of == qname]
+        return [child for child, count in self.tables.children.get(qname, {}).items() if count > 0]
 
     def clone_from_parent(self, parent: Table, child: Table) -> None:
         """A new partition gets the parent's indexes and foreign keys (PostgreSQL clones them)."""

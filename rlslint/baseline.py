@@ -1,0 +1,71 @@
+"""Baseline: today's findings, recorded so a project can adopt rlslint and fail only on new ones.
+
+A finding matches a baseline entry by rule, object, file and fingerprint, never by line,
+so edits above a finding keep it matched. Files are recorded relative to the baseline
+file, so the baseline works from any current directory. Each entry matches once: a
+second identical finding in the same file is new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from rlslint.diagnostics import Diagnostic, LintResult
+from rlslint.report.json import fingerprint
+
+VERSION = 1
+
+Key = tuple[str, str, str, str]  # code, object, file, fingerprint
+
+
+class BaselineError(Exception):
+    """The baseline file cannot be read: exit 2."""
+
+
+def _key(diagnostic: Diagnostic, cwd: Path, base: Path) -> Key:
+    file = Path(os.path.relpath(cwd / diagnostic.span.path, base)).as_posix()
+    located = replace(diagnostic, span=replace(diagnostic.span, path=file))
+    return (diagnostic.code, diagnostic.object, file, fingerprint(located))
+
+
+def render_baseline(result: LintResult, cwd: Path, path: Path) -> str:
+    base = (cwd / path).parent
+    entries = sorted(_key(d, cwd, base) for d in result.diagnostics)
+    document = {
+        "version": VERSION,
+        "findings": [{"code": c, "object": o, "file": f, "fingerprint": p} for c, o, f, p in entries],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def load_baseline(path: Path, display: str) -> Counter[Key]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BaselineError(f"{display}: cannot read baseline: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise BaselineError(f"{display}: not a baseline file (invalid JSON: {exc})") from None
+    if not isinstance(document, dict) or document.get("version") != VERSION or not isinstance(document.get("findings"), list):
+        raise BaselineError(f"{display}: not a baseline file (expected {{\"version\": {VERSION}, \"findings\": [...]}})")
+    try:
+        return Counter((e["code"], e["object"], e["file"], e["fingerprint"]) for e in document["findings"])
+    except (KeyError, TypeError):
+        raise BaselineError(f"{display}: not a baseline file (each finding needs code, object, file, fingerprint)") from None
+
+
+def without_baselined(result: LintResult, baseline: Counter[Key], cwd: Path, path: Path) -> LintResult:
+    """The result minus the findings the baseline records."""
+    base = (cwd / path).parent
+    remaining = Counter(baseline)
+    kept = []
+    for diagnostic in result.diagnostics:
+        key = _key(diagnostic, cwd, base)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+        else:
+            kept.append(diagnostic)
+    return replace(result, diagnostics=tuple(kept))

@@ -1,0 +1,93 @@
+"""``--format sarif``: SARIF 2.1.0 as GitHub code scanning accepts it.
+
+The rules array comes from the resolved rule table, not from the results, so a clean run
+still tells code scanning which rules ran (and closes their old alerts). Fingerprints hash
+what a finding is about, not its line, so an alert survives edits above it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from urllib.parse import quote
+
+from rlslint import __version__
+from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError
+from rlslint.docs import REPOSITORY_URL, rule_url
+from rlslint.report import ReportContext
+from rlslint.report.json import fingerprint
+from rlslint.rules.base import Rule
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+# What a family of rules protects; code scanning filters on these tags.
+_TAGS = {"RLS": ["security"], "IDX": ["performance"], "FK": ["reliability"]}
+
+
+def uri(path: str) -> str:
+    """Repository-relative paths stay relative: code scanning resolves them against the checkout."""
+    posix = PurePosixPath(path)
+    return posix.as_uri() if posix.is_absolute() else quote(path, safe="/")
+
+
+def _rule(rule: Rule) -> dict:
+    sections = rule.sections()
+    flags, why = sections.get("What it flags", rule.summary), sections.get("Why it matters", "")
+    url = rule_url(rule)
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": flags},
+        # GitHub's supported-property list omits helpUri, so the link is repeated in help.
+        "helpUri": url,
+        "help": {"text": f"{why}\n\n{url}".strip(), "markdown": f"{flags}\n\n{why}\n\n[{rule.code} {rule.name}]({url})"},
+        "defaultConfiguration": {"level": _LEVEL[rule.default_severity]},
+        "properties": {"tags": _TAGS.get(rule.code.rstrip("0123456789"), []), "precision": "high"},
+    }
+
+
+def _location(path: str, region: dict) -> dict:
+    return {"physicalLocation": {"artifactLocation": {"uri": uri(path)}, "region": region}}
+
+
+def _result(result: LintResult, d: Diagnostic, index: dict[str, int]) -> dict:
+    pos = result.position(d.span)
+    region = {"startLine": pos.line, "startColumn": pos.column, "endLine": pos.end_line, "endColumn": pos.end_column}
+    fp = fingerprint(d)
+    out = {"ruleId": d.code}
+    if d.code in index:
+        out["ruleIndex"] = index[d.code]
+    out.update(
+        level=_LEVEL[d.severity],
+        message={"text": f"{d.message}\nFix (in a new migration):\n{d.fix}"},
+        locations=[_location(d.span.path, region)],
+        # primaryLocationLineHash is the one GitHub reads; upload-sarif keeps a value already present.
+        partialFingerprints={"primaryLocationLineHash": f"{fp}:1", "rlslint/v1": fp},
+    )
+    return out
+
+
+def _notification(result: LintResult, error: SourceError) -> dict:
+    out = {"level": "error", "message": {"text": error.message}}
+    pos = result.error_position(error)
+    if error.path:
+        region = {"startLine": pos.line, "startColumn": pos.column} if pos else {}
+        out["locations"] = [_location(error.path, region)] if region else [
+            {"physicalLocation": {"artifactLocation": {"uri": uri(error.path)}}}]
+    return out
+
+
+def render(result: LintResult, ctx: ReportContext) -> str:
+    index = {rule.code: i for i, rule in enumerate(ctx.rules)}
+    run = {
+        "tool": {"driver": {"name": "rlslint", "version": __version__, "semanticVersion": __version__,
+                            "informationUri": REPOSITORY_URL, "rules": [_rule(r) for r in ctx.rules]}},
+        # pglast and rlslint count columns in characters (code points), not UTF-16 units.
+        "columnKind": "unicodeCodePoints",
+        "invocations": [{"executionSuccessful": not result.errors,
+                         "toolExecutionNotifications": [_notification(result, e) for e in result.errors]}],
+        "results": [_result(result, d, index) for d in result.diagnostics],
+    }
+    document = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

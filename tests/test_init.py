@@ -1,0 +1,55 @@
+"""`rlslint init`: a starter configuration that matches the project and is itself valid."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from rlslint.cli import main
+from rlslint.config import load_options
+
+
+def supabase_project(root, schemas='["public", "graphql_public"]'):
+    (root / "supabase/migrations").mkdir(parents=True)
+    (root / "supabase/config.toml").write_text(f"[api]\nschemas = {schemas}\n")
+    (root / "supabase/migrations/20240101000000_init.sql").write_text("create schema private;\n")
+
+
+def test_init_writes_rlslint_toml_matching_a_supabase_project(tmp_path, monkeypatch):
+    supabase_project(tmp_path)
+    monkeypatch.chdir(tmp_path / "supabase/migrations")  # found upwards
+    result = CliRunner().invoke(main, ["init"])
+    path = tmp_path / "rlslint.toml"
+    assert (result.exit_code, result.stdout) == (0, f"rlslint: wrote a starter configuration to {path}\n")
+    text = path.read_text()
+    assert "# Found migrations in supabase/migrations (supabase layout)." in text
+    assert '# exposed-schemas = ["graphql_public", "public"]' in text
+    assert '\nowner-tables = ["auth.users"]\n' in text
+    assert '# "supabase/migrations/20240101000000_init.sql" = ["IDX001"]' in text
+    options = load_options(path, "rlslint.toml")
+    assert options.exposed_schemas is None and options.require_suppression_reason is True
+    assert CliRunner().invoke(main, ["check"]).exit_code == 0  # the starter config lints the project
+
+
+def test_init_appends_tool_rlslint_to_pyproject(tmp_path, monkeypatch):
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations/0001_init.sql").write_text("create schema private;\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["init"]).exit_code == 0
+    text = (tmp_path / "pyproject.toml").read_text()
+    assert text.startswith('[project]\nname = "app"\n\n# rlslint configuration')
+    assert '\n[tool.rlslint]\n' in text and '\nexposed-schemas = ["public"]\n' in text
+    assert '\n# owner-tables = ["auth.users"]\n' in text  # not a Supabase project
+    assert load_options(tmp_path / "pyproject.toml", "pyproject.toml").exposed_schemas == ("public",)
+    again = CliRunner().invoke(main, ["init"])
+    assert (again.exit_code, again.stderr) == (
+        2, f"rlslint: error: {tmp_path / 'pyproject.toml'}: already has a [tool.rlslint] table; rlslint init does not overwrite it\n")
+
+
+def test_init_file_option(tmp_path, monkeypatch):
+    supabase_project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["init", "--file", "rlslint.toml"]).exit_code == 0
+    assert (tmp_path / "pyproject.toml").read_text() == '[project]\nname = "app"\n'
+    assert load_options(tmp_path / "rlslint.toml", "rlslint.toml").owner_tables is not None

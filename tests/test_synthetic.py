@@ -1,0 +1,72 @@
+"""A generated Supabase-style history with its own ground truth: rlslint must find exactly its defects.
+
+The generator (shared/bench/gen_synthetic.py) writes the migrations and, independently,
+a manifest of what each table ends up with. Every checklist finding is derived from
+that manifest here and compared with rlslint's findings, table by table.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from rlslint.config import settings_for_root
+from rlslint.engine import lint
+from tests.shared import shared_dir
+
+GENERATOR = shared_dir() / "bench" / "gen_synthetic.py"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, dict]:
+    if not GENERATOR.is_file():
+        pytest.fail(f"generator not found at {GENERATOR}; set RLSLINT_SHARED")
+    root = tmp_path_factory.mktemp("synthetic")
+    migrations = root / "supabase" / "migrations"
+    manifest = root / "manifest.json"
+    subprocess.run([sys.executable, str(GENERATOR), "120", str(migrations), "--manifest", str(manifest)],
+                   check=True, capture_output=True)
+    return migrations, json.loads(manifest.read_text())["tables"]
+
+
+def expected(tables: dict) -> Counter:
+    found: Counter = Counter()
+    for table, truth in tables.items():
+        if not truth["rls_enabled"]:
+            found[("RLS001", table, "")] += 1
+        elif truth["missing_policy_commands"]:
+            found[("RLS002", table, ",".join(sorted(c.upper() for c in truth["missing_policy_commands"])))] += 1
+        for fk in truth["foreign_keys"]:
+            if not fk["indexed"]:
+                found[("IDX001", table, fk["column"])] += 1
+            if fk["references"] == "auth.users" and fk["on_delete"] in (None, "no action", "restrict"):
+                found[("FK001", table, fk["column"])] += 1
+        for column in truth["unindexed_policy_columns"]:
+            found[("IDX002", table, column)] += 1
+    return found
+
+
+def test_findings_equal_the_generators_ground_truth(corpus):
+    migrations, tables = corpus
+    result = lint([str(migrations)], Path.cwd(), lambda s: settings_for_root(s.root))
+    assert not result.errors
+    # IDX002 is reported once per policy; the manifest lists each column once per table.
+    seen_idx002 = set()
+    actual: Counter = Counter()
+    for d in result.diagnostics:
+        detail = ",".join(sorted(d.commands)) if d.code == "RLS002" else ",".join(d.columns)
+        if d.code == "IDX002":
+            if (d.object, detail) in seen_idx002:
+                continue
+            seen_idx002.add((d.object, detail))
+        actual[(d.code, d.object, detail)] += 1
+    truth = expected(tables)
+    assert sum(truth.values()) > 100, "the corpus should exercise every rule many times"
+    assert {code for code, _, _ in truth} == {"RLS001", "RLS002", "IDX001", "IDX002", "FK001"}
+    missing, extra = truth - actual, actual - truth
+    assert not missing and not extra, f"missed: {sorted(missing)[:10]}\nextra: {sorted(extra)[:10]}"
