@@ -7,6 +7,8 @@ migrations, seeds) are not part of the set.
 
 from __future__ import annotations
 
+import codecs
+import errno
 import os
 import re
 from dataclasses import dataclass
@@ -24,6 +26,13 @@ _FLYWAY_REPEATABLE = re.compile(r"^R__", re.IGNORECASE)
 _DIGITS = re.compile(r"([0-9]+)")
 _DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.MULTILINE)
 _DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
+
+# A schema migration this large is a data load; parsing it would take long and a lot of memory.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+
+# Invalid UTF-8 becomes spaces (one per byte), not U+FFFD: the damage is reported once as a
+# read error, and the statements around it still parse.
+codecs.register_error("rlslint-blank", lambda exc: (" " * (exc.end - exc.start), exc.end))
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,7 @@ def discover(paths: list[str], cwd: Path) -> Discovery:
             if root not in roots or roots[root] is not None:
                 roots.setdefault(root, set()).add(display_path(path, cwd))
         else:
-            errors.append(SourceError(given, "no such file or directory", kind="usage"))
+            errors.append(SourceError(given, _why_missing(path), kind="usage"))
     sets = []
     for root, targets in roots.items():
         migration_set, set_errors = _load_set(root, targets, cwd)
@@ -117,12 +126,40 @@ def discover(paths: list[str], cwd: Path) -> Discovery:
     return Discovery(tuple(sets), tuple(errors))
 
 
+def _why_missing(path: Path) -> str:
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return "no such file or directory" if exc.errno == errno.ENOENT else (exc.strerror or str(exc)).lower()
+    return "not a file or directory"
+
+
+_LAYOUT_NAMES = {"flyway": "Flyway migrations (V<version>__<name>.sql)",
+                 "prisma": "Prisma migrations (<timestamp>_<name>/migration.sql)"}
+
+
+def _stray_files(root: Path, layout: str, applied: list[Path]) -> list[Path]:
+    """SQL files beside Flyway or Prisma migrations that the tool would not apply.
+
+    A directory that mixes layouts (``V1__init.sql`` next to ``20240101_x.sql``) has no
+    single apply order; reporting the files left out beats linting a history silently.
+    """
+    if layout not in ("flyway", "prisma"):
+        return []
+    applied_set = set(applied)
+    return sorted(p for p in root.iterdir() if p.suffix.lower() == ".sql" and not p.name.startswith(".")
+                  and not _NOT_FORWARD.search(p.name) and p not in applied_set)
+
+
 def _ordered_files(root: Path) -> tuple[str, list[Path]]:
     """The layout's name and its forward migrations in apply order."""
     if root.name == "migrations" and root.parent.name == "prisma" or any(root.glob("*/migration.sql")):
         return "prisma", sorted(root.glob("*/migration.sql"), key=lambda p: natural_key(p.parent.name))
     candidates = [p for p in root.iterdir() if p.suffix.lower() == ".sql" and not p.name.startswith(".")]
-    candidates = [p for p in candidates if not _NOT_FORWARD.search(p.name) and p.is_file()]
+    # A symlink that leads nowhere (or in a loop) stays in, so reading it reports why.
+    candidates = [p for p in candidates if not _NOT_FORWARD.search(p.name) and (p.is_file() or p.is_symlink())]
     if root.name == "migrations" and root.parent.name == "supabase":
         # The CLI applies <version>_<name>.sql by integer version and skips anything else.
         versioned = [p for p in candidates if _SUPABASE_FILE.match(p.name)]
@@ -138,6 +175,9 @@ def _load_set(root: Path, targets: set[str] | None, cwd: Path) -> tuple[Migratio
     errors: list[SourceError] = []
     try:
         layout, paths = _ordered_files(root)
+        for stray in _stray_files(root, layout, paths):
+            errors.append(SourceError(display_path(stray, cwd), f"not named like the other {_LAYOUT_NAMES[layout]} here; "
+                                      "mixed layouts have no apply order, so it is not linted", kind="usage"))
     except OSError as exc:
         errors.append(SourceError(display_path(root, cwd), f"cannot list directory: {exc.strerror or exc}", kind="read"))
         return MigrationSet(root, "plain", (), frozenset(targets or ())), errors
@@ -165,14 +205,20 @@ def _load_set(root: Path, targets: set[str] | None, cwd: Path) -> tuple[Migratio
 def read_source(path: Path, display: str) -> tuple[str | None, SourceError | None]:
     """Bytes -> text. Damaged text is still returned (repaired) so the rest of the file is linted."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, SourceError(display, f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MiB "
+                                     "limit for one migration; not linted", kind="read")
         data = path.read_bytes()
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, SourceError(display, "cannot read file: symbolic link loop", kind="read")
         return None, SourceError(display, f"cannot read file: {exc.strerror or exc}", kind="read")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        text = data.decode("utf-8-sig", errors="replace")
-        offset = len(data[: exc.start].decode("utf-8-sig", errors="replace"))
+        text = data.decode("utf-8-sig", errors="rlslint-blank")
+        offset = len(data[: exc.start].decode("utf-8-sig", errors="rlslint-blank"))
         return _dbmate_up(text).replace("\x00", " "), SourceError(
             display, f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); the file must be UTF-8", offset, kind="read"
         )

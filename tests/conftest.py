@@ -1,8 +1,16 @@
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.pgharness import ServerUnavailable, start_server
+
+# Property-based tests: "ci" (the default) is sized for CI and reproducible run to run;
+# `pytest --hypothesis-profile=thorough` runs the long local version.
+_PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("ci", max_examples=200, derandomize=True, print_blob=True, **_PROFILE)
+settings.register_profile("thorough", max_examples=5000, **_PROFILE)
+settings.load_profile("ci")
 
 # Read by rlslint: in tests, an unmodelled statement raises instead of becoming a note.
 os.environ["RLSLINT_STRICT"] = "1"

@@ -118,7 +118,7 @@ end
 $$;
 
 create schema auth;
-create table auth.users (id uuid primary key, email text);
+create table auth.users (id uuid primary key, email text, raw_user_meta_data jsonb, raw_app_meta_data jsonb);
 create function auth.uid() returns uuid language sql stable
   as $f$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $f$;
 create function auth.jwt() returns jsonb language sql stable

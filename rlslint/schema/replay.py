@@ -10,12 +10,11 @@ from __future__ import annotations
 import copy
 import os
 from collections import Counter, defaultdict
-from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Iterable
 
 from rlslint.diagnostics import Note
-from rlslint.schema.model import Catalog, Column, Expr, ForeignKey, Index, Policy, Table
+from rlslint.schema.model import Catalog, Column, Expr, ForeignKey, Index, Policy, Table, evolve
 from rlslint.schema.naming import choose_name, column_part
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node, ParsedFile, Statement
@@ -113,10 +112,15 @@ class _Tables(dict):
 
     def __setitem__(self, qname: QName, table: Table) -> None:
         old = self.get(qname)
-        if old is not None:
+        unchanged_names = old is not None and (
+            old.indexes is table.indexes and old.foreign_keys is table.foreign_keys
+            and old.partition_of == table.partition_of and old.qname == table.qname
+        )
+        if old is not None and not unchanged_names:
             self._account(old, -1)
         super().__setitem__(qname, table)
-        self._account(table, 1)
+        if not unchanged_names:
+            self._account(table, 1)
 
     def __delitem__(self, qname: QName) -> None:
         self._account(self[qname], -1)
@@ -216,7 +220,7 @@ class _Replay:
         return None
 
     def put(self, table: Table) -> None:
-        self.tables[table.qname] = replace(table, changed=self.span)
+        self.tables[table.qname] = evolve(table, changed=self.span)
 
     # --- schemas and search_path -----------------------------------------------------
 
@@ -279,7 +283,7 @@ class _Replay:
         parents = [self.relation(p["RangeVar"]) for p in node.get("inhRelations", ()) if "RangeVar" in p]
         for parent in parents:
             if parent is not None:
-                table = replace(table, columns=table.columns + tuple(replace(c, created=self.span) for c in parent.columns))
+                table = evolve(table, columns=table.columns + tuple(evolve(c, created=self.span) for c in parent.columns))
         self.tables[qname] = table
         for element in node.get("tableElts", ()):
             if "ColumnDef" in element:
@@ -289,15 +293,15 @@ class _Replay:
             elif "TableLikeClause" in element:
                 self.copy_like(qname, element["TableLikeClause"])
         if node.get("partbound") and parents and parents[0] is not None:
-            self.tables[qname] = replace(self.tables[qname], partition_of=parents[0].qname)
+            self.tables[qname] = evolve(self.tables[qname], partition_of=parents[0].qname)
             self.clone_from_parent(parents[0], self.tables[qname])
 
     def copy_like(self, qname: QName, like: Node) -> None:
         source = self.relation(like["relation"])
         if source is None:
             return
-        columns = tuple(replace(c, created=self.span) for c in source.columns)
-        self.tables[qname] = replace(self.tables[qname], columns=self.tables[qname].columns + columns)
+        columns = tuple(evolve(c, created=self.span) for c in source.columns)
+        self.tables[qname] = evolve(self.tables[qname], columns=self.tables[qname].columns + columns)
         if like.get("options", 0):
             self.note("LIKE … INCLUDING is modelled for columns only")
 
@@ -331,7 +335,7 @@ class _Replay:
             c["contype"] in ("CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY") for c in constraints
         )
         column = Column(name, type_name, not_null, self.span)
-        self.tables[qname] = replace(table, columns=table.columns + (column,))
+        self.tables[qname] = evolve(table, columns=table.columns + (column,))
         for constraint in constraints:
             if constraint["contype"] in ("CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN"):
                 self.add_constraint(qname, constraint, column=name)
@@ -346,19 +350,19 @@ class _Replay:
             return
         # PostgreSQL drops what depends on the column: indexes and constraints using it,
         # and (with CASCADE) foreign keys pointing at it and policies reading it.
-        indexes = tuple(i for i in table.indexes if name not in i.columns)
+        indexes = tuple(i for i in table.indexes if name not in i.columns and name not in i.uses)
         fks = tuple(fk for fk in table.foreign_keys if name not in fk.columns)
         policies = table.policies
         if cascade:
             policies = tuple(p for p in policies if not _policy_uses_column(p, name))
-        self.tables[qname] = replace(
+        self.tables[qname] = evolve(
             table, columns=tuple(c for c in table.columns if c.name != name), indexes=indexes, foreign_keys=fks, policies=policies
         )
         if cascade:
             for other in list(self.tables.values()):
                 kept = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and name in fk.ref_columns))
                 if kept != other.foreign_keys:
-                    self.tables[other.qname] = replace(other, foreign_keys=kept)
+                    self.tables[other.qname] = evolve(other, foreign_keys=kept)
         for child in self.partitions_of(qname):
             self.drop_column(child, name, True, cascade)
         self.put(self.tables[qname])
@@ -369,19 +373,19 @@ class _Replay:
             self.note(f"column {old} of {qname} does not exist")
             return
         rename = lambda cols: tuple(new if c == old else c for c in cols)  # noqa: E731
-        self.tables[qname] = replace(
+        self.tables[qname] = evolve(
             table,
-            columns=tuple(replace(c, name=new) if c.name == old else c for c in table.columns),
-            indexes=tuple(replace(i, columns=rename(i.columns)) for i in table.indexes),
-            foreign_keys=tuple(replace(fk, columns=rename(fk.columns)) for fk in table.foreign_keys),
+            columns=tuple(evolve(c, name=new) if c.name == old else c for c in table.columns),
+            indexes=tuple(evolve(i, columns=rename(i.columns), uses=rename(i.uses)) for i in table.indexes),
+            foreign_keys=tuple(evolve(fk, columns=rename(fk.columns)) for fk in table.foreign_keys),
             policies=tuple(_rename_in_policy(p, qname, old, new) for p in table.policies),
         )
         for other in list(self.tables.values()):
             if any(fk.ref_table == qname for fk in other.foreign_keys):
-                fks = tuple(replace(fk, ref_columns=rename(fk.ref_columns)) if fk.ref_table == qname else fk for fk in other.foreign_keys)
-                self.tables[other.qname] = replace(other, foreign_keys=fks)
+                fks = tuple(evolve(fk, ref_columns=rename(fk.ref_columns)) if fk.ref_table == qname else fk for fk in other.foreign_keys)
+                self.tables[other.qname] = evolve(other, foreign_keys=fks)
             if other.qname != qname and other.policies:
-                self.tables[other.qname] = replace(
+                self.tables[other.qname] = evolve(
                     self.tables[other.qname], policies=tuple(_rename_in_policy(p, qname, old, new, outer=False) for p in other.policies)
                 )
         for child in self.partitions_of(qname):
@@ -393,7 +397,7 @@ class _Replay:
         if table.column(name) is None:
             self.note(f"column {name} of {qname} does not exist")
             return
-        self.tables[qname] = replace(table, columns=tuple(replace(c, not_null=value) if c.name == name else c for c in table.columns))
+        self.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=value) if c.name == name else c for c in table.columns))
         for child in self.partitions_of(qname):
             self.set_not_null(child, name, value)
 
@@ -422,7 +426,7 @@ class _Replay:
                 return
             indexes = tuple(i for i in table.indexes if i is not found)
             name = constraint.get("conname") or found.name
-            self.tables[qname] = replace(table, indexes=indexes + (replace(found, name=name, unique=True, primary=primary, constraint=True),))
+            self.tables[qname] = evolve(table, indexes=indexes + (evolve(found, name=name, unique=True, primary=primary, constraint=True),))
             if primary:
                 self._mark_not_null(qname, [c for c in found.columns if c])
             return
@@ -437,7 +441,7 @@ class _Replay:
     def _mark_not_null(self, qname: QName, columns: Iterable[str]) -> None:
         wanted = set(columns)
         table = self.tables[qname]
-        self.tables[qname] = replace(table, columns=tuple(replace(c, not_null=True) if c.name in wanted else c for c in table.columns))
+        self.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=True) if c.name in wanted else c for c in table.columns))
 
     def add_foreign_key(self, qname: QName, constraint: Node, column: str | None) -> None:
         table = self.tables[qname]
@@ -461,7 +465,7 @@ class _Replay:
             qname.name, column_part(columns), "fkey", self.tables.constraint_taken(qname.schema)
         )
         fk = ForeignKey(name, columns, ref, ref_columns, constraint.get("fk_del_action", "a") or "a", self.clause(constraint.get("location")), self.span)
-        self.tables[qname] = replace(table, foreign_keys=table.foreign_keys + (fk,))
+        self.tables[qname] = evolve(table, foreign_keys=table.foreign_keys + (fk,))
         for child in self.partitions_of(qname):  # the clone keeps the parent's name
             self.add_foreign_key(child, {**constraint, "conname": name}, column)
 
@@ -474,13 +478,13 @@ class _Replay:
             if not missing_ok:
                 self.note(f"constraint {name} of {qname} is not known (CHECK constraints are not modelled)")
             return
-        self.tables[qname] = replace(table, foreign_keys=fks, indexes=indexes)
+        self.tables[qname] = evolve(table, foreign_keys=fks, indexes=indexes)
         if cascade and dropped:  # foreign keys that rely on the dropped key go with it
             key = set(c for c in dropped[0].columns if c)
             for other in list(self.tables.values()):
                 kept = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and set(fk.ref_columns) == key))
                 if kept != other.foreign_keys:
-                    self.tables[other.qname] = replace(other, foreign_keys=kept)
+                    self.tables[other.qname] = evolve(other, foreign_keys=kept)
 
     def attach_partition(self, qname: QName, rangevar: Node) -> None:
         child = self.relation(rangevar)
@@ -490,33 +494,34 @@ class _Replay:
             # PostgreSQL refuses: a table cannot be its own partition, nor attached twice.
             self.note(f"{child.qname} cannot be attached as a partition of {qname}; PostgreSQL would reject this statement")
             return
-        self.tables[child.qname] = replace(child, partition_of=qname, changed=self.span)
+        self.tables[child.qname] = evolve(child, partition_of=qname, changed=self.span)
         parent = self.tables[qname]
         # Matching indexes and keys the child already has are attached, not duplicated.
         have = {(i.columns, i.unique, i.partial, i.primary) for i in child.indexes}
         missing_indexes = [i for i in parent.indexes if (i.columns, i.unique, i.partial, i.primary) not in have]
         have_fks = {(fk.columns, fk.ref_table) for fk in child.foreign_keys}
         missing_fks = [fk for fk in parent.foreign_keys if (fk.columns, fk.ref_table) not in have_fks]
-        self.clone_from_parent(replace(parent, indexes=tuple(missing_indexes), foreign_keys=tuple(missing_fks)), self.tables[child.qname])
+        self.clone_from_parent(evolve(parent, indexes=tuple(missing_indexes), foreign_keys=tuple(missing_fks)), self.tables[child.qname])
 
     def detach_partition(self, qname: QName, rangevar: Node) -> None:
         child = self.relation(rangevar)
         if child is not None:
-            self.tables[child.qname] = replace(child, partition_of=None, changed=self.span)
+            self.tables[child.qname] = evolve(child, partition_of=None, changed=self.span)
 
     def rename_constraint(self, qname: QName, old: str, new: str) -> None:
         table = self.tables[qname]
-        self.tables[qname] = replace(
+        self.tables[qname] = evolve(
             table,
-            foreign_keys=tuple(replace(fk, name=new) if fk.name == old else fk for fk in table.foreign_keys),
+            foreign_keys=tuple(evolve(fk, name=new) if fk.name == old else fk for fk in table.foreign_keys),
             # renaming a PRIMARY KEY / UNIQUE constraint renames its index too
-            indexes=tuple(replace(i, name=new) if i.constraint and i.name == old else i for i in table.indexes),
+            indexes=tuple(evolve(i, name=new) if i.constraint and i.name == old else i for i in table.indexes),
         )
 
     # --- indexes -------------------------------------------------------------------------
 
     def add_index(self, qname: QName, name: str | None, columns: tuple[str | None, ...], unique: bool, partial: bool,
-                  primary: bool, constraint: bool, label: str, expression_names: tuple[str, ...] = ()) -> Index | None:
+                  primary: bool, constraint: bool, label: str, expression_names: tuple[str, ...] = (),
+                  uses: tuple[str, ...] = ()) -> Index | None:
         table = self.tables[qname]
         taken = self.tables.relation_taken(qname.schema)
         if not name:
@@ -525,10 +530,10 @@ class _Replay:
         elif taken(name):
             self.note(f"relation {name} already exists; PostgreSQL would reject this statement")
             return None
-        index = Index(name, columns, unique, partial, primary, constraint, self.span)
-        self.tables[qname] = replace(table, indexes=table.indexes + (index,))
+        index = Index(name, columns, unique, partial, primary, constraint, self.span, uses)
+        self.tables[qname] = evolve(table, indexes=table.indexes + (index,))
         for child in self.partitions_of(qname):
-            self.add_index(child, None, columns, unique, partial, primary, constraint, label, expression_names)
+            self.add_index(child, None, columns, unique, partial, primary, constraint, label, expression_names, uses)
         return index
 
     def on_IndexStmt(self, node: Node) -> None:
@@ -546,8 +551,10 @@ class _Replay:
             columns.append(elem.get("name"))
             if elem.get("name") is None:
                 expressions.append(_expression_name(elem.get("expr", {})))
+        read = {strs(ref.get("fields"))[-1] for ref in _column_refs([node.get("indexParams"), node.get("whereClause")])
+                if strs(ref.get("fields"))}
         self.add_index(table.qname, name, tuple(columns), bool(node.get("unique")), "whereClause" in node,
-                       bool(node.get("primary")), False, "idx", tuple(expressions))
+                       bool(node.get("primary")), False, "idx", tuple(expressions), tuple(sorted(read)))
         self.put(self.tables[table.qname])
 
     def drop_index(self, names: tuple[str, ...], missing_ok: bool) -> None:
@@ -559,7 +566,7 @@ class _Replay:
             return
         qname, index = found
         table = self.tables[qname]
-        self.tables[qname] = replace(table, indexes=tuple(i for i in table.indexes if i is not index), changed=self.span)
+        self.tables[qname] = evolve(table, indexes=tuple(i for i in table.indexes if i is not index), changed=self.span)
 
     # --- ALTER TABLE -----------------------------------------------------------------------
 
@@ -584,7 +591,7 @@ class _Replay:
     def set_rls(self, qname: QName, **flags: bool) -> None:
         table = self.tables[qname]
         changed = self.span if "rls" in flags else table.rls_changed
-        self.tables[qname] = replace(table, rls_changed=changed, **flags)
+        self.tables[qname] = evolve(table, rls_changed=changed, **flags)
 
     # --- DROP / RENAME / SET SCHEMA -------------------------------------------------------------
 
@@ -616,7 +623,7 @@ class _Replay:
         for other in list(self.tables.values()):  # their foreign keys go with it (DROP … CASCADE)
             kept = tuple(fk for fk in other.foreign_keys if fk.ref_table != qname)
             if kept != other.foreign_keys:
-                self.tables[other.qname] = replace(other, foreign_keys=kept)
+                self.tables[other.qname] = evolve(other, foreign_keys=kept)
 
     def drop_schema(self, schema: str, missing_ok: bool, cascade: bool) -> None:
         if schema not in self.schemas:
@@ -643,7 +650,7 @@ class _Replay:
                 return
             qname, index = found
             table = self.tables[qname]
-            self.put(replace(table, indexes=tuple(replace(i, name=new) if i is index else i for i in table.indexes)))
+            self.put(evolve(table, indexes=tuple(evolve(i, name=new) if i is index else i for i in table.indexes)))
             return
         if kind not in ("OBJECT_TABLE", "OBJECT_COLUMN", "OBJECT_TABCONSTRAINT", "OBJECT_POLICY"):
             return
@@ -672,13 +679,13 @@ class _Replay:
 
     def move_table(self, old: QName, new: QName) -> None:
         table = self.tables.pop(old)
-        self.tables[new] = replace(table, qname=new, changed=self.span)
+        self.tables[new] = evolve(table, qname=new, changed=self.span)
         for child in [t for t in self.tables.values() if t.partition_of == old]:
-            self.tables[child.qname] = replace(child, partition_of=new)
+            self.tables[child.qname] = evolve(child, partition_of=new)
         for other in list(self.tables.values()):
             if any(fk.ref_table == old for fk in other.foreign_keys):
-                fks = tuple(replace(fk, ref_table=new) if fk.ref_table == old else fk for fk in other.foreign_keys)
-                self.tables[other.qname] = replace(other, foreign_keys=fks)
+                fks = tuple(evolve(fk, ref_table=new) if fk.ref_table == old else fk for fk in other.foreign_keys)
+                self.tables[other.qname] = evolve(other, foreign_keys=fks)
 
     def rename_schema(self, old: str, new: str) -> None:
         if old not in self.schemas:
@@ -708,7 +715,7 @@ class _Replay:
             self.span,
             self.span,
         )
-        self.put(replace(table, policies=table.policies + (policy,)))
+        self.put(evolve(table, policies=table.policies + (policy,)))
 
     def on_AlterPolicyStmt(self, node: Node) -> None:
         table = self.relation(node["table"])
@@ -726,7 +733,7 @@ class _Replay:
             changes["using"] = self.expr(node["qual"], "qual")
         if "with_check" in node:
             changes["with_check"] = self.expr(node["with_check"], "with_check")
-        self.put(replace(table, policies=tuple(replace(p, **changes) if p is policy else p for p in table.policies)))
+        self.put(evolve(table, policies=tuple(evolve(p, **changes) if p is policy else p for p in table.policies)))
 
     def drop_policy(self, names: tuple[str, ...], missing_ok: bool) -> None:
         *table_names, name = names
@@ -740,11 +747,11 @@ class _Replay:
         kept = tuple(p for p in table.policies if p.name != name)
         if kept == table.policies and not missing_ok:
             self.note(f'policy "{name}" on {qname} is not known')
-        self.put(replace(table, policies=kept))
+        self.put(evolve(table, policies=kept))
 
     def rename_policy(self, qname: QName, old: str, new: str) -> None:
         table = self.tables[qname]
-        self.put(replace(table, policies=tuple(replace(p, name=new, changed=self.span) if p.name == old else p for p in table.policies)))
+        self.put(evolve(table, policies=tuple(evolve(p, name=new, changed=self.span) if p.name == old else p for p in table.policies)))
 
     def expr(self, tree: Node | None, clause: str) -> Expr | None:
         return None if tree is None else Expr(tree, self.stmt.text, clause, self.stmt.span)
@@ -770,7 +777,7 @@ class _Replay:
             self.add_index(child.qname, None, index.columns, index.unique, index.partial, index.primary, index.constraint, label)
         for fk in parent.foreign_keys:  # cloned foreign keys keep the parent's constraint name
             current = self.tables[child.qname]
-            self.tables[child.qname] = replace(current, foreign_keys=current.foreign_keys + (replace(fk, created=self.span),))
+            self.tables[child.qname] = evolve(current, foreign_keys=current.foreign_keys + (evolve(fk, created=self.span),))
 
 
 def _roles(roles: Iterable[Node] | None) -> tuple[str, ...]:
@@ -829,8 +836,8 @@ def _rename_in_policy(policy: Policy, table: QName, old: str, new: str, outer: b
             names = strs(fields)
             if names[-1:] == (old,) and ((len(names) == 1 and outer) or (len(names) > 1 and names[-2] == table.name)):
                 fields[-1] = {"String": {"sval": new}}
-        changes[attr] = replace(expr, tree=tree)
-    return replace(policy, **changes)
+        changes[attr] = evolve(expr, tree=tree)
+    return evolve(policy, **changes)
 
 
 def _cmd_add_column(r: _Replay, qname: QName, cmd: Node) -> None:

@@ -84,6 +84,7 @@ def _relocate(tree: Any, convert: Callable[[int], int]) -> None:
 
 # --- syntax errors ---------------------------------------------------------------
 
+_NOT_NEWLINE = re.compile(r"[^\r\n]")
 _META_COMMAND = re.compile(r"^[ \t]*\\.*$", re.MULTILINE)
 _COPY_FROM_STDIN = re.compile(r"\bfrom\s+stdin\b[^;]*;[ \t]*\r?\n", re.IGNORECASE)
 
@@ -107,7 +108,7 @@ def _parse_with_recovery(path: str, text: str, errors: list[SourceError]) -> tup
         except ParseError as exc:
             index = _error_index(piece)
             at = start + index if index is not None else position
-            errors.append(SourceError(path, _message(exc), at, kind="syntax"))
+            errors.append(SourceError(path, _message(exc, text, at), at, kind="syntax"))
     return text, raw
 
 
@@ -160,25 +161,54 @@ def _error_index(shadow_piece: str) -> int | None:
     return None
 
 
-def _message(exc: ParseError) -> str:
-    return f"syntax error: {exc.args[0]}" if not str(exc.args[0]).startswith("syntax error") else str(exc.args[0])
+_TEMPLATE_TAG = re.compile(r"\{\{|\{%")
+_PSQL_VARIABLE = re.compile(r":(?:[A-Za-z_][A-Za-z0-9_]*|'[A-Za-z_][A-Za-z0-9_]*'|\"[A-Za-z_][A-Za-z0-9_]*\")")
+
+
+def _message(exc: ParseError, text: str = "", at: int = -1) -> str:
+    """One line. Where the error sits on text that is not SQL at all, say what it is instead."""
+    if _TEMPLATE_TAG.match(text, max(at, 0)) and at >= 0:
+        return "template placeholder is not SQL; lint the rendered migration"
+    variable = _PSQL_VARIABLE.match(text, max(at, 0)) if at >= 0 else None
+    if variable:
+        return f"psql variable {variable.group()} is not SQL; migrations must be plain SQL"
+    # The quoted token can hold line breaks (an unterminated $x$ at a line end); a message
+    # is one line, so they are shown escaped.
+    message = str(exc.args[0]).replace("\r", "\\r").replace("\n", "\\n")
+    return message if message.startswith("syntax error") else f"syntax error: {message}"
 
 
 def _blank_psql_input(path: str, text: str, errors: list[SourceError]) -> str:
-    """psql meta-commands and COPY data are not SQL: report them, blank them, lint the rest."""
+    """psql meta-commands and COPY data are not SQL: report them, blank them, lint the rest.
+
+    Blanking keeps every offset (newlines stay), and the text is rebuilt once, so the
+    cost stays linear however many meta-commands a dump holds.
+    """
+    blanks: list[tuple[int, int]] = []
     for match in _COPY_FROM_STDIN.finditer(text):
         end = text.find("\n\\.", match.end() - 1)
         end = len(text) if end < 0 else end + 1
-        text = text[: match.end()] + re.sub(r"[^\r\n]", " ", text[match.end() : end]) + text[end:]
+        errors.append(SourceError(path, "COPY … FROM stdin data is psql input, not SQL; migrations must be plain SQL", match.end(), kind="syntax"))
+        blanks.append((match.end(), end))
+    copy_data = list(blanks)
     for match in _META_COMMAND.finditer(text):
+        if any(start <= match.start() < end for start, end in copy_data):
+            continue  # data lines such as \N belong to the COPY reported above
+        blanks.append((match.start(), match.end()))
         command = match.group().strip().split()[0]
-        if command == "\\":  # the blanked COPY terminator
-            continue
-        errors.append(
-            SourceError(path, f"psql meta-command {command} is not SQL; migrations must be plain SQL", match.start() + match.group().index("\\"), kind="syntax")
-        )
-        text = text[: match.start()] + " " * len(match.group()) + text[match.end() :]
-    return text
+        if command != "\\.":  # the end of COPY data, already reported with it
+            at = match.start() + match.group().index("\\")
+            errors.append(SourceError(path, f"psql meta-command {command} is not SQL; migrations must be plain SQL", at, kind="syntax"))
+    if not blanks:
+        return text
+    parts, previous = [], 0
+    for start, end in sorted(blanks):
+        start = max(start, previous)
+        parts.append(text[previous:start])
+        parts.append(_NOT_NEWLINE.sub(" ", text[start:end]))
+        previous = max(previous, end)
+    parts.append(text[previous:])
+    return "".join(parts)
 
 
 # --- DO blocks -------------------------------------------------------------------

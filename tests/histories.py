@@ -1,0 +1,350 @@
+"""A hypothesis strategy for random but valid migration histories.
+
+The generator keeps its own small record of what exists (tables, column types, named
+indexes, constraints and policies, the session's search_path) only so that every
+statement it emits is one PostgreSQL accepts; PostgreSQL itself is the oracle for what
+the statements do. Choices are drawn one by one, so hypothesis shrinks a failing
+history towards fewer files, fewer statements and the first alternative of each choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+
+from rlslint.sql.names import quote_ident
+
+SCHEMAS = ("public", "App")  # "App" needs quoting: mixed case
+TABLE_NAMES = ("items", "tasks", "Orders", "notes", "Team Members")
+COLUMN_NAMES = ("owner_id", "team_id", "Title", "score", "parent_id", "Due Date")
+ROLES = ("public", "anon", "authenticated", "service_role")
+COMMANDS = ("all", "select", "insert", "update", "delete")
+ON_DELETE = ("", " on delete no action", " on delete restrict", " on delete cascade", " on delete set null",
+             " on delete set default")
+TYPES = ("uuid", "bigint", "text")
+
+
+@dataclass
+class _Table:
+    schema: str
+    name: str
+    columns: dict[str, str] = field(default_factory=dict)  # name -> type, in order
+    indexes: set[str] = field(default_factory=set)  # names we gave, so they can be dropped/renamed
+    constraints: set[str] = field(default_factory=set)
+    policies: dict[str, str] = field(default_factory=dict)  # name -> command
+    policy_columns: dict[str, set[str]] = field(default_factory=dict)
+
+
+class _History:
+    def __init__(self, draw) -> None:
+        self.draw = draw
+        self.tables: list[_Table] = []
+        self.search_path: tuple[str, ...] = ("public",)
+        self.counter = 0
+
+    # --- names ----------------------------------------------------------------------
+
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def ref(self, table: _Table) -> str:
+        """The table's name as a statement writes it: unqualified when the search_path finds it."""
+        if self.resolves(table) and self.draw(st.booleans()):
+            return quote_ident(table.name)
+        return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+
+    def resolves(self, table: _Table) -> bool:
+        for schema in self.search_path:
+            if any(t.schema == schema and t.name == table.name for t in self.tables):
+                return schema == table.schema
+        return False
+
+    def pick(self, items):
+        return self.draw(st.sampled_from(list(items)))
+
+    def pick_table(self) -> _Table | None:
+        return self.pick(self.tables) if self.tables else None
+
+    # --- statements -------------------------------------------------------------------
+
+    def statement(self) -> str | None:
+        kinds = ["create_table", "add_column", "index", "rls", "policy", "fk", "unique", "alter_policy",
+                 "rename_column", "rename_table", "drop_column", "drop_index", "drop_policy", "drop_constraint",
+                 "rename_index", "rename_policy", "rename_constraint", "drop_table", "search_path"]
+        if not self.tables:
+            kinds = ["create_table"]
+        return getattr(self, "_" + self.pick(kinds))()
+
+    def _create_table(self) -> str | None:
+        schema = self.pick(SCHEMAS)
+        free = [n for n in TABLE_NAMES if not any(t.schema == schema and t.name == n for t in self.tables)]
+        if not free:
+            return None
+        table = _Table(schema, self.pick(free))
+        columns = ["id bigint primary key"]
+        table.columns["id"] = "bigint"
+        for name in self.draw(st.lists(st.sampled_from(COLUMN_NAMES), max_size=3, unique=True)):
+            columns.append(self.column_def(table, name))
+        unqualified = schema == self.first_existing_schema() and self.draw(st.booleans())
+        written = quote_ident(table.name) if unqualified else f"{quote_ident(schema)}.{quote_ident(table.name)}"
+        self.tables.append(table)
+        return f"create table {written} ({', '.join(columns)})"
+
+    def first_existing_schema(self) -> str:
+        return self.search_path[0]
+
+    def column_def(self, table: _Table, name: str) -> str:
+        """A column definition, sometimes NOT NULL, sometimes an inline foreign key."""
+        kind = self.pick(("plain", "not null", "owner fk", "table fk"))
+        if kind == "owner fk":
+            table.columns[name] = "uuid"
+            null = self.pick(("", " not null"))
+            return f"{quote_ident(name)} uuid{null} references auth.users{self.pick(ON_DELETE)}"
+        if kind == "table fk" and self.tables:
+            target = self.pick_table()
+            table.columns[name] = "bigint"
+            return f"{quote_ident(name)} bigint references {self.ref(target)} (id){self.pick(ON_DELETE)}"
+        column_type = self.pick(TYPES)
+        table.columns[name] = column_type
+        return f"{quote_ident(name)} {column_type}{' not null' if kind == 'not null' else ''}"
+
+    def _add_column(self) -> str | None:
+        table = self.pick_table()
+        free = [c for c in COLUMN_NAMES if c not in table.columns]
+        if not free:
+            return None
+        name = self.pick(free)
+        definition = self.column_def(table, name)
+        if_not_exists = self.pick(("", "if not exists "))
+        return f"alter table {self.ref(table)} add column {if_not_exists}{definition}"
+
+    def _index(self) -> str | None:
+        table = self.pick_table()
+        columns = list(table.columns)
+        keys = self.draw(st.lists(st.sampled_from(columns), min_size=1, max_size=2, unique=True))
+        parts = [quote_ident(c) for c in keys]
+        text_columns = [c for c in columns if table.columns[c] == "text"]
+        if text_columns and self.draw(st.booleans()):
+            parts.insert(self.draw(st.integers(0, len(parts))), f"lower({quote_ident(self.pick(text_columns))})")
+        unique = self.pick(("", "unique "))
+        named = self.draw(st.booleans())
+        name = ""
+        if named:
+            index_name = self.fresh("ix")
+            table.indexes.add(index_name)
+            name = index_name + " "
+        where = f" where {quote_ident(keys[0])} is not null" if self.draw(st.booleans()) else ""
+        return f"create {unique}index {name}on {self.ref(table)} ({', '.join(parts)}){where}"
+
+    def _rls(self) -> str:
+        table = self.pick_table()
+        action = self.pick(("enable", "disable", "force", "no force"))
+        return f"alter table {self.ref(table)} {action} row level security"
+
+    def predicate(self, table: _Table, used: set[str]) -> str:
+        uuid_columns = [c for c, t in table.columns.items() if t == "uuid"]
+        choices = ["true", "false"] + (["col = uid", "uid = col", "col in"] if uuid_columns else [])
+        form = self.pick(choices)
+        if form in ("true", "false"):
+            return form
+        column = self.pick(uuid_columns)
+        used.add(column)
+        column = quote_ident(column)
+        if form == "col = uid":
+            return f"{column} = auth.uid()"
+        if form == "uid = col":
+            return f"(select auth.uid()) = {column}"
+        return f"{column} in (select auth.uid())"
+
+    def roles(self) -> str:
+        roles = self.draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True))
+        return ", ".join(roles)
+
+    def _policy(self) -> str:
+        table = self.pick_table()
+        name = self.pick((self.fresh("p"), self.fresh("Policy ")))
+        command = self.pick(COMMANDS)
+        used: set[str] = set()
+        parts = [f"create policy {quote_ident(name)} on {self.ref(table)}"]
+        parts.append(self.pick(("", " as permissive", " as restrictive")))
+        parts.append("" if command == "all" and self.draw(st.booleans()) else f" for {command}")
+        if self.draw(st.booleans()):
+            parts.append(f" to {self.roles()}")
+        if command != "insert":
+            parts.append(f" using ({self.predicate(table, used)})")
+        if command in ("insert", "update", "all") and (command == "insert" or self.draw(st.booleans())):
+            parts.append(f" with check ({self.predicate(table, used)})")
+        table.policies[name] = command
+        table.policy_columns[name] = used
+        return "".join(parts)
+
+    def _alter_policy(self) -> str | None:
+        table = self.pick_table()
+        if not table.policies:
+            return None
+        name = self.pick(sorted(table.policies))
+        command = table.policies[name]
+        change = self.pick(("roles", "using", "check"))
+        used = table.policy_columns[name]
+        head = f"alter policy {quote_ident(name)} on {self.ref(table)}"
+        if change == "using" and command != "insert":
+            return f"{head} using ({self.predicate(table, used)})"
+        if change == "check" and command in ("insert", "update", "all"):
+            return f"{head} with check ({self.predicate(table, used)})"
+        return f"{head} to {self.roles()}"
+
+    def _fk(self) -> str:
+        table = self.pick_table()
+        target = self.pick(["auth.users"] + self.tables)
+        column = self.fresh("ref")
+        column_type = "uuid" if target == "auth.users" else "bigint"
+        target_sql = target if target == "auth.users" else f"{self.ref(target)} (id)"
+        table.columns[column] = column_type
+        constraint = ""
+        if self.draw(st.booleans()):
+            name = self.fresh("fk")
+            table.constraints.add(name)
+            constraint = f"constraint {name} "
+        return (f"alter table {self.ref(table)} add column {column} {column_type}{self.pick(('', ' not null'))}, "
+                f"add {constraint}foreign key ({column}) references {target_sql}{self.pick(ON_DELETE)}")
+
+    def _unique(self) -> str | None:
+        table = self.pick_table()
+        # Never (id) alone: a foreign key to (id) could then depend on this constraint
+        # instead of the primary key, and which one PostgreSQL picks is not worth modelling here.
+        keys = self.draw(st.lists(st.sampled_from(list(table.columns)), min_size=1, max_size=2, unique=True))
+        if keys == ["id"]:
+            return None
+        constraint = ""
+        if self.draw(st.booleans()):
+            name = self.fresh("uq")
+            table.constraints.add(name)
+            constraint = f"constraint {name} "
+        return f"alter table {self.ref(table)} add {constraint}unique ({', '.join(quote_ident(k) for k in keys)})"
+
+    def _rename_column(self) -> str | None:
+        table = self.pick_table()
+        old_names = [c for c in table.columns if c != "id"]
+        free = [c for c in COLUMN_NAMES if c not in table.columns]
+        if not old_names or not free:
+            return None
+        old, new = self.pick(old_names), self.pick(free)
+        table.columns = {(new if c == old else c): t for c, t in table.columns.items()}
+        table.policy_columns = {p: {new if c == old else c for c in cols} for p, cols in table.policy_columns.items()}
+        return f"alter table {self.ref(table)} rename column {quote_ident(old)} to {quote_ident(new)}"
+
+    def _rename_table(self) -> str | None:
+        table = self.pick_table()
+        free = [n for n in TABLE_NAMES if not any(t.schema == table.schema and t.name == n for t in self.tables)]
+        if not free:
+            return None
+        written = self.ref(table)
+        table.name = self.pick(free)
+        return f"alter table {written} rename to {quote_ident(table.name)}"
+
+    def _drop_column(self) -> str | None:
+        table = self.pick_table()
+        columns = [c for c in table.columns if c != "id"]
+        if not columns:
+            return None
+        column = self.pick(columns)
+        in_policy = any(column in cols for cols in table.policy_columns.values())
+        cascade = " cascade" if in_policy or self.draw(st.booleans()) else ""
+        del table.columns[column]
+        for name, cols in list(table.policy_columns.items()):
+            if column in cols:  # PostgreSQL drops the policy with the column (CASCADE)
+                del table.policy_columns[name], table.policies[name]
+        # Indexes and constraints on the column go too; forget them so they are not named again.
+        table.indexes.clear()
+        table.constraints.clear()
+        return f"alter table {self.ref(table)} drop column {self.pick(('', 'if exists '))}{quote_ident(column)}{cascade}"
+
+    def _drop_index(self) -> str | None:
+        table = self.pick_table()
+        if not table.indexes:
+            return None
+        name = self.pick(sorted(table.indexes))
+        table.indexes.discard(name)
+        qualified = f"{quote_ident(table.schema)}.{name}" if table.schema not in self.search_path[:1] else name
+        return f"drop index {self.pick(('', 'if exists '))}{qualified}"
+
+    def _rename_index(self) -> str | None:
+        table = self.pick_table()
+        if not table.indexes:
+            return None
+        old = self.pick(sorted(table.indexes))
+        new = self.fresh("ix")
+        table.indexes = (table.indexes - {old}) | {new}
+        return f"alter index {quote_ident(table.schema)}.{old} rename to {new}"
+
+    def _drop_policy(self) -> str | None:
+        table = self.pick_table()
+        if not table.policies:
+            return None
+        name = self.pick(sorted(table.policies))
+        del table.policies[name], table.policy_columns[name]
+        return f"drop policy {self.pick(('', 'if exists '))}{quote_ident(name)} on {self.ref(table)}"
+
+    def _rename_policy(self) -> str | None:
+        table = self.pick_table()
+        if not table.policies:
+            return None
+        old = self.pick(sorted(table.policies))
+        new = self.fresh("renamed ")
+        table.policies[new] = table.policies.pop(old)
+        table.policy_columns[new] = table.policy_columns.pop(old)
+        return f"alter policy {quote_ident(old)} on {self.ref(table)} rename to {quote_ident(new)}"
+
+    def _drop_constraint(self) -> str | None:
+        table = self.pick_table()
+        if not table.constraints:
+            return None
+        name = self.pick(sorted(table.constraints))
+        table.constraints.discard(name)
+        # CASCADE: a unique constraint may back a foreign key elsewhere (never here: FKs use id).
+        return f"alter table {self.ref(table)} drop constraint {self.pick(('', 'if exists '))}{name} cascade"
+
+    def _rename_constraint(self) -> str | None:
+        table = self.pick_table()
+        if not table.constraints:
+            return None
+        old = self.pick(sorted(table.constraints))
+        new = self.fresh("con")
+        table.constraints = (table.constraints - {old}) | {new}
+        return f"alter table {self.ref(table)} rename constraint {old} to {new}"
+
+    def _drop_table(self) -> str:
+        table = self.pick_table()
+        written = self.ref(table)
+        self.tables.remove(table)
+        for other in self.tables:  # CASCADE drops foreign keys pointing at it; forget every name
+            other.constraints.clear()
+        return f"drop table {self.pick(('', 'if exists '))}{written} cascade"
+
+    def _search_path(self) -> str:
+        self.search_path = self.pick((("App", "public"), ("public",), ("public", "App")))
+        return "set search_path to " + ", ".join(quote_ident(s) for s in self.search_path)
+
+    def file(self) -> str:
+        self.search_path = ("public",)  # each migration runs in a fresh session
+        lines = []
+        for _ in range(self.draw(st.integers(1, 8))):
+            stmt = self.statement()
+            if stmt is None:
+                continue
+            if not stmt.startswith("set ") and self.draw(st.integers(0, 5)) == 0:
+                stmt = f"do $$\nbegin\n  {stmt};\nend\n$$"
+            lines.append(stmt + ";")
+        return "\n".join(lines) + "\n"
+
+
+@st.composite
+def migration_histories(draw) -> list[str]:
+    """The texts of 1–4 migration files, in apply order."""
+    history = _History(draw)
+    files = ['create schema "App";\n' + history.file()]
+    for _ in range(draw(st.integers(0, 3))):
+        files.append(history.file())
+    return files

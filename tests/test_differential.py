@@ -1,0 +1,150 @@
+"""Differential replay: random valid histories, applied to PostgreSQL and replayed by rlslint.
+
+The model must end where PostgreSQL ends (tables, columns, RLS flags, policies, indexes,
+foreign keys and their actions), and each checklist rule computed straight from
+PostgreSQL's catalog must give the findings the rules give on the model.
+
+The number of examples comes from the hypothesis profile (tests/conftest.py): "ci" by
+default, ``--hypothesis-profile=thorough`` for a long local run. A failure prints the
+shrunk history; save it under tests/fixtures/replay/<name>/migrations/ as a scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+from hypothesis import given, note
+from pglast import parser as pg
+
+from rlslint.engine import run_rules
+from rlslint.schema.model import COMMANDS
+from rlslint.schema.replay import replay
+from rlslint.settings import Settings
+from rlslint.sql.parse import parse_file
+from tests.histories import migration_histories
+from tests.model_snapshot import model_snapshot
+from tests.pgharness import SUPABASE_STUB, catalog_snapshot, normalise_snapshot
+from tests.test_ground_truth import snapshot_differences
+
+OWNER = "auth.users"
+CHECKED_RULES = ("RLS001", "RLS002", "IDX001", "IDX002", "FK001")
+
+POLICY_EXPRESSIONS_SQL = r"""
+select coalesce(json_agg(json_build_array(format('%I.%I', n.nspname, c.relname), p.polname,
+                                          pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))), '[]')
+from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+where n.nspname not in ('auth', 'storage')
+"""
+
+
+def apply_and_read(server, files: list[Path]) -> tuple[dict, list]:
+    """Like pgharness.apply_migrations, and also reads the policy expressions before the drop."""
+    dbname = f"diff_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    server.psql("postgres", "-c", f'create database "{dbname}"')
+    try:
+        server.psql(dbname, input=SUPABASE_STUB + f'alter database "{dbname}" set search_path = "$user", public, extensions;')
+        for f in files:
+            server.psql(dbname, "-f", str(f), what=str(f))
+        expressions = json.loads(server.psql(dbname, "-A", "-t", "-c", POLICY_EXPRESSIONS_SQL))
+        return catalog_snapshot(server, dbname), expressions
+    finally:
+        server.psql("postgres", "-c", f'drop database if exists "{dbname}" with (force)')
+
+
+# --- the checklist, computed from PostgreSQL's catalog ------------------------------------
+
+
+def _leads_index(table: dict, columns: list[str]) -> bool:
+    wanted = set(columns)
+    return any(not partial and set(cols[: len(wanted)]) == wanted for cols, _unique, partial, _primary in table["indexes"])
+
+
+def _compared_columns(expression: str | None) -> set[str]:
+    """Columns compared with = or IN in a deparsed policy expression (pglast parses it)."""
+    if not expression:
+        return set()
+    tree = json.loads(pg.parse_sql_json(f"select where {expression}"))
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            operands = []
+            if "A_Expr" in item and item["A_Expr"].get("kind") == "AEXPR_OP":
+                operands = [item["A_Expr"].get("lexpr"), item["A_Expr"].get("rexpr")]
+            if "SubLink" in item and item["SubLink"].get("subLinkType") == "ANY_SUBLINK":
+                operands = [item["SubLink"].get("testexpr")]
+            for operand in operands:
+                fields = (operand or {}).get("ColumnRef", {}).get("fields", [])
+                if len(fields) == 1 and "String" in fields[0]:
+                    found.add(fields[0]["String"]["sval"])
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+    return found
+
+
+def catalog_findings(snapshot: dict, expressions: list) -> set[tuple]:
+    found = set()
+    for name, table in snapshot["tables"].items():
+        exposed = name.split(".")[0] == "public"
+        if exposed and not table["rls"]:
+            found.add(("RLS001", name, (), ()))
+        if exposed and table["rls"]:
+            covered = set()
+            for policy in table["policies"].values():
+                if policy["permissive"]:
+                    covered.update(COMMANDS if policy["command"] == "ALL" else (policy["command"],))
+            missing = tuple(c for c in COMMANDS if c not in covered)
+            if missing:
+                found.add(("RLS002", name, (), missing))
+        columns_not_null = dict((c, nn) for c, nn in table["columns"])
+        for columns, ref_table, _ref_columns, action in table["foreign_keys"]:
+            if not _leads_index(table, columns):
+                found.add(("IDX001", name, tuple(columns), ()))
+            blocks = action not in ("CASCADE", "SET NULL") or (action == "SET NULL" and any(columns_not_null[c] for c in columns))
+            if ref_table == OWNER and blocks:
+                found.add(("FK001", name, tuple(columns), ()))
+    for name, _policy, using, with_check in expressions:
+        for column in _compared_columns(using) | _compared_columns(with_check):
+            if not _leads_index(snapshot["tables"][name], [column]):
+                found.add(("IDX002", name, (column,), ()))
+    return found
+
+
+def model_findings(catalog) -> set[tuple]:
+    diagnostics = run_rules(catalog, Settings())
+    return {(d.code, d.object, d.columns if d.code != "RLS002" else (), d.commands)
+            for d in diagnostics if d.code in CHECKED_RULES}
+
+
+# --- the property ----------------------------------------------------------------------------
+
+
+def check_history(pg_server, texts: list[str], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.sql"):
+        old.unlink()
+    files = []
+    for i, text in enumerate(texts):
+        path = directory / f"2024010100000{i}_step.sql"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    note("\n".join(f"-- {f.name}\n{t}" for f, t in zip(files, texts)))
+    postgres, expressions = apply_and_read(pg_server, files)
+    catalog = replay([parse_file(f.name, t) for f, t in zip(files, texts)], strict=True)
+    model = normalise_snapshot(model_snapshot(catalog))
+    problems = snapshot_differences(postgres, model)
+    assert not problems, "model differs from PostgreSQL:\n" + "\n".join(problems)
+    from_catalog, from_model = catalog_findings(postgres, expressions), model_findings(catalog)
+    assert from_model == from_catalog, (
+        f"rules on the model disagree with the catalog:\nonly from the catalog: {sorted(from_catalog - from_model)}\n"
+        f"only from the model: {sorted(from_model - from_catalog)}")
+
+
+@given(texts=migration_histories())
+def test_model_and_rules_match_postgres(pg, tmp_path_factory, texts):
+    check_history(pg, texts, tmp_path_factory.getbasetemp() / "differential")
