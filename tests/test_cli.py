@@ -50,11 +50,14 @@ def findings(tmp_path: Path, sql: str) -> list[tuple]:
 
 
 def test_seed_migration_has_exactly_the_missing_write_policies(tmp_path):
-    assert findings(tmp_path, SEED) == [("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE"))]
+    assert findings(tmp_path, SEED) == [
+        ("PERF001", 10, "public.tasks", (), ()),  # auth.uid() unwrapped
+        ("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE")),
+    ]
 
 
 def test_seed_with_for_all_coverage_is_clean(tmp_path):
-    sql = SEED.replace("FOR SELECT USING", "FOR ALL USING")
+    sql = SEED.replace("FOR SELECT USING (auth.uid() = user_id)", "FOR ALL USING ((select auth.uid()) = user_id)")
     assert findings(tmp_path, sql) == []
 
 
@@ -63,6 +66,7 @@ def test_seed_without_the_index_adds_idx001_and_idx002(tmp_path):
     assert findings(tmp_path, sql) == [
         ("IDX001", 3, "public.tasks", ("user_id",), ()),
         ("IDX002", 10, "public.tasks", ("user_id",), ()),
+        ("PERF001", 10, "public.tasks", (), ()),
         ("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE")),
     ]
 
@@ -71,6 +75,7 @@ def test_seed_without_cascade_adds_fk001(tmp_path):
     sql = SEED.replace(" ON DELETE CASCADE", "")
     assert findings(tmp_path, sql) == [
         ("FK001", 3, "public.tasks", ("user_id",), ()),
+        ("PERF001", 10, "public.tasks", (), ()),
         ("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE")),
     ]
 
@@ -174,7 +179,7 @@ def test_select_and_ignore(tmp_path):
     (migrations / "1_a.sql").write_text(SEED.replace(" ON DELETE CASCADE", ""))
     codes = lambda *args: [d["code"] for d in json.loads(run([str(migrations), "--format", "json", *args]).output)["diagnostics"]]  # noqa: E731
     assert codes("--select", "FK") == ["FK001"]
-    assert codes("--ignore", "missing-policy") == ["FK001"]
+    assert codes("--ignore", "missing-policy", "--ignore", "auth-call-per-row") == ["FK001"]
     result = run([str(migrations), "--select", "NOPE1"])
     assert result.exit_code == 2
     assert "unknown rule selector 'NOPE1'" in result.output
@@ -222,10 +227,24 @@ def test_python_dash_m_and_rule_commands():
     assert result.stdout.startswith("# RLS001 table-without-rls")
     result = subprocess.run([sys.executable, "-m", "rlslint", "example"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-1] == "Found 5 findings (3 errors, 2 warnings) in 6 files."
+    assert result.stdout.splitlines()[-1] == "Found 10 findings (5 errors, 5 warnings) in 7 files."
 
 
 def test_example_project_fires_each_rule_once():
     result = run(["--format", "json"], cwd=ROOT / "example")
     codes = sorted(d["code"] for d in json.loads(result.output)["diagnostics"])
-    assert codes == ["FK001", "IDX001", "IDX002", "RLS001", "RLS002"]
+    assert codes == ["FK001", "IDX001", "IDX002", "PERF001", "RLS001", "RLS002", "RLS003", "RLS004", "RLS005", "SEC001"]
+
+
+def test_verbose_shows_what_was_not_analysed(tmp_path):
+    migrations = tmp_path / "m"
+    migrations.mkdir()
+    (migrations / "1_a.sql").write_text(
+        "create table public.t (id int primary key);\n"
+        "do $$ begin\n  execute format('alter table %I enable row level security', 't');\nend $$;\n"
+    )
+    quiet = run([str(migrations), "--no-color"]).output
+    assert "note:" not in quiet
+    loud = run([str(migrations), "--no-color", "--verbose"]).output
+    assert f"{migrations}/1_a.sql:3:11: note: dynamic SQL (EXECUTE format('alter table %I enable row level security', 't'))" \
+           " in a DO block cannot be analysed statically" in loud

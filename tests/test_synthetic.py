@@ -51,6 +51,9 @@ def expected(tables: dict) -> Counter:
     return found
 
 
+CHECKLIST = frozenset({"RLS001", "RLS002", "IDX001", "IDX002", "FK001"})
+
+
 def test_findings_equal_the_generators_ground_truth(corpus):
     migrations, tables = corpus
     result = lint([str(migrations)], Path.cwd(), lambda s: settings_for_root(s.root))
@@ -59,6 +62,8 @@ def test_findings_equal_the_generators_ground_truth(corpus):
     seen_idx002 = set()
     actual: Counter = Counter()
     for d in result.diagnostics:
+        if d.code not in CHECKLIST:  # the generator's ground truth knows only the checklist rules
+            continue
         detail = ",".join(sorted(d.commands)) if d.code == "RLS002" else ",".join(d.columns)
         if d.code == "IDX002":
             if (d.object, detail) in seen_idx002:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from rlslint.rules import (
+    auth_call_per_row,
     invalid_suppression,
     missing_policy,
+    multiple_permissive_policies,
     owner_fk_without_cascade,
+    permissive_write_policy,
+    policy_without_rls,
     table_without_rls,
     unindexed_foreign_key,
     unindexed_policy_column,
     unused_suppression,
+    user_metadata_in_policy,
 )
 from rlslint.rules.base import Rule
 
@@ -19,6 +24,11 @@ ALL_RULES: tuple[Rule, ...] = (
     unindexed_foreign_key.RULE,
     unindexed_policy_column.RULE,
     owner_fk_without_cascade.RULE,
+    policy_without_rls.RULE,
+    auth_call_per_row.RULE,
+    multiple_permissive_policies.RULE,
+    user_metadata_in_policy.RULE,
+    permissive_write_policy.RULE,
 )
 
 # Reported by the suppression stage about rlslint's own comments, not by a check over the model.

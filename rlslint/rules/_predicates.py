@@ -191,3 +191,130 @@ def _reference_end(expr: Expr, start: int) -> int:
         else:
             break
     return expr.origin.start + j
+
+
+# --- policy expression trees (the JSON the parser produced) ------------------------------
+
+Path = tuple[tuple[str, Node], ...]  # (node type, node) from the expression's root down
+
+
+def walk(tree: Any, path: Path = ()) -> Iterator[tuple[str, Node, Path]]:
+    """Every node of a JSON tree in source order: (type, node, the nodes above it)."""
+    if isinstance(tree, list):
+        for item in tree:
+            yield from walk(item, path)
+    elif isinstance(tree, dict):
+        if len(tree) == 1:
+            kind, body = next(iter(tree.items()))
+            if kind[:1].isupper() and isinstance(body, dict):
+                yield kind, body, path
+                path = path + ((kind, body),)
+                tree = body
+        for value in tree.values():
+            if isinstance(value, (dict, list)):
+                yield from walk(value, path)
+
+
+def func_name(call: Node) -> str:
+    """``auth.uid`` for ``auth.uid()``; ``current_setting`` for ``pg_catalog.current_setting(…)``."""
+    names = [n["String"]["sval"] for n in call.get("funcname", ()) if "String" in n]
+    return ".".join(names[1:] if names[:1] == ["pg_catalog"] else names)
+
+
+def initplan_wrapped(path: Path) -> bool:
+    """The node sits in an uncorrelated scalar sub-select, ``(SELECT auth.uid())``, which
+    PostgreSQL runs once per statement as an InitPlan rather than once per row."""
+    kinds = [kind for kind, _ in path]
+    for i in range(len(path) - 1, 1, -1):
+        if kinds[i] == "ResTarget":
+            break
+        if kinds[i] in ("SelectStmt", "SubLink"):
+            return False
+    else:
+        return False
+    sub, select, target = path[i - 2][1], path[i - 1][1], path[i][1]
+    return (kinds[i - 2] == "SubLink" and kinds[i - 1] == "SelectStmt"
+            and sub.get("subLinkType") == "EXPR_SUBLINK" and not select.get("fromClause")
+            and len(select.get("targetList", ())) == 1 and select["targetList"][0].get("ResTarget") is target)
+
+
+def unwrap(node: Any) -> Any:
+    """The expression under casts and scalar sub-selects: ``(select auth.jwt())::jsonb`` → the call."""
+    while isinstance(node, dict):
+        if "TypeCast" in node:
+            node = node["TypeCast"].get("arg")
+        elif "SubLink" in node and node["SubLink"].get("subLinkType") == "EXPR_SUBLINK":
+            select = node["SubLink"]["subselect"].get("SelectStmt", {})
+            targets = select.get("targetList", ())
+            if select.get("fromClause") or len(targets) != 1:
+                return node
+            node = targets[0]["ResTarget"].get("val")
+        else:
+            return node
+    return node
+
+
+def _locations(tree: Any) -> Iterator[int]:
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("location"), int) and item["location"] >= 0:
+                yield item["location"]
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def first_location(tree: Any) -> int:
+    """The smallest location in a tree: where its text starts (-1 if none is known)."""
+    return min(_locations(tree), default=-1)
+
+
+def extent(expr: Expr, tree: Any) -> Span:
+    """The text a sub-tree of a policy expression spans, for pointing at it."""
+    locations = list(_locations(tree))
+    if not locations:
+        return expr.origin
+    return Span(expr.origin.path, min(locations), token_end(expr, max(locations)))
+
+
+def is_true_literal(tree: Any) -> bool:
+    """``true``, ``'t'::boolean`` or ``1 = 1``: an expression that holds for every row."""
+    node = tree
+    if isinstance(node, dict) and "TypeCast" in node:
+        names = [n["String"]["sval"] for n in node["TypeCast"]["typeName"].get("names", ()) if "String" in n]
+        value = node["TypeCast"].get("arg", {}).get("A_Const", {}).get("sval", {}).get("sval", "")
+        return names[-1:] in (["bool"], ["boolean"]) and value.strip().lower() in ("t", "true", "y", "yes", "on", "1")
+    if isinstance(node, dict) and "A_Expr" in node:
+        a = node["A_Expr"]
+        left, right = a.get("lexpr", {}).get("A_Const"), a.get("rexpr", {}).get("A_Const")
+        name = [n["String"]["sval"] for n in a.get("name", ()) if "String" in n]
+        return a.get("kind") == "AEXPR_OP" and name == ["="] and left is not None and right is not None \
+            and "ival" in left and left.get("ival") == right.get("ival")
+    return isinstance(node, dict) and node.get("A_Const", {}).get("boolval", {}).get("boolval") is True
+
+
+def token_end(expr: Expr, start: int) -> int:
+    """End of the call, string literal or word starting at ``start`` in the statement text."""
+    text, i = expr.statement_text, start - expr.origin.start
+    if not 0 <= i < len(text):
+        return start
+    if text[i] == "'":
+        j = i + 1
+        while (j := text.find("'", j)) >= 0 and text[j + 1 : j + 2] == "'":
+            j += 2
+        return expr.origin.start + (len(text) if j < 0 else j + 1)
+    j = i
+    while j < len(text) and (text[j].isalnum() or text[j] in '_$."'):
+        j += 1
+    if text[j : j + 1] == "(":  # a call: to its closing parenthesis, skipping string literals
+        depth, quoted = 0, False
+        for j in range(j, len(text)):
+            if text[j] == "'":
+                quoted = not quoted
+            elif not quoted and text[j] in "()":
+                depth += 1 if text[j] == "(" else -1
+                if depth == 0:
+                    return expr.origin.start + j + 1
+    return expr.origin.start + j

@@ -6,3 +6,7 @@ create table public.activity (
   summary text not null
 );
 create index activity_team_id_idx on public.activity (team_id);
+
+-- A read policy was added later, but RLS is still off, so the policy protects nothing.
+create policy "Team members read activity" on public.activity for select to authenticated
+  using (team_id in (select m.team_id from public.team_members m where m.user_id = (select auth.uid())));

@@ -1,0 +1,101 @@
+"""
+## What it flags
+A policy whose `USING` or `WITH CHECK` calls `auth.uid()`, `auth.jwt()`, `auth.role()`,
+`auth.email()` or `current_setting(…)` outside a scalar sub-select such as
+`(select auth.uid())`, on a table with Row Level Security enabled. Calls inside `EXISTS`
+or `IN` sub-selects count too: they run once per row the sub-select reads. The finding
+points at the first such call; the message names them all.
+
+## Why it matters
+These functions are `STABLE`, not `IMMUTABLE`, so PostgreSQL calls them again for every
+row the policy filters: on a large table the policy costs more than the query. Wrapped in
+`(select …)` the call becomes an InitPlan that runs once per statement and the planner can
+use an index on the compared column. Supabase's RLS performance guide and its database
+advisor (`auth_rls_initplan`) recommend the wrapped form. The fix re-states the policy's
+expressions with every call wrapped.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.rules._predicates import func_name, initplan_wrapped, token_end, walk
+from rlslint.rules.base import Rule, RuleContext
+from rlslint.schema.model import Expr, Policy, Table
+from rlslint.sql.deparse import wrapped_calls_sql
+from rlslint.sql.names import quote_ident
+from rlslint.sql.spans import Span
+
+# Functions that read the request's JWT or a setting: the same value for every row.
+PER_REQUEST = frozenset({"auth.uid", "auth.jwt", "auth.role", "auth.email", "current_setting"})
+
+
+def per_row_calls(expr: Expr) -> list[tuple[str, int]]:
+    return [(func_name(node), node["location"]) for kind, node, path in walk(expr.tree)
+            if kind == "FuncCall" and func_name(node) in PER_REQUEST and not initplan_wrapped(path)]
+
+
+def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+    for table in ctx.catalog.tables.values():
+        if not table.rls:
+            continue  # policies are not evaluated at all: policy-without-rls / table-without-rls
+        for policy in table.policies:
+            calls = {clause: per_row_calls(expr) for clause, expr in (("USING", policy.using), ("WITH CHECK", policy.with_check))
+                     if expr is not None}
+            found = [(clause, name, at) for clause, hits in calls.items() for name, at in hits]
+            if not found:
+                continue
+            clause, name, at = found[0]
+            expr = policy.using if clause == "USING" else policy.with_check
+            names = ", ".join(sorted({f"{n}()" for _, n, _ in found}))
+            yield rule.diagnostic(
+                ctx,
+                Span(expr.origin.path, at, token_end(expr, at)),
+                f'policy "{policy.name}" on {table.qname} calls {names} once per row '
+                f"({len(found)} call{'s' if len(found) > 1 else ''} not wrapped in a scalar sub-select): "
+                "write (select auth.uid()) so PostgreSQL evaluates it once per statement",
+                str(table.qname),
+                _fix(table, policy, calls),
+                detail=f"{table.qname}:{policy.name}",
+            )
+
+
+def _fix(table: Table, policy: Policy, calls: dict[str, list[tuple[str, int]]]) -> str:
+    parts = []
+    for clause, expr in (("USING", policy.using), ("WITH CHECK", policy.with_check)):
+        if expr is None or not calls.get(clause):
+            continue
+        sql = wrapped_calls_sql(expr, frozenset(at for _, at in calls[clause]))
+        if sql is None:
+            return f"-- wrap each call in a scalar sub-select, e.g. (select auth.uid()), in policy {quote_ident(policy.name)}"
+        parts.append(f"{clause} ({sql})")
+    return f"ALTER POLICY {quote_ident(policy.name)} ON {table.qname} {' '.join(parts)};"
+
+
+RULE = Rule(
+    code="PERF001",
+    name="auth-call-per-row",
+    summary="A policy calls auth.uid()/auth.jwt()/current_setting() per row instead of (select …) once",
+    default_severity=Severity.WARNING,
+    check=check,
+    docs=__doc__,
+    bad=(
+        "create table public.posts (id bigint primary key, author_id uuid not null);\n"
+        "create index on public.posts (author_id);\n"
+        "alter table public.posts enable row level security;\n"
+        "create policy posts_own on public.posts for all to authenticated using (auth.uid() = author_id);",
+        "create table public.posts (id bigint primary key, org text);\n"
+        "alter table public.posts enable row level security;\n"
+        "create policy posts_org on public.posts for select using (org = auth.jwt() ->> 'org');",
+    ),
+    good=(
+        "create table public.posts (id bigint primary key, author_id uuid not null);\n"
+        "create index on public.posts (author_id);\n"
+        "alter table public.posts enable row level security;\n"
+        "create policy posts_own on public.posts for all to authenticated using ((select auth.uid()) = author_id);",
+        "create table public.posts (id bigint primary key, org text);\n"
+        "alter table public.posts enable row level security;\n"
+        "create policy posts_org on public.posts for select using (org = (select auth.jwt() ->> 'org'));",
+    ),
+)

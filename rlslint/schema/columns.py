@@ -1,0 +1,91 @@
+"""Column statements: ADD / DROP / RENAME COLUMN and NOT NULL, with what they take along."""
+
+from __future__ import annotations
+
+from rlslint.schema.model import Column, evolve
+from rlslint.schema.policies import policy_uses_column, rename_in_policy
+from rlslint.schema.state import ReplayState, strs
+from rlslint.sql.names import QName
+from rlslint.sql.parse import Node
+
+
+class ColumnStatements(ReplayState):
+    def add_column(self, qname: QName, coldef: Node, if_not_exists: bool = False) -> None:
+        table = self.tables[qname]
+        name = coldef["colname"]
+        if table.column(name) is not None:
+            if not if_not_exists and not (coldef.get("is_from_type") or not coldef.get("is_local", True)):
+                self.note(f"column {name} of {qname} already exists")
+            return
+        type_names = strs(coldef.get("typeName", {}).get("names"))
+        type_name = type_names[-1] if type_names else ""
+        constraints = [c["Constraint"] for c in coldef.get("constraints", ())]
+        not_null = type_name in ("serial", "bigserial", "smallserial", "serial4", "serial8", "serial2") or any(
+            c["contype"] in ("CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY") for c in constraints
+        )
+        column = Column(name, type_name, not_null, self.span)
+        self.tables[qname] = evolve(table, columns=table.columns + (column,))
+        for constraint in constraints:
+            if constraint["contype"] in ("CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN"):
+                self.add_constraint(qname, constraint, column=name)
+        for child in self.partitions_of(qname):
+            self.add_column(child, coldef, if_not_exists=True)
+
+    def drop_column(self, qname: QName, name: str, missing_ok: bool, cascade: bool) -> None:
+        table = self.tables[qname]
+        if table.column(name) is None:
+            if not missing_ok:
+                self.note(f"column {name} of {qname} does not exist")
+            return
+        # PostgreSQL drops what depends on the column: indexes and constraints using it,
+        # and (with CASCADE) foreign keys pointing at it and policies reading it.
+        indexes = tuple(i for i in table.indexes if name not in i.columns and name not in i.uses)
+        fks = tuple(fk for fk in table.foreign_keys if name not in fk.columns)
+        policies = table.policies
+        if cascade:
+            policies = tuple(p for p in policies if not policy_uses_column(p, name))
+        self.tables[qname] = evolve(
+            table, columns=tuple(c for c in table.columns if c.name != name), indexes=indexes, foreign_keys=fks, policies=policies
+        )
+        if cascade:
+            for other in list(self.tables.values()):
+                kept = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and name in fk.ref_columns))
+                if kept != other.foreign_keys:
+                    self.tables[other.qname] = evolve(other, foreign_keys=kept)
+        for child in self.partitions_of(qname):
+            self.drop_column(child, name, True, cascade)
+        self.put(self.tables[qname])
+
+    def rename_column(self, qname: QName, old: str, new: str) -> None:
+        table = self.tables[qname]
+        if table.column(old) is None:
+            self.note(f"column {old} of {qname} does not exist")
+            return
+        rename = lambda cols: tuple(new if c == old else c for c in cols)  # noqa: E731
+        self.tables[qname] = evolve(
+            table,
+            columns=tuple(evolve(c, name=new) if c.name == old else c for c in table.columns),
+            indexes=tuple(evolve(i, columns=rename(i.columns), uses=rename(i.uses)) for i in table.indexes),
+            foreign_keys=tuple(evolve(fk, columns=rename(fk.columns)) for fk in table.foreign_keys),
+            policies=tuple(rename_in_policy(p, qname, old, new) for p in table.policies),
+        )
+        for other in list(self.tables.values()):
+            if any(fk.ref_table == qname for fk in other.foreign_keys):
+                fks = tuple(evolve(fk, ref_columns=rename(fk.ref_columns)) if fk.ref_table == qname else fk for fk in other.foreign_keys)
+                self.tables[other.qname] = evolve(other, foreign_keys=fks)
+            if other.qname != qname and other.policies:
+                self.tables[other.qname] = evolve(
+                    self.tables[other.qname], policies=tuple(rename_in_policy(p, qname, old, new, outer=False) for p in other.policies)
+                )
+        for child in self.partitions_of(qname):
+            self.rename_column(child, old, new)
+        self.put(self.tables[qname])
+
+    def set_not_null(self, qname: QName, name: str, value: bool) -> None:
+        table = self.tables[qname]
+        if table.column(name) is None:
+            self.note(f"column {name} of {qname} does not exist")
+            return
+        self.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=value) if c.name == name else c for c in table.columns))
+        for child in self.partitions_of(qname):
+            self.set_not_null(child, name, value)

@@ -1,0 +1,194 @@
+"""The replay's working state: the tables so far, name lookup as PostgreSQL resolves it, notes.
+
+The statement handlers (tables.py, columns.py, constraints.py, policies.py) are mixins
+over this state; replay.py puts them together and dispatches statements to them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from types import MappingProxyType
+from typing import Callable, Iterable
+
+from rlslint.diagnostics import Note
+from rlslint.schema.model import Catalog, Expr, Index, Table, evolve
+from rlslint.sql.names import QName
+from rlslint.sql.parse import Node, Statement
+from rlslint.sql.spans import Span
+
+DEFAULT_SEARCH_PATH = ("public",)
+
+# Schemas the platform owns: their objects exist without the project creating them.
+PLATFORM_SCHEMAS = frozenset(
+    {"auth", "storage", "extensions", "realtime", "vault", "graphql", "graphql_public", "pgsodium",
+     "pgsodium_masks", "net", "cron", "pgbouncer", "pg_catalog", "information_schema", "pg_temp", "pg_toast"}
+)
+
+# Primary keys of platform tables, for REFERENCES without a column list.
+PLATFORM_PRIMARY_KEYS = {
+    QName("auth", "users"): ("id",),
+    QName("storage", "objects"): ("id",),
+    QName("storage", "buckets"): ("id",),
+}
+
+
+class UnmodelledStatement(Exception):
+    pass
+
+
+def strict_mode() -> bool:
+    return os.environ.get("RLSLINT_STRICT", "") not in ("", "0")
+
+
+def strs(items: Iterable[Node] | None) -> tuple[str, ...]:
+    return tuple(item["String"]["sval"] for item in items or () if "String" in item)
+
+
+class TableRegistry(dict):
+    """Tables by name, keeping the per-schema name sets PostgreSQL checks for clashes.
+
+    Unnamed indexes and constraints get names that must not clash with others in the
+    schema; looking those up by scanning every table made the replay quadratic.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relations: dict[str, Counter] = defaultdict(Counter)  # tables and indexes share a namespace
+        self.constraints: dict[str, Counter] = defaultdict(Counter)
+        self.index_owner: dict[tuple[str, str], QName] = {}
+        self.children: dict[QName, Counter] = defaultdict(Counter)  # partitioned table -> partitions
+
+    def _account(self, table: Table, sign: int) -> None:
+        schema = table.qname.schema
+        relations, constraints = self.relations[schema], self.constraints[schema]
+        relations[table.qname.name] += sign
+        for index in table.indexes:
+            relations[index.name] += sign
+            if sign > 0:
+                self.index_owner[(schema, index.name)] = table.qname
+            if index.constraint:
+                constraints[index.name] += sign
+        for fk in table.foreign_keys:
+            constraints[fk.name] += sign
+        if table.partition_of is not None:
+            self.children[table.partition_of][table.qname] += sign
+
+    def __setitem__(self, qname: QName, table: Table) -> None:
+        old = self.get(qname)
+        unchanged_names = old is not None and (
+            old.indexes is table.indexes and old.foreign_keys is table.foreign_keys
+            and old.partition_of == table.partition_of and old.qname == table.qname
+        )
+        if old is not None and not unchanged_names:
+            self._account(old, -1)
+        super().__setitem__(qname, table)
+        if not unchanged_names:
+            self._account(table, 1)
+
+    def __delitem__(self, qname: QName) -> None:
+        self._account(self[qname], -1)
+        super().__delitem__(qname)
+
+    def pop(self, qname: QName) -> Table:  # type: ignore[override]
+        table = self[qname]
+        del self[qname]
+        return table
+
+    def relation_taken(self, schema: str) -> Callable[[str], bool]:
+        return lambda name: self.relations[schema][name] > 0
+
+    def constraint_taken(self, schema: str) -> Callable[[str], bool]:
+        return lambda name: self.constraints[schema][name] > 0
+
+
+class ReplayState:
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.schemas: set[str] = {"public"}
+        self.tables = TableRegistry()
+        self.search_path: tuple[str, ...] = DEFAULT_SEARCH_PATH
+        self.path_before_local: tuple[str, ...] | None = None  # SET LOCAL lasts until the transaction ends
+        self.in_transaction = False
+        self.notes: list[Note] = []
+        self.stmt: Statement | None = None
+
+    def catalog(self) -> Catalog:
+        return Catalog(frozenset(self.schemas), MappingProxyType(dict(self.tables)), tuple(self.notes))
+
+    def note(self, message: str) -> None:
+        self.notes.append(Note(self.stmt.span, message))
+
+    def unmodelled(self, message: str) -> None:
+        if self.strict:
+            raise UnmodelledStatement(f"{self.stmt.span.path}:{self.stmt.span.start}: {message}")
+        self.note(message)
+
+    @property
+    def span(self) -> Span:
+        return self.stmt.span
+
+    def clause(self, location: int | None) -> Span:
+        """A span starting at a node's location inside the current statement."""
+        if location is None or location < 0:
+            return self.stmt.span
+        return Span(self.stmt.span.path, location, self.stmt.span.end)
+
+    def expr(self, tree: Node | None, clause: str) -> Expr | None:
+        return None if tree is None else Expr(tree, self.stmt.text, clause, self.stmt.span)
+
+    # --- names -------------------------------------------------------------------
+
+    def is_platform(self, schema: str | None) -> bool:
+        return schema is not None and (schema in PLATFORM_SCHEMAS or schema.startswith("supabase_") or schema.startswith("pg_"))
+
+    def lookup(self, schema: str | None, name: str) -> QName | None:
+        if schema is not None:
+            qname = QName(schema, name)
+            return qname if qname in self.tables else None
+        for candidate in self.search_path:
+            if QName(candidate, name) in self.tables:
+                return QName(candidate, name)
+        return None
+
+    def creation_schema(self, schema: str | None) -> str | None:
+        if schema is not None:
+            return schema
+        return next((s for s in self.search_path if s in self.schemas), None)
+
+    def relation(self, rangevar: Node, missing_ok: bool = False) -> Table | None:
+        """The table a RangeVar names; unknown tables outside platform schemas become notes."""
+        schema, name = rangevar.get("schemaname"), rangevar["relname"]
+        qname = self.lookup(schema, name)
+        if qname is not None:
+            return self.tables[qname]
+        if not missing_ok and not self.is_platform(schema) and rangevar.get("relpersistence") != "t":
+            shown = f"{schema}.{name}" if schema else name
+            self.note(f"table {shown} is not created by these migrations; statement not replayed")
+        return None
+
+    def find_index(self, schema: str | None, name: str) -> tuple[QName, Index] | None:
+        for candidate in (schema,) if schema else self.search_path:
+            owner = self.tables.index_owner.get((candidate, name))
+            if owner is not None and owner in self.tables:
+                index = next((i for i in self.tables[owner].indexes if i.name == name), None)
+                if index is not None:
+                    return owner, index
+        return None
+
+    def put(self, table: Table) -> None:
+        self.tables[table.qname] = evolve(table, changed=self.span)
+
+    # --- partitions -------------------------------------------------------------------
+
+    def ancestors(self, qname: QName) -> list[QName]:
+        """The table and every partitioned table above it."""
+        chain = [qname]
+        while (table := self.tables.get(chain[-1])) is not None and table.partition_of is not None:
+            if table.partition_of in chain:
+                break
+            chain.append(table.partition_of)
+        return chain
+
+    def partitions_of(self, qname: QName) -> list[QName]:
+        return [child for child, count in self.tables.children.get(qname, {}).items() if count > 0]
