@@ -185,10 +185,12 @@ def rules_command(output_format: str) -> None:
 
     if output_format == "json":
         click.echo(json.dumps([{"code": r.code, "name": r.name, "summary": r.summary,
-                                "severity": r.default_severity.label} for r in KNOWN_RULES], indent=2))
+                                "severity": r.default_severity.label, "default_enabled": r.default_enabled}
+                               for r in KNOWN_RULES], indent=2))
         return
     for r in KNOWN_RULES:
-        click.echo(f"{r.code}  {r.name:<26} {r.default_severity.label:<8} {r.summary}")
+        state = "" if r.default_enabled else "(opt-in) "
+        click.echo(f"{r.code:<8}{r.name:<30}{r.default_severity.label:<8} {state}{r.summary}")
 
 
 @main.command(name="init")

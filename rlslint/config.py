@@ -12,7 +12,7 @@ from rlslint.diagnostics import Severity
 from rlslint.options import ConfigError, Options, parse_options
 from rlslint.rules import KNOWN_RULES
 from rlslint.rules.base import Rule
-from rlslint.selection import select_rules
+from rlslint.selection import resolve_selection, select_rules
 from rlslint.settings import Settings
 
 if TYPE_CHECKING:
@@ -109,10 +109,7 @@ def resolve(options: Options, overrides: Overrides, config_dir: Path | None, roo
     extend = (*options.extend_select, *overrides.extend_select)
     enabled = None
     if select or ignore or extend:
-        chosen = select_rules(KNOWN_RULES, select or (), ignore or ())
-        if select and extend:
-            chosen += select_rules(KNOWN_RULES, extend, ignore or ())
-        enabled = frozenset(rule.code for rule in chosen)
+        enabled = frozenset(rule.code for rule in resolve_selection(KNOWN_RULES, select or (), ignore or (), extend))
     if options.exposed_schemas is not None:
         exposed = frozenset(options.exposed_schemas)
     else:
@@ -182,5 +179,5 @@ class SettingsLoader:
         return tuple(
             replace(rule, default_severity=rule.severity(settings))
             for rule in rules
-            if any(s.enabled is None or rule.code in s.enabled for s in self.resolved or [settings])
+            if any(s.runs(rule) for s in self.resolved or [settings])
         )

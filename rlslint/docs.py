@@ -21,10 +21,16 @@ def rule_url(rule: Rule) -> str:
     return f"{DOCS_URL}/{rule.code}-{rule.name}.md"
 
 
+def _selection_note(rule: Rule) -> str:
+    if rule.default_enabled:
+        return "On by default."
+    return f'Off by default: turn it on with `extend-select = ["{rule.code}"]` or `--extend-select {rule.code}`.'
+
+
 def rule_markdown(rule: Rule) -> str:
     sections = rule.sections()
     parts = [f"# {rule.code} {rule.name}", "", rule.summary, "",
-             f"Default severity: **{rule.default_severity.label}**. Since {rule.since}.", ""]
+             f"Default severity: **{rule.default_severity.label}**. Since {rule.since}. " + _selection_note(rule), ""]
     for heading in ("What it flags", "Why it matters"):
         parts += [f"## {heading}", "", sections.get(heading, ""), ""]
     parts += ["## Example", "", "Each of these migrations is reported:", ""]
@@ -52,6 +58,7 @@ def rule_json(rule: Rule) -> str:
     sections = rule.sections()
     return json.dumps(
         {"code": rule.code, "name": rule.name, "summary": rule.summary, "severity": rule.default_severity.label,
+         "default_enabled": rule.default_enabled,
          "since": rule.since, "what_it_flags": sections.get("What it flags", ""),
          "why_it_matters": sections.get("Why it matters", ""), "bad": list(rule.bad), "good": list(rule.good),
          "options": [{"name": o.name, "type": o.type, "default": o.default, "doc": o.doc, "choices": list(o.choices)}
@@ -70,8 +77,9 @@ def page_name(rule: Rule) -> str:
 def rules_index(rules: tuple[Rule, ...]) -> str:
     lines = ["# rlslint rules", "",
              "Generated from the rule declarations by `python -m rlslint.docs --write rules/`; do not edit.", "",
-             "| code | name | default severity | summary |", "|---|---|---|---|"]
-    lines += [f"| {r.code} | [{r.name}]({page_name(r)}) | {r.default_severity.label} | {r.summary} |" for r in rules]
+             "| code | name | default severity | on by default | summary |", "|---|---|---|---|---|"]
+    lines += [f"| {r.code} | [{r.name}]({page_name(r)}) | {r.default_severity.label} | "
+              f"{'yes' if r.default_enabled else 'no (opt-in)'} | {r.summary} |" for r in rules]
     return "\n".join(lines) + "\n"
 
 

@@ -59,7 +59,7 @@ def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_
     ctx = RuleContext(catalog, settings)
     found: list[Diagnostic] = []
     for rule in rules:
-        if settings.enabled is None or rule.code in settings.enabled:
+        if settings.runs(rule):
             found.extend(rule.check(rule, ctx))
     return found
 

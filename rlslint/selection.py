@@ -20,6 +20,15 @@ def is_known_selector(rules: Iterable[Rule], selector: str) -> bool:
     return any(_matches(rule, selector) for rule in rules)
 
 
+def resolve_selection(rules: Iterable[Rule], select: Iterable[str], ignore: Iterable[str],
+                      extend: Iterable[str]) -> tuple[Rule, ...]:
+    """``select`` (or else the rules on by default), plus ``extend``, minus ``ignore``."""
+    rules, select, ignore, extend = tuple(rules), tuple(select), tuple(ignore), tuple(extend)
+    base = [r for r in rules if any(_matches(r, s) for s in select)] if select else [r for r in rules if r.default_enabled]
+    chosen = base + [r for r in rules if r not in base and any(_matches(r, s) for s in extend)]
+    return tuple(r for r in rules if r in chosen and not any(_matches(r, s) for s in ignore))
+
+
 def select_rules(rules: Iterable[Rule], select: Iterable[str], ignore: Iterable[str]) -> tuple[Rule, ...]:
     rules = tuple(rules)
     for selector in (*select, *ignore):

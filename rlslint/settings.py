@@ -14,7 +14,7 @@ from rlslint.sql.names import QName
 class Settings:
     exposed_schemas: frozenset[str] = frozenset({"public"})
     owner_tables: tuple[QName, ...] = (QName("auth", "users"),)
-    enabled: frozenset[str] | None = None  # rule codes; None = every rule
+    enabled: frozenset[str] | None = None  # rule codes; None = the rules on by default
     severities: Mapping[str, Severity] = field(default_factory=lambda: MappingProxyType({}))
     fail_on: Severity = Severity.WARNING
     # rule code -> option name -> value, validated against the options the rule declares
@@ -24,3 +24,7 @@ class Settings:
     exclude: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()  # (glob, rule codes)
     require_suppression_reason: bool = False
+
+    def runs(self, rule: Any) -> bool:
+        """Whether a rule runs: the default selection unless select/ignore/extend-select said otherwise."""
+        return rule.default_enabled if self.enabled is None else rule.code in self.enabled

@@ -82,7 +82,7 @@ def apply(
     not called unused, since another run (a CI job with ``--select``) may need it.
     """
     ctx = RuleContext(catalog, settings)
-    ran = {r.code for r in rules if settings.enabled is None or r.code in settings.enabled}
+    ran = {r.code for r in rules if settings.runs(r)}
     tables = _tables_by_statement(catalog)
     suppressions: list[Suppression] = []
     findings: list[Diagnostic] = []

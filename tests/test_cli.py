@@ -50,15 +50,23 @@ def findings(tmp_path: Path, sql: str) -> list[tuple]:
 
 
 def test_seed_migration_has_exactly_the_missing_write_policies(tmp_path):
-    assert findings(tmp_path, SEED) == [
-        ("PERF001", 10, "public.tasks", (), ()),  # auth.uid() unwrapped
-        ("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE")),
-    ]
+    assert findings(tmp_path, SEED) == [("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE"))]
 
 
 def test_seed_with_for_all_coverage_is_clean(tmp_path):
-    sql = SEED.replace("FOR SELECT USING (auth.uid() = user_id)", "FOR ALL USING ((select auth.uid()) = user_id)")
-    assert findings(tmp_path, sql) == []
+    assert findings(tmp_path, SEED.replace("FOR SELECT USING", "FOR ALL USING")) == []
+    added = SEED + 'CREATE POLICY "Users manage own tasks" ON tasks FOR ALL USING (auth.uid() = user_id);\n'
+    assert findings(tmp_path, added) == []
+
+
+def test_opt_in_advisor_rules_run_when_selected(tmp_path):
+    (tmp_path / "rlslint.toml").write_text('extend-select = ["PERF001", "RLS004"]\n')
+    added = SEED + 'CREATE POLICY "Users manage own tasks" ON tasks FOR ALL USING (auth.uid() = user_id);\n'
+    assert findings(tmp_path, added) == [
+        ("PERF001", 10, "public.tasks", (), ()),  # auth.uid() evaluated per row
+        ("PERF001", 13, "public.tasks", (), ()),
+        ("RLS004", 13, "public.tasks", (), ("SELECT",)),  # two permissive SELECT policies for every role
+    ]
 
 
 def test_seed_without_the_index_adds_idx001_and_idx002(tmp_path):
@@ -66,7 +74,6 @@ def test_seed_without_the_index_adds_idx001_and_idx002(tmp_path):
     assert findings(tmp_path, sql) == [
         ("IDX001", 3, "public.tasks", ("user_id",), ()),
         ("IDX002", 10, "public.tasks", ("user_id",), ()),
-        ("PERF001", 10, "public.tasks", (), ()),
         ("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE")),
     ]
 
@@ -75,7 +82,6 @@ def test_seed_without_cascade_adds_fk001(tmp_path):
     sql = SEED.replace(" ON DELETE CASCADE", "")
     assert findings(tmp_path, sql) == [
         ("FK001", 3, "public.tasks", ("user_id",), ()),
-        ("PERF001", 10, "public.tasks", (), ()),
         ("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE")),
     ]
 

@@ -21,7 +21,8 @@ def codes_found(sql: str, tmp_path: Path) -> set[str]:
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     (migrations / "0001_example.sql").write_text(sql + "\n", encoding="utf-8")
-    result = engine.lint([str(migrations)], tmp_path, lambda _: Settings())
+    every_rule = Settings(enabled=frozenset(r.code for r in KNOWN_RULES))  # opt-in rules included
+    result = engine.lint([str(migrations)], tmp_path, lambda _: every_rule)
     assert result.errors == ()
     return {d.code for d in result.diagnostics}
 

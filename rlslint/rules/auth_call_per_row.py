@@ -98,4 +98,5 @@ RULE = Rule(
         "alter table public.posts enable row level security;\n"
         "create policy posts_org on public.posts for select using (org = (select auth.jwt() ->> 'org'));",
     ),
+    default_enabled=False,
 )

@@ -48,6 +48,9 @@ class Rule:
     good: tuple[str, ...]  # migrations that must not
     since: str = "0.1.0"
     options: tuple[RuleOption, ...] = ()
+    # Off unless selected (`extend-select`, `--select`): advice that overlaps the checklist
+    # rules or that a correct project may follow on purpose.
+    default_enabled: bool = True
 
     @property
     def module(self) -> str:

@@ -86,4 +86,5 @@ RULE = Rule(
         "create policy docs_anon on public.docs for select to anon using (published);\n"
         "create policy docs_member on public.docs for select to authenticated using (true);",
     ),
+    default_enabled=False,
 )

@@ -97,4 +97,5 @@ RULE = Rule(
         "create policy posts_write on public.posts for insert to authenticated\n"
         "  with check ((select auth.uid()) = author_id);",
     ),
+    default_enabled=False,
 )

@@ -59,4 +59,5 @@ RULE = Rule(
         "create schema private;\ncreate table private.jobs (id bigint primary key);\n"
         "create policy jobs_all on private.jobs using (true);",
     ),
+    default_enabled=False,
 )
