@@ -47,67 +47,67 @@ class ColumnUse:
     span: Span
 
 
-def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> Iterator[ColumnUse]:
+def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> list[ColumnUse]:
     """Columns a policy expression compares with ``=``, ``IN`` or ``= ANY``, bound to their tables.
 
     Binding follows PostgreSQL's scoping: a qualified reference names a FROM item (by
     alias or table name); an unqualified one binds to the innermost FROM item that has
     the column, so ``m.team_id = team_id`` inside a sub-select on ``members`` compares
-    ``members.team_id`` with itself when ``members`` has that column.
+    ``members.team_id`` with itself when ``members`` has that column. The walk is an
+    explicit depth-first stack in source order: policies are walked on every run.
     """
-    outer = {table.qname.name: table.qname}
-    yield from _walk(expr.tree, [outer], expr, catalog)
+    found: list[ColumnUse] = []
+    stack: list[tuple[Any, list[dict[str, QName]]]] = [(expr.tree, [{table.qname.name: table.qname}])]
+    while stack:
+        node, scopes = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, scopes) for item in reversed(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        if "SelectStmt" in node:
+            select = node["SelectStmt"]
+            scope: dict[str, QName] = {}
+            for item in select.get("fromClause", ()):
+                _from_item(item, scope, scopes, catalog)
+            inner = scopes + [scope]
+            children = [value for key, value in select.items() if key != "fromClause"]
+            children += [quals for item in select.get("fromClause", ()) for quals in _join_quals(item)]
+            stack.extend((child, inner) for child in reversed(children))
+            continue
+        for ref in _compared_operands(node):
+            use = _bind(ref, scopes, expr, catalog)
+            if use is not None:
+                found.append(use)
+        stack.extend((value, scopes) for value in reversed(list(node.values())) if isinstance(value, (dict, list)))
+    return found
 
 
-def _walk(node: Any, scopes: list[dict[str, QName]], expr: Expr, catalog: Catalog) -> Iterator[ColumnUse]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _walk(item, scopes, expr, catalog)
-        return
-    if not isinstance(node, dict):
-        return
-    if "SelectStmt" in node:
-        select = node["SelectStmt"]
-        scope: dict[str, QName] = {}
-        for item in select.get("fromClause", ()):
-            _from_item(item, scope, scopes, catalog)
-        inner = scopes + [scope]
-        for key, value in select.items():
-            if key != "fromClause":
-                yield from _walk(value, inner, expr, catalog)
-        for item in select.get("fromClause", ()):  # JOIN … ON conditions
-            yield from _walk_join_quals(item, inner, expr, catalog)
-        return
+def _compared_operands(node: Node) -> list[Node]:
+    """The column references this node compares: ``a = b``, ``a IN (…)``, ``a = ANY (…)``."""
     if "A_Expr" in node:
         a = node["A_Expr"]
-        name = [n["String"]["sval"] for n in a.get("name", ()) if "String" in n]
         kind = a.get("kind")
-        operands = []
+        name = [n["String"]["sval"] for n in a.get("name", ()) if "String" in n]
         if kind == "AEXPR_OP" and name == ["="]:
             operands = [a.get("lexpr"), a.get("rexpr")]
         elif kind == "AEXPR_IN" or (kind == "AEXPR_OP_ANY" and name == ["="]):
             operands = [a.get("lexpr")]
-        for operand in operands:
-            use = _bind(_column_ref(operand), scopes, expr, catalog)
-            if use is not None:
-                yield use
-    if "SubLink" in node:
-        sub = node["SubLink"]
-        if sub.get("subLinkType") == "ANY_SUBLINK":  # x IN (SELECT …)
-            use = _bind(_column_ref(sub.get("testexpr")), scopes, expr, catalog)
-            if use is not None:
-                yield use
-    for value in node.values():
-        if isinstance(value, (dict, list)):
-            yield from _walk(value, scopes, expr, catalog)
+        else:
+            return []
+        return [ref for ref in map(_column_ref, operands) if ref is not None]
+    if "SubLink" in node and node["SubLink"].get("subLinkType") == "ANY_SUBLINK":  # x IN (SELECT …)
+        ref = _column_ref(node["SubLink"].get("testexpr"))
+        return [ref] if ref is not None else []
+    return []
 
 
-def _walk_join_quals(item: Node, scopes, expr, catalog) -> Iterator[ColumnUse]:
-    if "JoinExpr" in item:
-        join = item["JoinExpr"]
-        yield from _walk(join.get("quals"), scopes, expr, catalog)
-        for side in ("larg", "rarg"):
-            yield from _walk_join_quals(join.get(side, {}), scopes, expr, catalog)
+def _join_quals(item: Node) -> list[Any]:
+    """The ON conditions of a FROM item's joins, nested joins included."""
+    if "JoinExpr" not in item:
+        return []
+    join = item["JoinExpr"]
+    return [join.get("quals"), *_join_quals(join.get("larg", {})), *_join_quals(join.get("rarg", {}))]
 
 
 def _from_item(item: Node, scope: dict[str, QName], scopes: list[dict[str, QName]], catalog: Catalog) -> None:

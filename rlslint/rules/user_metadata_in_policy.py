@@ -16,6 +16,8 @@ of your own that users cannot update.
 
 from __future__ import annotations
 
+import re
+
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
@@ -39,12 +41,17 @@ def _is_claims(node) -> bool:
     return name == "auth.jwt" or (name == "current_setting" and first.startswith("request.jwt.claims"))
 
 
+_MENTIONS_METADATA = re.compile("meta", re.IGNORECASE)
+
+
 def _text(node) -> str:
     return unwrap(node).get("A_Const", {}).get("sval", {}).get("sval", "") if isinstance(unwrap(node), dict) else ""
 
 
 def references(expr: Expr) -> list[tuple[int, int]]:
     """(start, end) of each reference to user_metadata, in source order."""
+    if not _MENTIONS_METADATA.search(expr.statement_text):
+        return []  # neither spelling appears: skip the walk, which costs more than the rest of the rule
     found = []  # (where the reference starts, where its last token starts)
     for kind, node, _ in walk(expr.tree):
         if kind == "A_Expr" and node.get("kind") == "AEXPR_OP" and _is_claims(node.get("lexpr")):
