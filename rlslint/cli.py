@@ -54,16 +54,20 @@ def main() -> None:
 @click.option("--write-baseline", "write_baseline_path", type=click.Path(dir_okay=False),
               help="Record every current finding in this baseline file and exit 0.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--no-cache", is_flag=True,
+              help="Replay every migration instead of loading the state of unchanged ones from the cache "
+                   "($RLSLINT_CACHE_DIR, else ~/.cache/rlslint).")
 @click.option("-v", "--verbose", is_flag=True, help="Also show what could not be analysed (dynamic SQL, unknown tables).")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal without NO_COLOR).")
 def check(paths, output_format, output, reports, fail_on, select, ignore, extend_select, config_path, baseline_path,
-          write_baseline_path, exit_zero, verbose, color) -> None:
+          write_baseline_path, exit_zero, no_cache, verbose, color) -> None:
     """Lint migrations. With no PATHS, find supabase/migrations from here upwards.
 
     A directory is linted whole. Given files (as pre-commit passes them), rlslint replays
     the whole migration set each belongs to and reports only what those files caused.
     """
     from rlslint import engine
+    from rlslint.cache import ReplayCache, default_directory
     from rlslint.config import ConfigError, Overrides, SettingsLoader
     from rlslint.diagnostics import Severity
     from rlslint.report import ReportContext
@@ -81,7 +85,8 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
     gc.disable()
     try:
         settings_for = SettingsLoader(Path.cwd(), config_path, overrides)
-        result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES)
+        cache = None if no_cache else ReplayCache(default_directory())
+        result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES, cache)
     except ConfigError as exc:
         _fail(str(exc))
     rules = settings_for.rule_table(KNOWN_RULES)

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from rlslint import sources, suppress
+from rlslint.cache import ReplayCache, Snapshot
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SourceError, SourceText, TablePosture
 from rlslint.rules import ALL_RULES
 from rlslint.rules import owner_fk_without_cascade
 from rlslint.rules._predicates import covered_commands, leads_index, owner_fk_blocks_delete
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Catalog, Table
-from rlslint.schema.replay import replay
+from rlslint.schema.replay import Replayer, replay
 from rlslint.settings import Settings
 from rlslint.sql.parse import ParsedFile, parse_file
 from rlslint.sql.spans import LineIndex
@@ -23,7 +24,8 @@ from rlslint.sql.spans import LineIndex
 SettingsFor = Callable[[sources.MigrationSet], Settings]
 
 
-def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule] = ALL_RULES) -> LintResult:
+def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule] = ALL_RULES,
+         cache: ReplayCache | None = None) -> LintResult:
     discovery = sources.discover(paths, cwd)
     diagnostics: list[Diagnostic] = []
     errors: list[SourceError] = list(discovery.errors)
@@ -33,10 +35,8 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
     files_checked = 0
     for migration_set in discovery.sets:
         settings = settings_for(migration_set)
-        parsed = _parse_set(migration_set, texts)
-        for file in parsed:
-            errors.extend(file.errors)
-        catalog = replay(parsed)
+        parsed, catalog, set_errors = _replay_set(migration_set, texts, cache)
+        errors.extend(set_errors)
         notes.extend(n for n in catalog.notes if _wanted(n.span.path, migration_set))
         # Suppressions see the whole set: a comment in an old migration can excuse a finding
         # that a targeted file caused, so only then are findings narrowed to the targets.
@@ -82,14 +82,38 @@ def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:
     return migration_set.targets is None or path in migration_set.targets
 
 
-def _parse_set(migration_set: sources.MigrationSet, texts: dict[str, SourceText]) -> list[ParsedFile]:
-    parsed = []
-    for file in migration_set.files:
-        if file.text is None:
-            continue
+def _replay_set(migration_set: sources.MigrationSet, texts: dict[str, SourceText],
+                cache: ReplayCache | None) -> tuple[list[ParsedFile], Catalog, list[SourceError]]:
+    """Parse and replay a set: the files parsed this run, the final model, parse errors.
+
+    With a cache, the longest stored prefix of the set is loaded instead of replayed, and
+    only the files after it are parsed; files before it are parsed again only when they
+    hold suppression comments, which the suppression stage reads from the statements.
+    """
+    readable = [f for f in migration_set.files if f.text is not None]
+    for file in readable:
         texts[file.display] = SourceText(file.display, file.text, LineIndex(file.text))
-        parsed.append(parse_file(file.display, file.text))
-    return parsed
+    if cache is None:
+        parsed = [parse_file(f.display, f.text) for f in readable]
+        return parsed, replay(parsed), [e for p in parsed for e in p.errors]
+    replayer = Replayer()
+    keys = cache.prefix_keys(migration_set.root, [(f.display, f.text) for f in readable], replayer.strict)
+    snapshot = cache.load_longest(migration_set.root, keys)
+    start = snapshot.files if snapshot else 0
+    replayer = snapshot.replayer if snapshot else replayer
+    errors = list(snapshot.errors) if snapshot else []
+    parsed = [parse_file(f.display, f.text) for f in readable[:start] if suppress.MARKER in f.text]
+    before_last: bytes | None = None
+    for k, file in enumerate(readable[start:], start):
+        if k == len(readable) - 1 and k > start:
+            before_last = ReplayCache.freeze(Snapshot(k, replayer, tuple(errors)))
+        current = parse_file(file.display, file.text)
+        parsed.append(current)
+        errors.extend(current.errors)
+        replayer.replay_file(current)
+    catalog = replayer.catalog()
+    cache.store(migration_set.root, keys, Snapshot(len(readable), replayer, tuple(errors)), before_last)
+    return parsed, catalog, errors
 
 
 def build_catalog(directory: Path, strict: bool | None = None) -> Catalog:

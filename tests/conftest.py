@@ -1,4 +1,5 @@
 import os
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -14,6 +15,8 @@ settings.load_profile("ci")
 
 # Read by rlslint: in tests, an unmodelled statement raises instead of becoming a note.
 os.environ["RLSLINT_STRICT"] = "1"
+# The CLI keeps replay snapshots in the user's cache; the tests use (and so exercise) a fresh one.
+os.environ["RLSLINT_CACHE_DIR"] = tempfile.mkdtemp(prefix="rlslint-test-cache-")
 # Under GitHub Actions rlslint adds annotations to the text output; tests that want them set it.
 os.environ.pop("GITHUB_ACTIONS", None)
 

@@ -44,16 +44,26 @@ PASS_THROUGH = frozenset(
 
 
 def replay(files: Iterable[ParsedFile], strict: bool | None = None) -> Catalog:
-    state = _Replay(strict_mode() if strict is None else strict)
+    replayer = Replayer(strict)
     for parsed in files:
-        state.search_path = DEFAULT_SEARCH_PATH  # each migration runs in a fresh session
-        state.notes.extend(parsed.notes)
+        replayer.replay_file(parsed)
+    return replayer.catalog()
+
+
+class Replayer(TableStatements, ColumnStatements, ConstraintStatements, PolicyStatements):
+    """The replay in progress; plain data, so a snapshot of it can be kept between runs."""
+
+    def __init__(self, strict: bool | None = None) -> None:
+        super().__init__(strict_mode() if strict is None else strict)
+
+    def replay_file(self, parsed: ParsedFile) -> None:
+        self.search_path = DEFAULT_SEARCH_PATH  # each migration runs in a fresh session
+        self.in_transaction, self.path_before_local = False, None
+        self.notes.extend(parsed.notes)
         for statement in parsed.statements:
-            state.apply(statement)
-    return state.catalog()
+            self.apply(statement)
+        self.stmt = None
 
-
-class _Replay(TableStatements, ColumnStatements, ConstraintStatements, PolicyStatements):
     def apply(self, stmt: Statement) -> None:
         self.stmt = stmt
         handler: Callable[[Node], None] | None = getattr(self, "on_" + stmt.kind, None)

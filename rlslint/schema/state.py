@@ -86,6 +86,10 @@ class TableRegistry(dict):
         if not unchanged_names:
             self._account(table, 1)
 
+    def __reduce__(self):
+        # pickle would re-add the items through __setitem__ before restoring the name sets
+        return (_restore_registry, (dict(self), self.__dict__))
+
     def __delitem__(self, qname: QName) -> None:
         self._account(self[qname], -1)
         super().__delitem__(qname)
@@ -100,6 +104,13 @@ class TableRegistry(dict):
 
     def constraint_taken(self, schema: str) -> Callable[[str], bool]:
         return lambda name: self.constraints[schema][name] > 0
+
+
+def _restore_registry(items: dict, attributes: dict) -> TableRegistry:
+    registry = TableRegistry()
+    dict.update(registry, items)
+    registry.__dict__.update(attributes)
+    return registry
 
 
 class ReplayState:

@@ -1,0 +1,111 @@
+"""Replay snapshots kept between runs, so the usual pre-commit run replays only what changed.
+
+A snapshot is the replay's state after the first k files of a migration set, keyed by
+the content of exactly those k files (and by rlslint's and pglast's versions). Adding a
+migration, or amending the newest one, leaves a stored prefix valid: the next run
+loads it and replays only the files after it. Any other edit changes every later key,
+so a stale snapshot can never be used, only missed.
+
+Snapshots are pickles, so they live in the user's own cache directory
+($RLSLINT_CACHE_DIR, else $XDG_CACHE_HOME/rlslint, else ~/.cache/rlslint), never in the
+repository, where anyone who can commit could plant one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pglast
+
+from rlslint import __version__
+from rlslint.diagnostics import SourceError
+from rlslint.schema.replay import Replayer
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    files: int  # how many files of the set it has replayed
+    replayer: Replayer
+    errors: tuple[SourceError, ...]  # what those files' parse reported
+
+
+def default_directory() -> Path:
+    if os.environ.get("RLSLINT_CACHE_DIR"):
+        return Path(os.environ["RLSLINT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rlslint"
+
+
+class ReplayCache:
+    KEEP = 2  # after the last file and after the one before: enough for "add" and "amend"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.hits = 0  # files whose replay a snapshot saved, for tests and --verbose
+
+    def prefix_keys(self, root: Path, files: list[tuple[str, str]], strict: bool) -> list[str]:
+        """keys[k] names the state after the first k (display path, text) files."""
+        digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{pglast.__version__}\0{strict}\0{root}".encode())
+        keys = [digest.hexdigest()]
+        for display, text in files:
+            digest.update(f"\0{display}\0".encode())
+            digest.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+            keys.append(digest.hexdigest())
+        return keys
+
+    def _folder(self, root: Path) -> Path:
+        return self.directory / hashlib.sha256(str(root).encode()).hexdigest()[:16]
+
+    def load_longest(self, root: Path, keys: list[str]) -> Snapshot | None:
+        folder = self._folder(root)
+        if not folder.is_dir():
+            return None
+        for k in range(len(keys) - 1, 0, -1):
+            path = folder / f"{keys[k]}.pickle"
+            if path.is_file():
+                try:
+                    with path.open("rb") as f:
+                        snapshot = pickle.load(f)
+                except Exception:  # a damaged or foreign file is just a miss
+                    continue
+                if isinstance(snapshot, Snapshot) and snapshot.files == k:
+                    self.hits += k
+                    return snapshot
+        return None
+
+    @staticmethod
+    def freeze(snapshot: Snapshot) -> bytes:
+        """The snapshot as it is now; the replayer goes on changing after this."""
+        return pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def store(self, root: Path, keys: list[str], final: Snapshot, before_last: bytes | None) -> None:
+        """Keep the state after the last file and after the one before it, nothing older.
+
+        Failing to write is not an error: the cache only ever saves time.
+        """
+        folder = self._folder(root)
+        files = final.files
+        wanted = {f"{keys[files]}.pickle": lambda: self.freeze(final)}
+        if files >= 1:
+            wanted[f"{keys[files - 1]}.pickle"] = lambda: before_last
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in wanted.items():
+                path = folder / name
+                if not path.exists() and (payload := data()) is not None:
+                    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(payload)
+                    os.replace(tmp, path)
+            for old in folder.iterdir():
+                if old.name not in wanted:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass
