@@ -26,7 +26,7 @@ from rlslint import __version__
 from rlslint.diagnostics import SourceError
 from rlslint.schema.replay import Replayer
 
-FORMAT = 1
+FORMAT = 2  # bumped whenever a snapshot of the replay would differ: 2 qualifies names in policy trees
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class ReplayCache:
     def _folder(self, root: Path) -> Path:
         return self.directory / hashlib.sha256(str(root).encode()).hexdigest()[:16]
 
-    def load_longest(self, root: Path, keys: list[str]) -> Snapshot | None:
+    def load_longest(self, root: Path, keys: list[str]) -> tuple[Snapshot, bytes] | None:
+        """The stored state with the most files among ``keys``, and its bytes (to thaw a second copy)."""
         folder = self._folder(root)
         if not folder.is_dir():
             return None
@@ -71,14 +72,18 @@ class ReplayCache:
             path = folder / f"{keys[k]}.pickle"
             if path.is_file():
                 try:
-                    with path.open("rb") as f:
-                        snapshot = pickle.load(f)
+                    data = path.read_bytes()
+                    snapshot = self.thaw(data)
                 except Exception:  # a damaged or foreign file is just a miss
                     continue
                 if isinstance(snapshot, Snapshot) and snapshot.files == k:
                     self.hits += k
-                    return snapshot
+                    return snapshot, data
         return None
+
+    @staticmethod
+    def thaw(data: bytes) -> Snapshot:
+        return pickle.loads(data)
 
     @staticmethod
     def freeze(snapshot: Snapshot) -> bytes:

@@ -90,7 +90,10 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
     except ConfigError as exc:
         _fail(str(exc))
     rules = settings_for.rule_table(KNOWN_RULES)
-    if write_baseline_path and not result.errors:
+    if write_baseline_path and result.errors:
+        click.echo(f"rlslint: baseline not written: {len(result.errors)} file error(s) below would leave it "
+                   "incomplete", err=True)
+    elif write_baseline_path:
         _write_baseline(result, Path(write_baseline_path))
     if baseline_path:
         result = _without_baselined(result, baseline_path)
@@ -160,6 +163,10 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        # mkstemp creates the file private (0600); a report is an ordinary file of the project.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -228,12 +235,9 @@ def report_command(paths, config_path, color) -> None:
 
     Exit 0 whatever the findings (`rlslint check` gates); 2 when a file cannot be read or parsed.
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from rlslint import engine
     from rlslint.config import ConfigError, Overrides, SettingsLoader
-    from rlslint.report.checklist import HEADERS, cells
+    from rlslint.report.text import render_checklist
 
     try:
         result = engine.lint(list(paths), Path.cwd(), SettingsLoader(Path.cwd(), config_path, Overrides()))
@@ -241,14 +245,7 @@ def report_command(paths, config_path, color) -> None:
         _fail(str(exc))
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    marks = {True: "[green]✓[/]", False: "[bold red]✗[/]", None: "[dim]–[/]"}
-    table = Table("Table", *HEADERS, title=f"rlslint checklist ({len(result.tables)} tables)")
-    for column in table.columns[1:]:
-        column.justify = "center"
-    for posture in result.tables:
-        table.add_row(posture.name, *(marks[c] for c in cells(posture)))
-    console = Console(no_color=not color, force_terminal=bool(color), highlight=False, width=max(100, Console().width))
-    console.print(table)
+    click.echo(render_checklist(result, color=bool(color), terminal=sys.stdout.isatty()), nl=False, color=bool(color))
     for error in result.errors:
         click.echo(f"{error.path}: error: {error.message}", err=True)
     sys.exit(EXIT_ERROR if result.errors else EXIT_CLEAN)

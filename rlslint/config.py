@@ -42,6 +42,8 @@ def supabase_exposed_schemas(start: Path) -> frozenset[str] | None:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+    if data.get("api", {}).get("enabled") is False:
+        return frozenset()  # the project serves no API at all
     schemas = data.get("api", {}).get("schemas")
     if schemas is None:
         return None
@@ -113,7 +115,8 @@ def resolve(options: Options, overrides: Overrides, config_dir: Path | None, roo
     if options.exposed_schemas is not None:
         exposed = frozenset(options.exposed_schemas)
     else:
-        exposed = supabase_exposed_schemas(root) or Settings.exposed_schemas
+        from_supabase = supabase_exposed_schemas(root)  # [] is a real answer: the API serves nothing
+        exposed = from_supabase if from_supabase is not None else Settings.exposed_schemas
     tables = options.rules or {}
     return Settings(
         exposed_schemas=exposed,

@@ -5,6 +5,7 @@ One direction, no back edges; every stage hands plain data to the next.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -35,16 +36,23 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
     files_checked = 0
     for migration_set in discovery.sets:
         settings = settings_for(migration_set)
-        parsed, catalog, set_errors = _replay_set(migration_set, texts, cache)
-        errors.extend(set_errors)
+        replayed = _replay_set(migration_set, texts, cache)
+        parsed, catalog = replayed.parsed, replayed.catalog
+        errors.extend(replayed.errors)
         notes.extend(n for n in catalog.notes if _wanted(n.span.path, migration_set))
         # Suppressions see the whole set: a comment in an old migration can excuse a finding
         # that a targeted file caused, so only then are findings narrowed to the targets.
         paths = {f.display: f.path for f in migration_set.files}
-        suppressed = suppress.apply(run_rules(catalog, settings, rules), parsed, texts, catalog, settings, rules, paths)
-        for diagnostic in (*suppressed.kept, *suppressed.findings):
-            if _wanted(diagnostic.span.path, migration_set):
-                diagnostics.append(diagnostic)
+        found = run_rules(catalog, settings, rules)
+        suppressed = suppress.apply(found, parsed, texts, catalog, settings, rules, paths)
+        # Named files also answer for findings they caused elsewhere: a DROP POLICY in a new
+        # migration leaves the finding on the old ENABLE statement, where it did not exist.
+        existed = set()
+        if replayed.without_targets is not None:
+            existed = {d.identity for d in run_rules(replayed.without_targets, settings, rules)}
+        caused_elsewhere = [d for d in suppressed.kept if replayed.without_targets is not None and d.identity not in existed]
+        diagnostics.extend(d for d in (*suppressed.kept, *suppressed.findings) if _wanted(d.span.path, migration_set))
+        diagnostics.extend(d for d in caused_elsewhere if not _wanted(d.span.path, migration_set))
         tables.extend(posture(t, settings) for t in catalog.tables.values()
                       if _wanted(t.created.path, migration_set) or _wanted(t.changed.path, migration_set))
         files_checked += len(migration_set.targets) if migration_set.targets is not None else len(migration_set.files)
@@ -82,38 +90,52 @@ def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:
     return migration_set.targets is None or path in migration_set.targets
 
 
-def _replay_set(migration_set: sources.MigrationSet, texts: dict[str, SourceText],
-                cache: ReplayCache | None) -> tuple[list[ParsedFile], Catalog, list[SourceError]]:
-    """Parse and replay a set: the files parsed this run, the final model, parse errors.
+@dataclass(frozen=True)
+class _Replayed:
+    parsed: list[ParsedFile]  # the files parsed this run (what the suppression stage reads)
+    catalog: Catalog
+    errors: list[SourceError]
+    # With target files: the model had they never been written, to tell what they caused.
+    without_targets: Catalog | None
 
-    With a cache, the longest stored prefix of the set is loaded instead of replayed, and
-    only the files after it are parsed; files before it are parsed again only when they
-    hold suppression comments, which the suppression stage reads from the statements.
+
+def _replay_set(migration_set: sources.MigrationSet, texts: dict[str, SourceText],
+                cache: ReplayCache | None) -> _Replayed:
+    """Parse and replay a set, and, when files were named, the set without them.
+
+    With a cache, the longest stored prefix before the first named file is loaded instead
+    of replayed, and only the files after it are parsed; earlier files are parsed again
+    only when they hold suppression comments, which the suppression stage reads.
     """
     readable = [f for f in migration_set.files if f.text is not None]
     for file in readable:
         texts[file.display] = SourceText(file.display, file.text, LineIndex(file.text))
-    if cache is None:
-        parsed = [parse_file(f.display, f.text) for f in readable]
-        return parsed, replay(parsed), [e for p in parsed for e in p.errors]
+    targets = migration_set.targets
+    first_target = next((i for i, f in enumerate(readable) if targets is not None and f.display in targets), len(readable))
     replayer = Replayer()
-    keys = cache.prefix_keys(migration_set.root, [(f.display, f.text) for f in readable], replayer.strict)
-    snapshot = cache.load_longest(migration_set.root, keys)
-    start = snapshot.files if snapshot else 0
-    replayer = snapshot.replayer if snapshot else replayer
-    errors = list(snapshot.errors) if snapshot else []
+    keys = cache.prefix_keys(migration_set.root, [(f.display, f.text) for f in readable], replayer.strict) if cache else []
+    loaded = cache.load_longest(migration_set.root, keys[: first_target + 1]) if cache else None
+    start, errors = 0, []
+    if loaded is not None:
+        snapshot, data = loaded
+        start, replayer, errors = snapshot.files, snapshot.replayer, list(snapshot.errors)
+    other = None
+    if targets is not None:
+        other = ReplayCache.thaw(data).replayer if loaded is not None else Replayer(replayer.strict)
     parsed = [parse_file(f.display, f.text) for f in readable[:start] if suppress.MARKER in f.text]
     before_last: bytes | None = None
     for k, file in enumerate(readable[start:], start):
-        if k == len(readable) - 1 and k > start:
+        if cache is not None and k == len(readable) - 1 and k > start:
             before_last = ReplayCache.freeze(Snapshot(k, replayer, tuple(errors)))
         current = parse_file(file.display, file.text)
         parsed.append(current)
         errors.extend(current.errors)
         replayer.replay_file(current)
-    catalog = replayer.catalog()
-    cache.store(migration_set.root, keys, Snapshot(len(readable), replayer, tuple(errors)), before_last)
-    return parsed, catalog, errors
+        if other is not None and file.display not in targets:
+            other.replay_file(current)
+    if cache is not None:
+        cache.store(migration_set.root, keys, Snapshot(len(readable), replayer, tuple(errors)), before_last)
+    return _Replayed(parsed, replayer.catalog(), errors, other.catalog() if other is not None else None)
 
 
 def build_catalog(directory: Path, strict: bool | None = None) -> Catalog:

@@ -67,8 +67,11 @@ def starter_text(project: Project, in_pyproject: bool) -> str:
     is_supabase = project.layout == "supabase"
     lines.append(('' if is_supabase else '# ') + 'owner-tables = ["auth.users"]')
     lines += ["", "# Lowest severity that makes rlslint exit 1: error, warning or info.", 'fail-on = "warning"',
-              "", "# Which rules run: codes, names or code prefixes such as IDX. Default: all of them.",
-              '# select = ["RLS", "IDX", "FK", "SUP"]', "# ignore = []", '# extend-select = []',
+              "", "# Which rules run: codes, names or code prefixes such as IDX. Default: the checklist",
+              "# (RLS001, RLS002, IDX001, IDX002, FK001), SEC001 and the suppression checks; the other",
+              "# advisor rules are opt-in (`rlslint rules` marks them).",
+              '# select = ["RLS", "IDX", "FK", "SEC", "SUP"]', "# ignore = []",
+              '# extend-select = ["PERF001", "RLS003", "RLS004", "RLS005"]',
               "", "# Every inline suppression (-- rlslint: ignore[CODE] reason) must give its reason.",
               "require-suppression-reason = true",
               "", "# Files still replayed for context but never reported on (globs; relative to this file).",

@@ -231,8 +231,8 @@ def normalise_snapshot(snapshot: dict) -> dict:
             t["columns"] = [list(col) for col in t["columns"]]
         if "policies" in t:
             t["policies"] = {p: {**pol, "roles": sorted(pol.get("roles", []))} for p, pol in t["policies"].items()}
-        for field in ("indexes", "foreign_keys"):
-            if field in t:
-                t[field] = _sorted([list(item) for item in t[field]])
+        for key in ("indexes", "foreign_keys"):
+            if key in t:
+                t[key] = _sorted([list(item) for item in t[key]])
         tables[name] = t
     return {"tables": tables}

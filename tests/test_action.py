@@ -123,14 +123,14 @@ def test_action_annotates_fails_and_writes_the_summary_and_sarif(action_path, ru
         f"::error file={path},line=1,col=1,endLine=1,endColumn=85,title=RLS001%3A table-without-rls::table public.legacy "
         "is exposed through the API (schema public) but it is created without row level security: anyone with the anon "
         "key can read and write every row%0AFix (in a new migration):%0AALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;",
-        f"::error file={path},line=1,col=63,endLine=1,endColumn=85,title=FK001%3A owner-fk-without-cascade::foreign key "
+        f"::error file={path},line=1,col=63,endLine=1,endColumn=84,title=FK001%3A owner-fk-without-cascade::foreign key "
         "legacy_owner_fkey on public.legacy references owner table auth.users with ON DELETE NO ACTION: deleting a user "
         "fails while rows of public.legacy point at them%0AFix (in a new migration):%0AALTER TABLE public.legacy%0A  "
         "DROP CONSTRAINT legacy_owner_fkey,%0A  ADD CONSTRAINT legacy_owner_fkey FOREIGN KEY (owner) REFERENCES auth.users "
         "(id) ON DELETE CASCADE;",
-        f"::warning file={path},line=1,col=63,endLine=1,endColumn=85,title=IDX001%3A unindexed-foreign-key::foreign key "
+        f"::warning file={path},line=1,col=63,endLine=1,endColumn=84,title=IDX001%3A unindexed-foreign-key::foreign key "
         "legacy_owner_fkey on public.legacy (owner) has no index: deletes from auth.users and joins on this key scan the "
-        "whole table%0AFix (in a new migration):%0ACREATE INDEX ON public.legacy (owner);",
+        "whole table%0AFix (in a new migration):%0ACREATE INDEX IF NOT EXISTS legacy_owner_idx ON public.legacy (owner);",
     ]
     assert stdout.startswith(f"{path}:1:1: RLS001 [error] table public.legacy")  # the text report too, for the log
     assert summary == "earlier output\n" + _rlslint(workspace, "--format", "markdown")

@@ -86,16 +86,17 @@ def test_seed_without_cascade_adds_fk001(tmp_path):
     ]
 
 
-def test_rls002_fix_reuses_the_existing_predicate(tmp_path):
+def test_rls002_fix_writes_the_owner_template_not_the_select_predicate(tmp_path):
+    """Who may read a row says nothing about who may change it: the owner FK decides."""
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     (migrations / "20240101000000_seed.sql").write_text(SEED)
     document = json.loads(run([str(migrations), "--format", "json"]).output)
     assert document["diagnostics"][0]["fix"] == (
-        "CREATE POLICY tasks_insert ON public.tasks FOR INSERT TO public WITH CHECK (auth.uid() = user_id);\n"
-        "CREATE POLICY tasks_update ON public.tasks FOR UPDATE TO public USING (auth.uid() = user_id) "
-        "WITH CHECK (auth.uid() = user_id);\n"
-        "CREATE POLICY tasks_delete ON public.tasks FOR DELETE TO public USING (auth.uid() = user_id);"
+        "CREATE POLICY tasks_insert ON public.tasks FOR INSERT TO authenticated WITH CHECK ((SELECT auth.uid()) = user_id);\n"
+        "CREATE POLICY tasks_update ON public.tasks FOR UPDATE TO authenticated USING ((SELECT auth.uid()) = user_id) "
+        "WITH CHECK ((SELECT auth.uid()) = user_id);\n"
+        "CREATE POLICY tasks_delete ON public.tasks FOR DELETE TO authenticated USING ((SELECT auth.uid()) = user_id);"
     )
 
 
@@ -254,3 +255,29 @@ def test_verbose_shows_what_was_not_analysed(tmp_path):
     loud = run([str(migrations), "--no-color", "--verbose"]).output
     assert f"{migrations}/1_a.sql:3:11: note: dynamic SQL (EXECUTE format('alter table %I enable row level security', 't'))" \
            " in a DO block cannot be analysed statically" in loud
+
+
+def test_a_named_file_answers_for_findings_it_causes_in_older_files(tmp_path):
+    """Dropping a policy and an index in a new migration surfaces findings located in the old one."""
+    migrations = tmp_path / "supabase" / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "20240101000000_a.sql").write_text(
+        "create table public.tasks (id bigint primary key, user_id uuid references auth.users on delete cascade);\n"
+        "create index idx_tasks_user_id on public.tasks (user_id);\n"
+        "alter table public.tasks enable row level security;\n"
+        "create policy tasks_all on public.tasks for all using ((select auth.uid()) = user_id);\n"
+        "create table public.legacy (id int primary key);\n"  # an old finding nobody touches
+    )
+    (migrations / "20240102000000_b.sql").write_text(
+        "drop index public.idx_tasks_user_id;\n"
+        "drop policy tasks_all on public.tasks;\n"
+        "create policy tasks_read on public.tasks for select using ((select auth.uid()) = user_id);\n"
+    )
+    for cache in ([], ["--no-cache"]):
+        result = run(["supabase/migrations/20240102000000_b.sql", "--format", "json", *cache], cwd=tmp_path)
+        found = sorted((d["code"], Path(d["file"]).name, d["line"]) for d in json.loads(result.output)["diagnostics"])
+        assert found == [
+            ("IDX001", "20240101000000_a.sql", 1),  # the index that covered the key is gone
+            ("IDX002", "20240102000000_b.sql", 3),
+            ("RLS002", "20240101000000_a.sql", 3),  # INSERT, UPDATE and DELETE lost their policy
+        ]

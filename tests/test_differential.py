@@ -105,7 +105,7 @@ def catalog_findings(snapshot: dict, expressions: list) -> set[tuple]:
         for columns, ref_table, _ref_columns, action in table["foreign_keys"]:
             if not _leads_index(table, columns):
                 found.add(("IDX001", name, tuple(columns), ()))
-            blocks = action not in ("CASCADE", "SET NULL") or (action == "SET NULL" and any(columns_not_null[c] for c in columns))
+            blocks = action not in ("CASCADE", "SET NULL", "SET DEFAULT") or (action == "SET NULL" and any(columns_not_null[c] for c in columns))
             if ref_table == OWNER and blocks:
                 found.add(("FK001", name, tuple(columns), ()))
     for name, _policy, using, with_check in expressions:

@@ -76,7 +76,7 @@ def test_rule_command_json_lists_options():
     result = CliRunner().invoke(main, ["rule", "FK001", "--format", "json"])
     document = json.loads(result.stdout)
     assert document["options"] == [{
-        "name": "on-delete", "type": "list[str]", "default": ["CASCADE", "SET NULL"],
+        "name": "on-delete", "type": "list[str]", "default": ["CASCADE", "SET NULL", "SET DEFAULT"],
         "doc": "ON DELETE actions accepted on a foreign key to an owner table; SET NULL only on nullable columns.",
         "choices": ["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"],
     }]

@@ -93,3 +93,56 @@ def test_statements_keep_exact_spans_in_non_ascii_files():
         "alter table t enable row level security",
         "select 'é😀' as x",
     ]
+
+
+# --- foreign-key clauses: IDX001 and FK001 point at the clause, not the rest of the statement ---
+
+
+def fk_findings(tmp_path: Path, text: str) -> list[tuple]:
+    document = lint_json(tmp_path, {"001_a.sql": text.encode()})
+    return sorted(f for f in located(document) if f[0] in ("FK001", "IDX001"))
+
+
+def _at(text: str, start: str, end: str) -> tuple[int, int, int, int]:
+    """(line, column, end_line, end_column) of the text from ``start`` through ``end``."""
+    begin = text.index(start)
+    stop = text.index(end, begin) + len(end)
+    position = LineIndex(text).position(begin, stop)
+    return position.line, position.column, position.end_line, position.end_column
+
+
+def test_inline_references_ends_before_the_next_column(tmp_path):
+    text = "create table public.t (id int primary key, owner uuid references auth.users (id), note text);\n"
+    where = _at(text, "references", "(id)")
+    assert fk_findings(tmp_path, text) == [("FK001", *where), ("IDX001", *where)]
+
+
+def test_table_constraint_ends_at_the_closing_parenthesis(tmp_path):
+    # quoted names and strings may hold `,` and `)`; a trailing comment is not part of the clause
+    text = ('create table public.t (\n  id int primary key,\n  "own,er)" uuid,\n'
+            '  constraint "t_fk, (odd)" foreign key ("own,er)") references auth.users (id) on delete restrict -- why\n);\n')
+    where = _at(text, 'constraint "t_fk', "restrict")
+    assert fk_findings(tmp_path, text) == [("FK001", *where), ("IDX001", *where)]
+
+
+def test_alter_table_add_constraint_ends_with_its_subcommand(tmp_path):
+    text = ("create table public.t (id int primary key, owner uuid);\n"
+            "alter table public.t add constraint t_owner_fkey foreign key (owner) references auth.users (id),\n"
+            "  enable row level security;\n")
+    where = _at(text, "constraint t_owner_fkey", "(id)")
+    assert fk_findings(tmp_path, text) == [("FK001", *where), ("IDX001", *where)]
+
+
+def test_alter_table_add_column_references_ends_at_the_statement_end(tmp_path):
+    text = "create table public.t (id int primary key);\nalter table public.t add column owner uuid references auth.users;\n"
+    where = _at(text, "references", "auth.users")
+    assert fk_findings(tmp_path, text) == [("FK001", *where), ("IDX001", *where)]
+
+
+def test_clause_end():
+    from rlslint.sql.spans import clause_end
+
+    text = "a references b ('x,)' , \"y)\") /* , */ on delete cascade -- )\n , next)"
+    assert text[: clause_end(text, 2)] == "a references b ('x,)' , \"y)\") /* , */ on delete cascade"
+    assert clause_end("references t", 0) == len("references t")
+    assert clause_end("x;", 0) == 1

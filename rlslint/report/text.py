@@ -80,3 +80,24 @@ def render(result: LintResult, ctx: ReportContext) -> str:
         for text, style in lines:
             console.print(Text(text, style=style or ""))
     return capture.get()
+
+
+def render_checklist(result: LintResult, color: bool, terminal: bool) -> str:
+    """``rlslint report``: the checklist matrix as a rich table, one row per table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rlslint.report.checklist import HEADERS, cells
+
+    marks = {True: "[green]✓[/]", False: "[bold red]✗[/]", None: "[dim]–[/]"}
+    table = Table("Table", *HEADERS, title=f"rlslint checklist ({len(result.tables)} tables)")
+    for column in table.columns[1:]:
+        column.justify = "center"
+    for posture in result.tables:
+        table.add_row(posture.name, *(marks[c] for c in cells(posture)))
+    # In a terminal, fit it; in a pipe or a file, never cut a table name short.
+    width = Console().width if terminal else 10_000
+    console = Console(no_color=not color, force_terminal=color, highlight=False, width=width)
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get()

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from rlslint.schema.model import COMMANDS, ON_DELETE, Catalog, Expr, ForeignKey, Index, Table
-from rlslint.sql.names import QName
+from rlslint.schema.naming import choose_name, column_part
+from rlslint.sql.names import QName, quote_ident
 from rlslint.sql.spans import Span
 
 Node = dict[str, Any]
@@ -21,6 +22,20 @@ def leads_index(table: Table, columns: tuple[str, ...]) -> bool:
     """The columns are the leading columns (in any order) of some usable index."""
     wanted = set(columns)
     return any(set(index.columns[: len(wanted)]) == wanted for index in usable_indexes(table))
+
+
+def create_index_sql(catalog: Catalog, table: Table, columns: tuple[str, ...]) -> str:
+    """``CREATE INDEX IF NOT EXISTS`` under the name PostgreSQL would give the unnamed index.
+
+    Every rule that asks for the same index writes the same statement, so applying all
+    the fixes creates it once. The name skips relations the schema already holds, as
+    PostgreSQL does, so IF NOT EXISTS never mistakes an unrelated index for this one.
+    """
+    taken = {t.qname.name for t in catalog.tables.values() if t.qname.schema == table.qname.schema}
+    taken |= {i.name for t in catalog.tables.values() if t.qname.schema == table.qname.schema for i in t.indexes}
+    name = choose_name(table.qname.name, column_part(columns), "idx", taken.__contains__)
+    listed = ", ".join(quote_ident(c) for c in columns)
+    return f"CREATE INDEX IF NOT EXISTS {quote_ident(name)} ON {table.qname} ({listed});"
 
 
 def covered_commands(table: Table) -> tuple[str, ...]:
@@ -123,6 +138,13 @@ def _from_item(item: Node, scope: dict[str, QName], scopes: list[dict[str, QName
 
 
 def _resolve(schema: str | None, name: str, catalog: Catalog) -> QName:
+    """The table a sub-select's RangeVar names.
+
+    The replay qualifies every table the migrations created with the schema it resolved to
+    under the search_path in effect when the policy was made (and follows later renames), so
+    a qualified name is final. An unqualified one is a table the replay did not know then
+    (a platform table reached through the search_path, say): a best guess is all that is left.
+    """
     if schema:
         return QName(schema, name)
     for qname in catalog.tables:
@@ -219,6 +241,16 @@ def func_name(call: Node) -> str:
     """``auth.uid`` for ``auth.uid()``; ``current_setting`` for ``pg_catalog.current_setting(…)``."""
     names = [n["String"]["sval"] for n in call.get("funcname", ()) if "String" in n]
     return ".".join(names[1:] if names[:1] == ["pg_catalog"] else names)
+
+
+# Functions that read the request's JWT or a setting: the same value for every row.
+PER_REQUEST = frozenset({"auth.uid", "auth.jwt", "auth.role", "auth.email", "current_setting"})
+
+
+def per_row_calls(expr: Expr) -> list[tuple[str, int]]:
+    """The per-request calls (name, file offset) that PostgreSQL would run once per row."""
+    return [(func_name(node), node["location"]) for kind, node, path in walk(expr.tree)
+            if kind == "FuncCall" and func_name(node) in PER_REQUEST and not initplan_wrapped(path)]
 
 
 def initplan_wrapped(path: Path) -> bool:

@@ -20,20 +20,12 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
-from rlslint.rules._predicates import func_name, initplan_wrapped, token_end, walk
+from rlslint.rules._predicates import per_row_calls, token_end
 from rlslint.rules.base import Rule, RuleContext
-from rlslint.schema.model import Expr, Policy, Table
+from rlslint.schema.model import Policy, Table
 from rlslint.sql.deparse import wrapped_calls_sql
 from rlslint.sql.names import quote_ident
 from rlslint.sql.spans import Span
-
-# Functions that read the request's JWT or a setting: the same value for every row.
-PER_REQUEST = frozenset({"auth.uid", "auth.jwt", "auth.role", "auth.email", "current_setting"})
-
-
-def per_row_calls(expr: Expr) -> list[tuple[str, int]]:
-    return [(func_name(node), node["location"]) for kind, node, path in walk(expr.tree)
-            if kind == "FuncCall" and func_name(node) in PER_REQUEST and not initplan_wrapped(path)]
 
 
 def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -48,13 +40,14 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
                 continue
             clause, name, at = found[0]
             expr = policy.using if clause == "USING" else policy.with_check
-            names = ", ".join(sorted({f"{n}()" for _, n, _ in found}))
+            called = sorted({n for _, n, _ in found})
+            wrapped = " and ".join(f"(select {n}({'…' if n == 'current_setting' else ''}))" for n in called)
             yield rule.diagnostic(
                 ctx,
                 Span(expr.origin.path, at, token_end(expr, at)),
-                f'policy "{policy.name}" on {table.qname} calls {names} once per row '
+                f'policy "{policy.name}" on {table.qname} calls {", ".join(f"{n}()" for n in called)} once per row '
                 f"({len(found)} call{'s' if len(found) > 1 else ''} not wrapped in a scalar sub-select): "
-                "write (select auth.uid()) so PostgreSQL evaluates it once per statement",
+                f"write {wrapped} so PostgreSQL evaluates {'them' if len(called) > 1 else 'it'} once per statement",
                 str(table.qname),
                 _fix(table, policy, calls),
                 detail=f"{table.qname}:{policy.name}",

@@ -7,8 +7,13 @@ policies only narrow what permissive ones grant, so they cover nothing on their 
 ## Why it matters
 With RLS on and no policy for a command, PostgreSQL denies it to every role without
 `BYPASSRLS`: an `INSERT` fails with a policy violation, and `UPDATE` and `DELETE` silently
-touch zero rows. The app looks like it works until a user tries to edit or delete. The
-fix creates the missing policies from the predicate the table's existing policies use.
+touch zero rows. The app looks like it works until a user tries to edit or delete.
+
+The fix creates the missing policies. It reuses the predicate (and roles) of an existing
+write or `FOR ALL` policy, never one that is always true and never a `SELECT` policy's:
+who may read a row says nothing about who may change it. Otherwise it compares the
+owner foreign key with `(select auth.uid())` for `authenticated`, and failing that it
+writes `false`, to be replaced by hand.
 """
 
 from __future__ import annotations
@@ -16,12 +21,19 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
-from rlslint.rules._predicates import covered_commands
+from rlslint.rules._predicates import covered_commands, is_true_literal, per_row_calls
 from rlslint.rules.base import Rule, RuleContext
-from rlslint.schema.model import COMMANDS, Policy, Table
+from rlslint.schema.model import COMMANDS, Table
 from rlslint.settings import Settings
-from rlslint.sql.deparse import predicate_sql
+from rlslint.sql.deparse import predicate_sql, wrapped_calls_sql
 from rlslint.sql.names import quote_ident
+
+
+# What a missing command does, in COMMANDS order.
+CONSEQUENCES = {
+    "SELECT": "reads return no rows",
+    "INSERT": "inserts fail with a policy violation",
+}
 
 
 def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -32,24 +44,30 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
         missing = tuple(c for c in COMMANDS if c not in covered)
         if not missing:
             continue
-        what = "no policy at all, so every command is denied" if len(missing) == 4 else "no permissive policy for " + ", ".join(missing)
+        what = "no policy at all" if not table.policies else "no permissive policy for " + ", ".join(missing)
         yield rule.diagnostic(
             ctx,
             table.rls_changed or table.created,
-            f"table {table.qname} has row level security enabled but {what}: "
-            + ("INSERT fails and UPDATE/DELETE silently change nothing" if "SELECT" in covered else "these commands are denied"),
+            f"table {table.qname} has row level security enabled but {what}: {_consequences(missing)}",
             str(table.qname),
             _fix(table, missing, ctx.settings),
             commands=missing,
         )
 
 
+def _consequences(missing: tuple[str, ...]) -> str:
+    parts = [CONSEQUENCES[c] for c in missing if c in CONSEQUENCES]
+    changes = [c.lower() + "s" for c in missing if c in ("UPDATE", "DELETE")]
+    if changes:
+        parts.append(" and ".join(changes) + " silently change zero rows")
+    return "; ".join(parts)
+
+
 def _fix(table: Table, missing: tuple[str, ...], settings: Settings) -> str:
-    source = next((p for p in table.policies if p.permissive and (p.using or p.with_check)), None)
-    predicate = _predicate(source)
-    roles = ", ".join(quote_ident(r) if r != "public" else "public" for r in source.roles) if source else "authenticated"
+    predicate, roles = _copied_predicate(table)
     comment = ""
     if predicate is None:
+        roles = "authenticated"
         owner = next((fk for fk in table.foreign_keys if fk.ref_table in settings.owner_tables and len(fk.columns) == 1), None)
         if owner is not None:
             predicate = f"(SELECT auth.uid()) = {quote_ident(owner.columns[0])}"
@@ -70,10 +88,25 @@ def _fix(table: Table, missing: tuple[str, ...], settings: Settings) -> str:
     return comment + "\n".join(lines)
 
 
-def _predicate(policy: Policy | None) -> str | None:
-    if policy is None:
-        return None
-    return predicate_sql(policy.using) or predicate_sql(policy.with_check)
+def _copied_predicate(table: Table) -> tuple[str | None, str]:
+    """The predicate and roles of the first permissive write or FOR ALL policy worth copying.
+
+    A missing command has no permissive policy of its own, so the permissive policies
+    left are for other commands. SELECT policies are skipped (read access is no licence to
+    write), and so are always-true clauses (copied into a write they open the table to
+    everyone). Per-row auth calls come out wrapped, as PERF001 asks.
+    """
+    for policy in table.policies:
+        if not policy.permissive or policy.command == "SELECT":
+            continue
+        for expr in (policy.using, policy.with_check):
+            if expr is None or is_true_literal(expr.tree):
+                continue
+            calls = per_row_calls(expr)
+            sql = wrapped_calls_sql(expr, frozenset(at for _, at in calls)) if calls else predicate_sql(expr)
+            if sql is not None:  # None: the text is stale after a rename
+                return sql, ", ".join(quote_ident(r) if r != "public" else "public" for r in policy.roles)
+    return None, "authenticated"
 
 
 def _policy_name(table: Table, command: str, taken: set[str]) -> str:

@@ -2,7 +2,8 @@
 ## What it flags
 A foreign key to an owner table (`auth.users` by default) whose `ON DELETE` action is
 `NO ACTION` (the default when none is written) or `RESTRICT`, or `SET NULL` on a column
-that is `NOT NULL`.
+that is `NOT NULL`. `CASCADE`, `SET NULL` on a nullable column and `SET DEFAULT` are
+accepted (the `on-delete` option changes which actions are).
 
 ## Why it matters
 When a user deletes their account (or an admin removes them), Supabase deletes the row in
@@ -71,7 +72,8 @@ RULE = Rule(
         RuleOption(
             "on-delete",
             "list[str]",
-            ["CASCADE", "SET NULL"],
+            # SET DEFAULT lets the delete go through (the row moves to the default owner): not a blocker.
+            ["CASCADE", "SET NULL", "SET DEFAULT"],
             "ON DELETE actions accepted on a foreign key to an owner table; SET NULL only on nullable columns.",
             choices=tuple(ON_DELETE.values()),
         ),

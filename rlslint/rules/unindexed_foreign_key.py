@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
-from rlslint.rules._predicates import leads_index
+from rlslint.rules._predicates import create_index_sql, leads_index
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.sql.names import quote_ident
 
@@ -35,7 +35,7 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
                 f"foreign key {fk.name} on {table.qname} ({columns}) has no index: deletes from {fk.ref_table} "
                 "and joins on this key scan the whole table",
                 str(table.qname),
-                f"CREATE INDEX ON {table.qname} ({columns});",
+                create_index_sql(ctx.catalog, table, fk.columns),
                 columns=fk.columns,
                 detail=fk.name,
             )

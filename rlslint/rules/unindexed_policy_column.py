@@ -3,7 +3,8 @@
 A column that a policy compares with `=`, `IN` or `= ANY` and that leads no valid,
 non-partial index of its table. Columns of other tables filtered inside a policy's
 sub-select (`exists (select 1 from members m where m.user_id = auth.uid())`) count for
-those tables.
+those tables. Each column is reported once, at the first policy reference to it; the
+message names every policy that filters on it.
 
 ## Why it matters
 A policy is an extra `WHERE` clause on every query against the table. Without an index
@@ -17,34 +18,47 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
-from rlslint.rules._predicates import compared_columns, leads_index
+from rlslint.rules._predicates import compared_columns, create_index_sql, leads_index
 from rlslint.rules.base import Rule, RuleContext
-from rlslint.sql.names import quote_ident
+from rlslint.sql.names import QName, quote_ident
+from rlslint.sql.spans import Span
 
 
 def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+    # One finding per column, not per policy: one index fixes every policy that filters on it.
+    uses: dict[tuple[QName, str], list[tuple[Span, QName, str]]] = {}
     for table in ctx.catalog.tables.values():
         for policy in table.policies:
-            seen: set[tuple] = set()
             for expr in (policy.using, policy.with_check):
                 if expr is None:
                     continue
                 for use in compared_columns(expr, table, ctx.catalog):
-                    key = (use.table, use.column)
-                    target = ctx.catalog.table(use.table)
-                    if key in seen or target is None or leads_index(target, (use.column,)):
-                        continue
-                    seen.add(key)
-                    yield rule.diagnostic(
-                        ctx,
-                        use.span,
-                        f'policy "{policy.name}" on {table.qname} filters on {use.table}.{quote_ident(use.column)}, '
-                        "which no index leads: every query on the table scans it",
-                        str(use.table),
-                        f"CREATE INDEX ON {use.table} ({quote_ident(use.column)});",
-                        columns=(use.column,),
-                        detail=f"{table.qname}:{policy.name}",
-                    )
+                    uses.setdefault((use.table, use.column), []).append((use.span, table.qname, policy.name))
+    for (qname, column), refs in uses.items():
+        target = ctx.catalog.table(qname)
+        if target is None or leads_index(target, (column,)):
+            continue
+        refs.sort(key=lambda ref: ref[0])  # source order: file, then offset
+        several = len({(table, name) for _, table, name in refs}) > 1
+        yield rule.diagnostic(
+            ctx,
+            refs[0][0],
+            f"{_policies(refs, several)} on {qname}.{quote_ident(column)}, which no index leads: "
+            f"every query {'these policies guard' if several else 'this policy guards'} scans the table",
+            str(qname),
+            create_index_sql(ctx.catalog, target, (column,)),
+            columns=(column,),
+        )
+
+
+def _policies(refs: list[tuple[Span, QName, str]], several: bool) -> str:
+    """``policy "a" on public.x filters`` / ``policies "a", "b" on public.x filter``."""
+    by_table: dict[QName, list[str]] = {}
+    for _, table, name in refs:
+        if name not in by_table.setdefault(table, []):
+            by_table[table].append(name)
+    parts = [", ".join(f'"{name}"' for name in names) + f" on {table}" for table, names in by_table.items()]
+    return ("policies " if several else "policy ") + " and ".join(parts) + (" filter" if several else " filters")
 
 
 RULE = Rule(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rlslint.schema.model import Column, evolve
-from rlslint.schema.policies import policy_uses_column, rename_in_policy
+from rlslint.schema.policies import policy_uses_column
 from rlslint.schema.state import ReplayState, strs
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node
@@ -39,19 +39,20 @@ class ColumnStatements(ReplayState):
             return
         # PostgreSQL drops what depends on the column: indexes and constraints using it,
         # and (with CASCADE) foreign keys pointing at it and policies reading it.
+        if cascade:
+            # Any table's policy can read the column from a sub-select; it goes too. Bindings
+            # are worked out while the column still exists.
+            for other in list(self.tables.values()):
+                kept = tuple(p for p in other.policies if not policy_uses_column(p, other.qname, qname, name, self.has_column))
+                kept_fks = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and name in fk.ref_columns))
+                if len(kept) != len(other.policies) or len(kept_fks) != len(other.foreign_keys):
+                    self.tables[other.qname] = evolve(other, policies=kept, foreign_keys=kept_fks)
+            table = self.tables[qname]
         indexes = tuple(i for i in table.indexes if name not in i.columns and name not in i.uses)
         fks = tuple(fk for fk in table.foreign_keys if name not in fk.columns)
-        policies = table.policies
-        if cascade:
-            policies = tuple(p for p in policies if not policy_uses_column(p, name))
         self.tables[qname] = evolve(
-            table, columns=tuple(c for c in table.columns if c.name != name), indexes=indexes, foreign_keys=fks, policies=policies
+            table, columns=tuple(c for c in table.columns if c.name != name), indexes=indexes, foreign_keys=fks
         )
-        if cascade:
-            for other in list(self.tables.values()):
-                kept = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and name in fk.ref_columns))
-                if kept != other.foreign_keys:
-                    self.tables[other.qname] = evolve(other, foreign_keys=kept)
         for child in self.partitions_of(qname):
             self.drop_column(child, name, True, cascade)
         self.put(self.tables[qname])
@@ -62,21 +63,20 @@ class ColumnStatements(ReplayState):
             self.note(f"column {old} of {qname} does not exist")
             return
         rename = lambda cols: tuple(new if c == old else c for c in cols)  # noqa: E731
+        # PostgreSQL stores policy expressions by column number, so every policy that reads
+        # the column (its own table's, or another table's through a sub-select) follows.
+        self.policies_follow_column(qname, old, new)
+        table = self.tables[qname]
         self.tables[qname] = evolve(
             table,
             columns=tuple(evolve(c, name=new) if c.name == old else c for c in table.columns),
             indexes=tuple(evolve(i, columns=rename(i.columns), uses=rename(i.uses)) for i in table.indexes),
             foreign_keys=tuple(evolve(fk, columns=rename(fk.columns)) for fk in table.foreign_keys),
-            policies=tuple(rename_in_policy(p, qname, old, new) for p in table.policies),
         )
         for other in list(self.tables.values()):
             if any(fk.ref_table == qname for fk in other.foreign_keys):
                 fks = tuple(evolve(fk, ref_columns=rename(fk.ref_columns)) if fk.ref_table == qname else fk for fk in other.foreign_keys)
                 self.tables[other.qname] = evolve(other, foreign_keys=fks)
-            if other.qname != qname and other.policies:
-                self.tables[other.qname] = evolve(
-                    self.tables[other.qname], policies=tuple(rename_in_policy(p, qname, old, new, outer=False) for p in other.policies)
-                )
         for child in self.partitions_of(qname):
             self.rename_column(child, old, new)
         self.put(self.tables[qname])

@@ -70,11 +70,15 @@ class Index:
 
 @dataclass(frozen=True)
 class Expr:
-    """A policy expression: its JSON tree and the statement text it can be deparsed from."""
+    """A policy expression: its JSON tree, kept current through renames, and where it was written.
+
+    Fixes print the tree; the statement text only narrows spans (the end of a column
+    reference) at the locations the tree records.
+    """
 
     tree: Mapping[str, Any]
     statement_text: str
-    clause: str  # "qual" or "with_check": where to find it when the text is re-parsed
+    clause: str  # "qual" or "with_check"
     origin: Span  # the statement that set it; statement_text starts at origin.start
 
 

@@ -1,12 +1,13 @@
-"""Policy statements, and how column renames and drops reach policy expressions."""
+"""Policy statements, and how renames and drops reach policy expressions."""
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from rlslint.schema.model import Policy, evolve
-from rlslint.schema.state import ReplayState, strs
+from rlslint.schema import scopes
+from rlslint.schema.model import Expr, Policy, evolve
+from rlslint.schema.state import ReplayState
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node
 
@@ -25,8 +26,8 @@ class PolicyStatements(ReplayState):
             (node.get("cmd_name") or "all").upper(),
             bool(node.get("permissive", False)),
             _roles(node.get("roles")),
-            self.expr(node.get("qual"), "qual"),
-            self.expr(node.get("with_check"), "with_check"),
+            self.policy_expr(table.qname, node.get("qual"), "qual"),
+            self.policy_expr(table.qname, node.get("with_check"), "with_check"),
             self.span,
             self.span,
         )
@@ -45,9 +46,9 @@ class PolicyStatements(ReplayState):
         if node.get("roles"):
             changes["roles"] = _roles(node["roles"])
         if "qual" in node:
-            changes["using"] = self.expr(node["qual"], "qual")
+            changes["using"] = self.policy_expr(table.qname, node["qual"], "qual")
         if "with_check" in node:
-            changes["with_check"] = self.expr(node["with_check"], "with_check")
+            changes["with_check"] = self.policy_expr(table.qname, node["with_check"], "with_check")
         self.put(evolve(table, policies=tuple(evolve(p, **changes) if p is policy else p for p in table.policies)))
 
     def drop_policy(self, names: tuple[str, ...], missing_ok: bool) -> None:
@@ -63,6 +64,35 @@ class PolicyStatements(ReplayState):
         if kept == table.policies and not missing_ok:
             self.note(f'policy "{name}" on {qname} is not known')
         self.put(evolve(table, policies=kept))
+
+    def policy_expr(self, owner: QName, tree: Node | None, clause: str) -> Expr | None:
+        """The expression with its sub-selects' table names qualified as they resolve now."""
+        if tree is None:
+            return None
+        tree = copy.deepcopy(tree)  # the statement's own tree stays as parsed
+        scopes.qualify(tree, owner, lambda name: self.lookup(None, name))
+        return self.expr(tree, clause)
+
+    def has_column(self, qname: QName, column: str) -> bool:
+        table = self.tables.get(qname)
+        return table is not None and table.column(column) is not None
+
+    def rewrite_policies(self, name: str, change: Callable[[Any, QName], None]) -> None:
+        """Apply a tree rewrite (``change(tree, owner)``) to every policy of every table
+        whose expressions mention ``name``, the table or column renamed."""
+        for table in list(self.tables.values()):
+            if table.policies:
+                policies = tuple(_rewrite(p, name, lambda tree: change(tree, table.qname)) for p in table.policies)
+                if any(a is not b for a, b in zip(policies, table.policies)):
+                    self.tables[table.qname] = evolve(table, policies=policies)
+
+    def policies_follow_table(self, old: QName, new: QName) -> None:
+        """Call before the registry moves the table: bindings are read from the tables as they are."""
+        self.rewrite_policies(old.name, lambda tree, owner: scopes.rename_table(tree, owner, self.has_column, old, new))
+
+    def policies_follow_column(self, table: QName, old: str, new: str) -> None:
+        """Call before the column is renamed in the model, for the same reason."""
+        self.rewrite_policies(old, lambda tree, owner: scopes.rename_column(tree, owner, self.has_column, table, old, new))
 
     def rename_policy(self, qname: QName, old: str, new: str) -> None:
         table = self.tables[qname]
@@ -92,27 +122,38 @@ def column_refs(tree: Any) -> Iterable[dict]:
             stack.extend(item)
 
 
-def policy_uses_column(policy: Policy, column: str) -> bool:
-    for expr in (policy.using, policy.with_check):
-        if expr is not None and any(strs(ref.get("fields"))[-1:] == (column,) for ref in column_refs(expr.tree)):
+def _trees(policy: Policy) -> list[Any]:
+    return [e.tree for e in (policy.using, policy.with_check) if e is not None]
+
+
+def policy_uses_column(policy: Policy, owner: QName, table: QName, column: str, has_column: scopes.HasColumn) -> bool:
+    """A reference in the policy (on ``owner``) binds to ``table.column``: DROP COLUMN … CASCADE drops it."""
+    trees = [tree for tree in _trees(policy) if _mentions(tree, column)]
+    return bool(trees) and scopes.uses_column(trees, owner, has_column, table, column)
+
+
+def _mentions(tree: Any, name: str) -> bool:
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item == name:
             return True
     return False
 
 
-def rename_in_policy(policy: Policy, table: QName, old: str, new: str, outer: bool = True) -> Policy:
-    """PostgreSQL stores policy expressions by column number, so a rename shows up in them."""
-    if not policy_uses_column(policy, old):
-        return policy
+def _rewrite(policy: Policy, name: str, change: Callable[[Any], None]) -> Policy:
+    """The policy with ``change`` applied to copies of its trees that mention ``name``
+    (the cheap test spares a copy of every policy on every rename)."""
     changes = {}
     for attr in ("using", "with_check"):
         expr = getattr(policy, attr)
-        if expr is None:
-            continue
-        tree = copy.deepcopy(dict(expr.tree))
-        for ref in column_refs(tree):
-            fields = ref.get("fields", [])
-            names = strs(fields)
-            if names[-1:] == (old,) and ((len(names) == 1 and outer) or (len(names) > 1 and names[-2] == table.name)):
-                fields[-1] = {"String": {"sval": new}}
-        changes[attr] = evolve(expr, tree=tree)
-    return evolve(policy, **changes)
+        if expr is not None and _mentions(expr.tree, name):
+            tree = copy.deepcopy(dict(expr.tree))  # trees are shared with older snapshots of the model
+            change(tree)
+            if tree != expr.tree:
+                changes[attr] = evolve(expr, tree=tree)
+    return evolve(policy, **changes) if changes else policy

@@ -39,7 +39,7 @@ PASS_THROUGH = frozenset(
      "AlterObjectDependsStmt", "CreateTableSpaceStmt", "DropTableSpaceStmt", "AlterTableSpaceOptionsStmt",
      "AlterTableMoveAllStmt", "DropOwnedStmt", "ReassignOwnedStmt", "LoadStmt", "RefreshMatViewStmt",
      "CreateOpFamilyStmt", "AlterOpFamilyStmt", "AlterStatsStmt", "ReturnStmt", "PLAssignStmt",
-     "CreateConversionStmt", "AlterSystemStmt", "WaitStmt"}
+     "WaitStmt"}
 )
 
 

@@ -15,7 +15,7 @@ from rlslint.diagnostics import Note
 from rlslint.schema.model import Catalog, Expr, Index, Table, evolve
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node, Statement
-from rlslint.sql.spans import Span
+from rlslint.sql.spans import Span, clause_end
 
 DEFAULT_SEARCH_PATH = ("public",)
 
@@ -140,10 +140,14 @@ class ReplayState:
         return self.stmt.span
 
     def clause(self, location: int | None) -> Span:
-        """A span starting at a node's location inside the current statement."""
+        """The span of the clause (a column or table constraint, an ALTER TABLE subcommand)
+        starting at a node's location: up to the ``,`` or ``)`` that ends it, not the statement."""
         if location is None or location < 0:
             return self.stmt.span
-        return Span(self.stmt.span.path, location, self.stmt.span.end)
+        offset = location - self.stmt.span.start
+        if not 0 <= offset < len(self.stmt.text):
+            return Span(self.stmt.span.path, location, self.stmt.span.end)
+        return Span(self.stmt.span.path, location, self.stmt.span.start + clause_end(self.stmt.text, offset))
 
     def expr(self, tree: Node | None, clause: str) -> Expr | None:
         return None if tree is None else Expr(tree, self.stmt.text, clause, self.stmt.span)

@@ -173,6 +173,8 @@ class TableStatements(ReplayState):
             self.move_table(table.qname, QName(node["newschema"], table.qname.name))
 
     def move_table(self, old: QName, new: QName) -> None:
+        # Policies hold the table by oid in PostgreSQL: every policy that names it follows.
+        self.policies_follow_table(old, new)
         table = self.tables.pop(old)
         self.tables[new] = evolve(table, qname=new, changed=self.span)
         for child in [t for t in self.tables.values() if t.partition_of == old]:

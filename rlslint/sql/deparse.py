@@ -1,72 +1,88 @@
-"""SQL text for fixes: policy predicates printed back by pglast's own deparser.
+"""SQL text for fixes, printed from the model's own expression trees by pglast's deparser.
 
-Only called for the few findings that need a predicate in their fix, so the cost of
-building pglast's Python objects (and importing its printers) is paid only then.
+The model keeps policy expressions as libpg_query JSON trees, rewritten by the replay as
+tables and columns are renamed, so printing the tree (not the original statement text)
+gives SQL that names what exists today. pglast's printer needs its Python node objects:
+the tree is converted only for the few findings whose fix needs it, so the import and
+the conversion are paid only then.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from typing import Any
 
 from rlslint.schema.model import Expr
 
+# A_Const spells its value by kind in JSON ({"ival": {"ival": 1}}); pglast wants a `val` node.
+_CONST = {"ival": "Integer", "fval": "Float", "sval": "String", "bsval": "BitString", "boolval": "Boolean"}
+_ZERO = {"ival": 0, "fval": "0", "sval": "", "bsval": "", "boolval": False}
 
-@lru_cache(maxsize=256)
-def _deparse(statement_text: str, clause: str) -> str | None:
-    import pglast
+
+def _typed(kind: str, body: dict) -> dict:
+    """One JSON node as the dict pglast's AST classes are built from (``{"@": kind, …}``)."""
+    from pglast import ast
+
+    out: dict = {"@": kind}
+    if kind == "A_Const":
+        for key, value in body.items():
+            # JSON leaves out values equal to the default (0, false, ''), so put them back.
+            out.update({"val": {"@": _CONST[key], key: _ZERO[key], **value}} if key in _CONST else {key: value})
+        return out
+    slots = getattr(ast, kind).__slots__
+    for key, value in body.items():
+        c_type = slots[key].c_type.rstrip("*") if key in slots else ""
+        # Fields typed with a concrete node class hold the node's body without its name.
+        bare = isinstance(value, dict) and isinstance(getattr(getattr(ast, c_type, None), "__slots__", None), dict) \
+            and not (len(value) == 1 and next(iter(value)) == c_type)
+        out[key] = _typed(c_type, value) if bare else _convert(value)
+    return out
+
+
+def _convert(node: Any) -> Any:
+    from pglast import ast
+
+    if isinstance(node, list):
+        return [_convert(item) for item in node]
+    if isinstance(node, dict) and len(node) == 1:
+        kind, body = next(iter(node.items()))
+        if kind == "List":
+            return [_convert(item) for item in body.get("items", ())]
+        if hasattr(ast, kind) and isinstance(body, dict):
+            return _typed(kind, body)
+    return node
+
+
+def to_ast(tree: Any):
+    """The JSON tree as pglast node objects (locations kept: character offsets in the file)."""
+    from pglast import ast
+
+    converted = _convert(tree)
+    return getattr(ast, converted["@"])(converted)
+
+
+def print_sql(node) -> str:
     from pglast.stream import RawStream
 
-    try:
-        (raw,) = pglast.parse_sql(statement_text)
-    except Exception:  # the statement parsed once already; anything odd here just means "no predicate"
-        return None
-    node = getattr(raw.stmt, clause, None)
-    return None if node is None else RawStream()(node).strip()
+    return RawStream()(node).strip()
 
 
 def predicate_sql(expr: Expr | None) -> str | None:
-    return None if expr is None else _deparse(expr.statement_text, expr.clause)
+    """The expression as SQL, or None if pglast cannot print it (then the rule uses a template)."""
+    if expr is None:
+        return None
+    try:
+        return print_sql(to_ast(expr.tree))
+    except Exception:  # an unusual node shape: a template fix beats a wrong one
+        return None
 
 
 def wrapped_calls_sql(expr: Expr, locations: frozenset[int]) -> str | None:
-    """The expression with the calls at these file offsets wrapped in ``(SELECT …)``.
-
-    None when the statement text no longer matches the model's tree (a later column
-    rename rewrote the tree), so a fix is never built from stale text.
-    """
-    return _wrap(expr.statement_text, expr.clause, expr.origin.start, locations, _fingerprint(expr.tree))
-
-
-def _fingerprint(tree) -> str:
-    import json
-
-    def strip(node):
-        if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k != "location"}
-        return [strip(v) for v in node] if isinstance(node, list) else node
-
-    return json.dumps(strip(tree), sort_keys=True)
-
-
-@lru_cache(maxsize=256)
-def _wrap(statement_text: str, clause: str, origin: int, locations: frozenset[int], fingerprint: str) -> str | None:
-    import json
-
-    import pglast
+    """The expression with the calls at these file offsets wrapped in ``(SELECT …)``."""
     from pglast import ast
     from pglast.enums import SubLinkType
-    from pglast.stream import RawStream
     from pglast.visitors import Visitor
 
-    try:
-        parsed = json.loads(pglast.parser.parse_sql_json(statement_text))["stmts"][0]["stmt"]
-        (raw,) = pglast.parse_sql(statement_text)
-    except Exception:  # the statement parsed once already; anything odd here just means "no fix"
-        return None
-    if _fingerprint(next(iter(parsed.values())).get(clause)) != fingerprint:
-        return None
-    # pglast's Python nodes locate in UTF-8 bytes of the statement; the model in characters of the file
-    wanted = {len(statement_text[: at - origin].encode()) for at in locations}
+    wanted = set(locations)
 
     class Wrap(Visitor):
         def visit_FuncCall(self, ancestors, node):
@@ -76,8 +92,10 @@ def _wrap(statement_text: str, clause: str, origin: int, locations: frozenset[in
             select = ast.SelectStmt(targetList=(ast.ResTarget(val=node),), limitOption=0, op=0)
             return ast.SubLink(subLinkType=SubLinkType.EXPR_SUBLINK, subselect=select)
 
-    node = getattr(raw.stmt, clause, None)
-    if node is None:
+    try:
+        # The visitor replaces nodes in their parents, so the expression sits under a holder.
+        holder = ast.ResTarget(val=to_ast(expr.tree))
+        Wrap()(holder)
+        return None if wanted else print_sql(holder.val)
+    except Exception:  # an unusual node shape: no fix beats a wrong one
         return None
-    Wrap()(raw.stmt)
-    return None if wanted else RawStream()(getattr(raw.stmt, clause)).strip()

@@ -95,3 +95,43 @@ def ascii_shadow(text: str) -> str:
     scanner stays linear (see the pglast notes on both bugs).
     """
     return text if text.isascii() else _NON_ASCII.sub("x", text)
+
+
+def clause_end(text: str, start: int) -> int:
+    """Where a clause of a comma-separated list starting at ``start`` ends in ``text``.
+
+    The clause runs to the first ``,``, ``;`` or unbalanced ``)`` outside parentheses, string
+    literals, quoted identifiers and comments (or to the end of the text); the end returned
+    is just after its last token, so trailing blanks and comments are not part of it. A
+    lexical scan for narrowing spans, not a parser: dollar-quoted strings are not expected
+    in the clauses it is used on.
+    """
+    depth, i, end, n = 0, start, start, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "'\"":
+            close = i + 1
+            while (close := text.find(ch, close)) >= 0 and text[close + 1 : close + 2] == ch:
+                close += 2  # a doubled quote is an escaped one
+            i = end = n if close < 0 else close + 1
+            continue
+        if text.startswith("--", i):
+            newline = _LINE_BREAK.search(text, i)
+            i = n if newline is None else newline.start()
+            continue
+        if text.startswith("/*", i):
+            close = text.find("*/", i + 2)
+            i = n if close < 0 else close + 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif ch in ",;" and depth == 0:
+            break
+        if not ch.isspace():
+            end = i + 1
+        i += 1
+    return end

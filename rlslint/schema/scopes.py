@@ -1,0 +1,197 @@
+"""Which table each name in a policy expression means, as PostgreSQL's parser binds it.
+
+PostgreSQL stores a policy by object ids, so after a table or column rename the policy still
+means the same table and column; only its printed text changes. The replay keeps the parse
+tree instead, and must rewrite exactly the names that bind to the renamed object. This walk
+follows PostgreSQL's scoping: every sub-select opens a scope of its FROM items (keyed by alias,
+or by table name when there is none); a qualified column reference names one of them, the
+innermost match winning; an unqualified one binds to the innermost scope with a FROM item
+that has the column. The policy's own table is the outermost scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from rlslint.sql.names import QName
+
+Node = dict[str, Any]
+HasColumn = Callable[[QName, str], bool]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A FROM item in scope: its table (None: a sub-select, function, CTE or unknown table)."""
+
+    table: QName | None
+    aliased: bool  # named by an alias, so a table rename does not change how it is referred to
+
+
+@dataclass(frozen=True)
+class Ref:
+    node: Node  # the ColumnRef body; rewriting its fields rewrites the tree
+    names: tuple[str, ...]
+    table: QName | None  # the table it binds to
+    via: Item | None  # the FROM item it binds through
+
+
+OnRef = Callable[[Ref], None]
+OnRangeVar = Callable[[Node, frozenset], None]  # the RangeVar body, and the CTE names in scope
+
+
+def walk(tree: Any, owner: QName, has_column: HasColumn, on_ref: OnRef | None = None,
+         on_rangevar: OnRangeVar | None = None) -> None:
+    """Visit every column reference (bound) and every FROM-clause RangeVar of a policy tree.
+
+    Callbacks see the tree as it was before they change it: bindings are worked out first
+    for a whole scope, so renaming a RangeVar does not change what its references mean.
+    """
+    _Walker(has_column, on_ref, on_rangevar).visit(tree, [{owner.name: Item(owner, False)}], frozenset())
+
+
+class _Walker:
+    def __init__(self, has_column: HasColumn, on_ref: OnRef | None, on_rangevar: OnRangeVar | None) -> None:
+        self.has_column = has_column
+        self.on_ref = on_ref
+        self.on_rangevar = on_rangevar
+
+    def visit(self, node: Any, scopes: list[dict[str, Item]], ctes: frozenset) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self.visit(item, scopes, ctes)
+            return
+        if not isinstance(node, dict):
+            return
+        if "SelectStmt" in node:
+            self.select(node["SelectStmt"], scopes, ctes)
+        elif "ColumnRef" in node:
+            if self.on_ref is not None:
+                self.on_ref(self.bind(node["ColumnRef"], scopes))
+        else:
+            for value in node.values():
+                if isinstance(value, (dict, list)):
+                    self.visit(value, scopes, ctes)
+
+    def select(self, select: Node, scopes: list[dict[str, Item]], ctes: frozenset) -> None:
+        ctes_here = [c["CommonTableExpr"] for c in (select.get("withClause") or {}).get("ctes", ()) if "CommonTableExpr" in c]
+        ctes = ctes | {c.get("ctename") for c in ctes_here}
+        for cte in ctes_here:
+            self.visit(cte.get("ctequery"), scopes, ctes)
+        scope: dict[str, Item] = {}
+        rangevars: list[Node] = []
+        quals: list[Any] = []
+        for item in select.get("fromClause", ()):
+            self.from_item(item, scope, scopes, ctes, rangevars, quals)
+        inner = scopes + [scope]
+        for key, value in select.items():
+            if key in ("larg", "rarg"):  # the arms of UNION / INTERSECT / EXCEPT: bare SelectStmt bodies
+                self.select(value, scopes, ctes)
+            elif key not in ("fromClause", "withClause") and isinstance(value, (dict, list)):
+                self.visit(value, inner, ctes)
+        self.visit(quals, inner, ctes)
+        if self.on_rangevar is not None:  # last: the references above bound through the old names
+            for rv in rangevars:
+                self.on_rangevar(rv, ctes)
+
+    def from_item(self, item: Node, scope: dict[str, Item], scopes: list[dict[str, Item]], ctes: frozenset,
+                  rangevars: list[Node], quals: list[Any]) -> None:
+        if "RangeVar" in item:
+            rv = item["RangeVar"]
+            alias = (rv.get("alias") or {}).get("aliasname")
+            schema, name = rv.get("schemaname"), rv["relname"]
+            # An unqualified name is a CTE or a table the replay did not know when the policy was made.
+            table = QName(schema, name) if schema else None
+            scope[alias or name] = Item(table, alias is not None)
+            if not (schema is None and name in ctes):
+                rangevars.append(rv)
+        elif "JoinExpr" in item:
+            join = item["JoinExpr"]
+            for side in ("larg", "rarg"):
+                self.from_item(join.get(side, {}), scope, scopes, ctes, rangevars, quals)
+            quals.append(join.get("quals"))
+        else:  # RangeSubselect, RangeFunction, …: their own expressions see only the outer scopes
+            body = next(iter(item.values()), {})
+            alias = (body.get("alias") or {}).get("aliasname")
+            if alias:
+                scope[alias] = Item(None, True)
+            self.visit([v for k, v in body.items() if k != "alias"], scopes, ctes)
+
+    def bind(self, ref: Node, scopes: list[dict[str, Item]]) -> Ref:
+        fields = ref.get("fields", ())
+        names = tuple(f["String"]["sval"] for f in fields if "String" in f)
+        if not names or len(names) != len(fields):  # t.* and the like
+            return Ref(ref, names, None, None)
+        column = names[-1]
+        if len(names) == 1:
+            for scope in reversed(scopes):
+                for item in scope.values():
+                    if item.table is not None and self.has_column(item.table, column):
+                        return Ref(ref, names, item.table, item)
+            return Ref(ref, names, None, None)
+        qualifier = names[-2]
+        for scope in reversed(scopes):
+            item = scope.get(qualifier)
+            if item is None:
+                continue
+            if len(names) == 3 and (item.table is None or item.table.schema != names[0]):
+                continue
+            if len(names) > 3:
+                break
+            return Ref(ref, names, item.table, item)
+        return Ref(ref, names, None, None)
+
+
+# --- the rewrites the replay needs ------------------------------------------------------
+
+
+def qualify(tree: Any, owner: QName, lookup: Callable[[str], QName | None]) -> None:
+    """Qualify each FROM-clause table name with the schema it resolves to now (in place).
+
+    PostgreSQL resolves names through the search_path when the policy is created and never
+    again; a qualified tree keeps that meaning whatever the search_path is later.
+    """
+    def on_rangevar(rv: Node, ctes: frozenset) -> None:
+        if rv.get("schemaname") is None:
+            found = lookup(rv["relname"])
+            if found is not None:
+                rv["schemaname"] = found.schema
+
+    walk(tree, owner, lambda q, c: False, on_rangevar=on_rangevar)
+
+
+def rename_table(tree: Any, owner: QName, has_column: HasColumn, old: QName, new: QName) -> None:
+    """Point table names, and column references qualified by the table's name, at its new name."""
+    def on_ref(ref: Ref) -> None:
+        if ref.table != old or ref.via is None or ref.via.aliased or len(ref.names) < 2:
+            return
+        fields = ref.node["fields"]
+        fields[-2] = {"String": {"sval": new.name}}
+        if len(ref.names) == 3:
+            fields[0] = {"String": {"sval": new.schema}}
+
+    def on_rangevar(rv: Node, ctes: frozenset) -> None:
+        if rv.get("schemaname") == old.schema and rv["relname"] == old.name:
+            rv["schemaname"], rv["relname"] = new.schema, new.name
+
+    walk(tree, owner, has_column, on_ref, on_rangevar)
+
+
+def rename_column(tree: Any, owner: QName, has_column: HasColumn, table: QName, old: str, new: str) -> None:
+    def on_ref(ref: Ref) -> None:
+        if ref.table == table and ref.names[-1] == old:
+            ref.node["fields"][-1] = {"String": {"sval": new}}
+
+    walk(tree, owner, has_column, on_ref)
+
+
+def uses_column(trees: Iterable[Any], owner: QName, has_column: HasColumn, table: QName, column: str) -> bool:
+    found = []
+
+    def on_ref(ref: Ref) -> None:
+        if ref.table == table and ref.names[-1:] == (column,):
+            found.append(ref)
+
+    for tree in trees:
+        walk(tree, owner, has_column, on_ref)
+    return bool(found)
