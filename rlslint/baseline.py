@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rlslint.diagnostics import Diagnostic, LintResult
-from rlslint.report.json import fingerprint
+from rlslint.diagnostics import fingerprint
 
 VERSION = 1
 

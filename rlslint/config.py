@@ -14,6 +14,7 @@ from rlslint.rules import KNOWN_RULES
 from rlslint.rules.base import Rule
 from rlslint.selection import resolve_selection, select_rules
 from rlslint.settings import Settings
+from rlslint.sources import display_path
 
 if TYPE_CHECKING:
     from rlslint.sources import MigrationSet
@@ -82,7 +83,7 @@ def find_config(start: Path) -> Path | None:
         if (directory / "rlslint.toml").is_file():
             return directory / "rlslint.toml"
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and "rlslint" in _read_toml(pyproject, str(pyproject)).get("tool", {}):
+        if pyproject.is_file() and "rlslint" in _read_toml(pyproject, display_path(pyproject, Path.cwd())).get("tool", {}):
             return pyproject
     return None
 

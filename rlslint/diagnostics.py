@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -45,6 +46,16 @@ class Diagnostic:
     def identity(self) -> tuple[str, ...]:
         """What the finding is about, independent of where it sits in a file."""
         return (self.code, self.object, ",".join(self.columns), ",".join(self.commands), self.detail)
+
+
+def fingerprint(diagnostic: Diagnostic) -> str:
+    """Stable across line moves: the rule, the file and what the finding is about.
+
+    Shared by the baseline, the JSON report and SARIF's partialFingerprints, so a finding
+    is the same finding everywhere.
+    """
+    key = "\x1f".join((diagnostic.span.path, *diagnostic.identity))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

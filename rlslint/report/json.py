@@ -6,20 +6,13 @@ without breaking consumers. Bump VERSION when a field changes meaning or goes aw
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from rlslint import __version__
-from rlslint.diagnostics import Diagnostic, LintResult
+from rlslint.diagnostics import LintResult, fingerprint
 from rlslint.report import ReportContext
 
 VERSION = 1
-
-
-def fingerprint(diagnostic: Diagnostic) -> str:
-    """Stable across line moves: the rule, the file and what the finding is about."""
-    key = "\x1f".join((diagnostic.span.path, *diagnostic.identity))
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def render(result: LintResult, ctx: ReportContext) -> str:

@@ -12,10 +12,9 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from rlslint import __version__
-from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError
+from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError, fingerprint
 from rlslint.docs import REPOSITORY_URL, rule_url
 from rlslint.report import ReportContext
-from rlslint.report.json import fingerprint
 from rlslint.rules.base import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
