@@ -13,13 +13,13 @@ import jsonschema
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RLSLINT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-DOC = ROOT / "docs" / "integrations.md"
+DOC = ROOT / "README.md"
 
 _SNIPPET = re.compile(r"<!-- snippet: ([\w-]+) -->\n```\w*\n(.*?)\n```", re.DOTALL)
 
 
 def snippet(name: str) -> str:
-    """A fenced block of docs/integrations.md, marked ``<!-- snippet: NAME -->``."""
+    """A fenced block of README.md, marked ``<!-- snippet: NAME -->``."""
     found = dict(_SNIPPET.findall(DOC.read_text(encoding="utf-8")))
     return found[name]
 
