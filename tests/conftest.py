@@ -21,6 +21,11 @@ os.environ["RLSLINT_CACHE_DIR"] = tempfile.mkdtemp(prefix="rlslint-test-cache-")
 os.environ.pop("GITHUB_ACTIONS", None)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-goldens", action="store_true",
+                     help="rewrite the rendered goldens (tests/fixtures/rules/*/fail.txt) instead of comparing")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: runs real tools (pre-commit, pip into a fresh venv); part of the default run")
 
