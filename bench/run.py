@@ -55,11 +55,17 @@ def main() -> None:
     pipeline = median_seconds(lambda: lint([str(migrations)], work, lambda s: settings_for_root(s.root)))
     gc.enable()
     cli = [sys.executable, "-m", "rlslint", "--format", "json"]
-    cold = median_seconds(lambda: subprocess.run([*cli, str(migrations)], capture_output=True, cwd=work))
-    one_file = median_seconds(lambda: subprocess.run([*cli, str(files[-1])], capture_output=True, cwd=work))
+    cold = median_seconds(lambda: subprocess.run([*cli, "--no-cache", str(migrations)], capture_output=True, cwd=work))
+    one_file = median_seconds(lambda: subprocess.run([*cli, "--no-cache", str(files[-1])], capture_output=True, cwd=work))
+    # The usual pre-commit run: the history is unchanged since the last run, one file is new.
+    cache_env = {**os.environ, "RLSLINT_CACHE_DIR": str(work / "cache")}
+    new_file = migrations / "99999999999999_new.sql"
+    new_file.write_text("create table public.bench_new (id bigint primary key);\n", encoding="utf-8")
+    subprocess.run([*cli, str(files[-1])], capture_output=True, cwd=work, env=cache_env)  # warm: history without new_file
+    warm = median_seconds(lambda: subprocess.run([*cli, str(new_file)], capture_output=True, cwd=work, env=cache_env))
     startup = median_seconds(lambda: subprocess.run([sys.executable, "-m", "rlslint", "--version"], capture_output=True))
-    statements = sum(len(json.loads(parse_sql_json(t))["stmts"]) for t in texts)
 
+    statements = sum(len(json.loads(parse_sql_json(t))["stmts"]) for t in texts)
     print(f"{len(files)} files, {statements} statements, {sum(len(t) for t in texts) / 1e6:.2f} MB (median of {RUNS})")
     rows = [
         ("parse floor: parse_sql_json + json.loads, gc on", floor_with_gc),
@@ -67,6 +73,7 @@ def main() -> None:
         ("rlslint pipeline in-process (parse, replay, rules)", pipeline),
         ("rlslint CLI cold, whole directory", cold),
         ("rlslint CLI cold, one file (pre-commit)", one_file),
+        ("rlslint CLI, one new file, history cached", warm),
         ("rlslint --version (start-up)", startup),
     ]
     for label, seconds in rows:

@@ -56,7 +56,7 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--no-cache", is_flag=True,
               help="Replay every migration instead of loading the state of unchanged ones from the cache "
-                   "($RLSLINT_CACHE_DIR, else ~/.cache/rlslint).")
+                   "($RLSLINT_CACHE_DIR, else $XDG_CACHE_HOME/rlslint, else ~/.cache/rlslint).")
 @click.option("-v", "--verbose", is_flag=True, help="Also show what could not be analysed (dynamic SQL, unknown tables).")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal without NO_COLOR).")
 def check(paths, output_format, output, reports, fail_on, select, ignore, extend_select, config_path, baseline_path,
@@ -182,7 +182,7 @@ def _fail(message: str) -> None:
 @click.argument("code_or_name")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rule(code_or_name: str, output_format: str) -> None:
-    """Explain one rule (by code, e.g. RLS001, or name, e.g. table-without-rls)."""
+    """Explain one rule, given by code (RLS001) or name (table-without-rls)."""
     from rlslint.docs import rule_json, rule_markdown
     from rlslint.rules import find_rule
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping
 
 from rlslint.sql.spans import LineIndex, Position, Span
 
@@ -41,6 +41,14 @@ class Diagnostic:
     columns: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
     detail: str = ""  # what makes this finding unique for its object (policy, constraint)
+    # A fix that is costly to print (deparsing a policy) is built only for findings that are
+    # reported; the engine calls it and leaves plain data behind (see with_fix).
+    build_fix: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+
+    def with_fix(self) -> "Diagnostic":
+        if self.build_fix is None:
+            return self
+        return replace(self, fix=self.build_fix(), build_fix=None)
 
     @property
     def identity(self) -> tuple[str, ...]:

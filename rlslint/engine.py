@@ -43,33 +43,39 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
         # Suppressions see the whole set: a comment in an old migration can excuse a finding
         # that a targeted file caused, so only then are findings narrowed to the targets.
         paths = {f.display: f.path for f in migration_set.files}
-        found = run_rules(catalog, settings, rules)
+        found = run_rules(catalog, settings, rules, fixes=False)
         suppressed = suppress.apply(found, parsed, texts, catalog, settings, rules, paths)
         # Named files also answer for findings they caused elsewhere: a DROP POLICY in a new
         # migration leaves the finding on the old ENABLE statement, where it did not exist.
         existed = set()
         if replayed.without_targets is not None:
-            existed = {d.identity for d in run_rules(replayed.without_targets, settings, rules)}
+            existed = {d.identity for d in run_rules(replayed.without_targets, settings, rules, fixes=False)}
         caused_elsewhere = [d for d in suppressed.kept if replayed.without_targets is not None and d.identity not in existed]
-        diagnostics.extend(d for d in (*suppressed.kept, *suppressed.findings) if _wanted(d.span.path, migration_set))
-        diagnostics.extend(d for d in caused_elsewhere if not _wanted(d.span.path, migration_set))
+        reported = [d for d in (*suppressed.kept, *suppressed.findings) if _wanted(d.span.path, migration_set)]
+        reported += [d for d in caused_elsewhere if not _wanted(d.span.path, migration_set)]
+        diagnostics.extend(d.with_fix() for d in reported)  # fixes are printed for reported findings only
         tables.extend(posture(t, settings) for t in catalog.tables.values()
                       if _wanted(t.created.path, migration_set) or _wanted(t.changed.path, migration_set))
         files_checked += len(migration_set.targets) if migration_set.targets is not None else len(migration_set.files)
-    diagnostics.sort(key=lambda d: (d.span.path, d.span.start, d.code, d.object, d.columns))
-    errors.sort(key=lambda e: (e.path, e.offset if e.offset is not None else -1))
-    notes.sort(key=lambda n: (n.span.path, n.span.start))
+    # Report in apply order (2_b.sql before 10_a.sql), not in the order of the path text.
+    order = {f.display: (i, j) for i, s in enumerate(discovery.sets) for j, f in enumerate(s.files)}
+    place = lambda path: (order.get(path, (len(order), 0)), path)  # noqa: E731
+    diagnostics.sort(key=lambda d: (place(d.span.path), d.span.start, d.code, d.object, d.columns))
+    errors.sort(key=lambda e: (place(e.path), e.offset if e.offset is not None else -1))
+    notes.sort(key=lambda n: (place(n.span.path), n.span.start))
     tables.sort(key=lambda t: t.name)
     return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files_checked, tuple(tables))
 
 
-def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_RULES) -> list[Diagnostic]:
+def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_RULES,
+              fixes: bool = True) -> list[Diagnostic]:
+    """Every rule's findings on the model; with ``fixes=False`` costly fixes stay unbuilt."""
     ctx = RuleContext(catalog, settings)
     found: list[Diagnostic] = []
     for rule in rules:
         if settings.runs(rule):
             found.extend(rule.check(rule, ctx))
-    return found
+    return [d.with_fix() for d in found] if fixes else found
 
 
 def posture(table: Table, settings: Settings) -> TablePosture:

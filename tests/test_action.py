@@ -170,7 +170,7 @@ def test_action_inputs_cannot_inject_shell(action_path, runner_temp, tmp_path):
 def test_the_documented_cli_step_writes_the_summary(tmp_path):
     workspace = _project(tmp_path, ("20240101000000_legacy.sql", LEGACY))
     steps = yaml.safe_load(snippet("workflow-cli-step"))
-    assert steps[0]["run"] == "pip install rlslint"  # the test's Python already has it
+    assert steps[0]["run"].startswith("pip install ")  # the test's Python already has rlslint
     summary = tmp_path / "summary.md"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")} | {
         "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "NO_COLOR": "1",

@@ -31,8 +31,7 @@ def create_index_sql(catalog: Catalog, table: Table, columns: tuple[str, ...]) -
     the fixes creates it once. The name skips relations the schema already holds, as
     PostgreSQL does, so IF NOT EXISTS never mistakes an unrelated index for this one.
     """
-    taken = {t.qname.name for t in catalog.tables.values() if t.qname.schema == table.qname.schema}
-    taken |= {i.name for t in catalog.tables.values() if t.qname.schema == table.qname.schema for i in t.indexes}
+    taken = catalog.relation_names(table.qname.schema)
     name = choose_name(table.qname.name, column_part(columns), "idx", taken.__contains__)
     listed = ", ".join(quote_ident(c) for c in columns)
     return f"CREATE INDEX IF NOT EXISTS {quote_ident(name)} ON {table.qname} ({listed});"

@@ -49,7 +49,7 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
                 f"({len(found)} call{'s' if len(found) > 1 else ''} not wrapped in a scalar sub-select): "
                 f"write {wrapped} so PostgreSQL evaluates {'them' if len(called) > 1 else 'it'} once per statement",
                 str(table.qname),
-                _fix(table, policy, calls),
+                lambda table=table, policy=policy, calls=calls: _fix(table, policy, calls),  # bound now, built later
                 detail=f"{table.qname}:{policy.name}",
             )
 

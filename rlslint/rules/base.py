@@ -64,7 +64,12 @@ class Rule:
         declared = next(o for o in self.options if o.name == name)
         return settings.rule_options.get(self.code, {}).get(name, declared.default)
 
-    def diagnostic(self, ctx: RuleContext, span: Span, message: str, obj: str, fix: str, **extra) -> Diagnostic:
+    def diagnostic(self, ctx: RuleContext, span: Span, message: str, obj: str,
+                   fix: str | Callable[[], str], **extra) -> Diagnostic:
+        """A finding of this rule; a callable ``fix`` is built only if the finding is reported."""
+        if callable(fix):
+            return Diagnostic(self.code, self.name, self.severity(ctx.settings), message, span, obj, "",
+                              build_fix=fix, **extra)
         return Diagnostic(self.code, self.name, self.severity(ctx.settings), message, span, obj, fix, **extra)
 
     def sections(self) -> dict[str, str]:

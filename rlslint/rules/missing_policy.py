@@ -50,7 +50,7 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
             table.rls_changed or table.created,
             f"table {table.qname} has row level security enabled but {what}: {_consequences(missing)}",
             str(table.qname),
-            _fix(table, missing, ctx.settings),
+            lambda table=table, missing=missing: _fix(table, missing, ctx.settings),  # bound now, built later
             commands=missing,
         )
 

@@ -7,6 +7,7 @@ that last changed it, so a finding can point at its cause.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -121,3 +122,15 @@ class Catalog:
 
     def table(self, qname: QName) -> Table | None:
         return self.tables.get(qname)
+
+    def relation_names(self, schema: str) -> frozenset[str]:
+        """Table and index names in a schema (one namespace in PostgreSQL), for naming fixes."""
+        return self._relation_names.get(schema, frozenset())
+
+    @cached_property
+    def _relation_names(self) -> dict[str, frozenset[str]]:
+        # Computed once per model: rules ask for it once per finding.
+        names: dict[str, set[str]] = {}
+        for table in self.tables.values():
+            names.setdefault(table.qname.schema, set()).update((table.qname.name, *(i.name for i in table.indexes)))
+        return {schema: frozenset(found) for schema, found in names.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Callable, Iterable
 
 from rlslint.schema import scopes
@@ -10,6 +11,8 @@ from rlslint.schema.model import Expr, Policy, evolve
 from rlslint.schema.state import ReplayState
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node
+
+_FROM = re.compile(r"\bfrom\b", re.IGNORECASE)
 
 
 class PolicyStatements(ReplayState):
@@ -69,8 +72,12 @@ class PolicyStatements(ReplayState):
         """The expression with its sub-selects' table names qualified as they resolve now."""
         if tree is None:
             return None
-        tree = copy.deepcopy(tree)  # the statement's own tree stays as parsed
-        scopes.qualify(tree, owner, lambda name: self.lookup(None, name))
+        # Copy only a tree that qualifying changes: copying every policy tree was the replay's
+        # largest cost, and only a sub-select (which needs FROM) names tables at all.
+        lookup = lambda name: self.lookup(None, name)  # noqa: E731
+        if _FROM.search(self.stmt.text) and scopes.qualifies_anything(tree, owner, lookup):
+            tree = copy.deepcopy(tree)  # the statement's own tree stays as parsed
+            scopes.qualify(tree, owner, lookup)
         return self.expr(tree, clause)
 
     def has_column(self, qname: QName, column: str) -> bool:

@@ -160,6 +160,18 @@ def qualify(tree: Any, owner: QName, lookup: Callable[[str], QName | None]) -> N
     walk(tree, owner, lambda q, c: False, on_rangevar=on_rangevar)
 
 
+def qualifies_anything(tree: Any, owner: QName, lookup: Callable[[str], QName | None]) -> bool:
+    """Whether ``qualify`` would change the tree (it has an unqualified name of a known table)."""
+    found = []
+
+    def on_rangevar(rv: Node, ctes: frozenset) -> None:
+        if not found and rv.get("schemaname") is None and lookup(rv["relname"]) is not None:
+            found.append(rv)
+
+    walk(tree, owner, lambda q, c: False, on_rangevar=on_rangevar)
+    return bool(found)
+
+
 def rename_table(tree: Any, owner: QName, has_column: HasColumn, old: QName, new: QName) -> None:
     """Point table names, and column references qualified by the table's name, at its new name."""
     def on_ref(ref: Ref) -> None:
