@@ -234,7 +234,7 @@ def test_python_dash_m_and_rule_commands():
     assert result.stdout.startswith("# RLS001 table-without-rls")
     result = subprocess.run([sys.executable, "-m", "rlslint", "example"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-1] == "Found 10 findings (5 errors, 5 warnings) in 7 files."
+    assert result.stdout.splitlines()[-1] == "Found 10 findings (5 errors, 5 warnings) in 8 files."
 
 
 def test_example_project_fires_each_rule_once():
