@@ -28,43 +28,51 @@ SettingsFor = Callable[[sources.MigrationSet], Settings]
 def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule] = ALL_RULES,
          cache: ReplayCache | None = None) -> LintResult:
     discovery = sources.discover(paths, cwd)
-    diagnostics: list[Diagnostic] = []
-    errors: list[SourceError] = list(discovery.errors)
-    notes: list[Note] = []
     texts: dict[str, SourceText] = {}
-    tables: list[TablePosture] = []
-    files_checked = 0
-    for migration_set in discovery.sets:
-        settings = settings_for(migration_set)
-        replayed = _replay_set(migration_set, texts, cache)
-        parsed, catalog = replayed.parsed, replayed.catalog
-        errors.extend(replayed.errors)
-        notes.extend(n for n in catalog.notes if _wanted(n.span.path, migration_set))
-        # Suppressions see the whole set: a comment in an old migration can excuse a finding
-        # that a targeted file caused, so only then are findings narrowed to the targets.
-        paths = {f.display: f.path for f in migration_set.files}
-        found = run_rules(catalog, settings, rules, fixes=False)
-        suppressed = suppress.apply(found, parsed, texts, catalog, settings, rules, paths)
-        # Named files also answer for findings they caused elsewhere: a DROP POLICY in a new
-        # migration leaves the finding on the old ENABLE statement, where it did not exist.
-        existed = set()
-        if replayed.without_targets is not None:
-            existed = {d.identity for d in run_rules(replayed.without_targets, settings, rules, fixes=False)}
-        caused_elsewhere = [d for d in suppressed.kept if replayed.without_targets is not None and d.identity not in existed]
-        reported = [d for d in (*suppressed.kept, *suppressed.findings) if _wanted(d.span.path, migration_set)]
-        reported += [d for d in caused_elsewhere if not _wanted(d.span.path, migration_set)]
-        diagnostics.extend(d.with_fix() for d in reported)  # fixes are printed for reported findings only
-        tables.extend(posture(t, settings) for t in catalog.tables.values()
-                      if _wanted(t.created.path, migration_set) or _wanted(t.changed.path, migration_set))
-        files_checked += len(migration_set.targets) if migration_set.targets is not None else len(migration_set.files)
+    results = [_lint_set(s, settings_for(s), texts, cache, tuple(rules)) for s in discovery.sets]
     # Report in apply order (2_b.sql before 10_a.sql), not in the order of the path text.
     order = {f.display: (i, j) for i, s in enumerate(discovery.sets) for j, f in enumerate(s.files)}
     place = lambda path: (order.get(path, (len(order), 0)), path)  # noqa: E731
-    diagnostics.sort(key=lambda d: (place(d.span.path), d.span.start, d.code, d.object, d.columns))
-    errors.sort(key=lambda e: (place(e.path), e.offset if e.offset is not None else -1))
-    notes.sort(key=lambda n: (place(n.span.path), n.span.start))
-    tables.sort(key=lambda t: t.name)
-    return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files_checked, tuple(tables))
+    diagnostics = sorted((d for r in results for d in r.diagnostics),
+                         key=lambda d: (place(d.span.path), d.span.start, d.code, d.object, d.columns))
+    errors = sorted((*discovery.errors, *(e for r in results for e in r.errors)),
+                    key=lambda e: (place(e.path), e.offset if e.offset is not None else -1))
+    notes = sorted((n for r in results for n in r.notes), key=lambda n: (place(n.span.path), n.span.start))
+    tables = sorted((t for r in results for t in r.tables), key=lambda t: t.name)
+    files = sum(len(s.targets) if s.targets is not None else len(s.files) for s in discovery.sets)
+    return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files, tuple(tables))
+
+
+@dataclass(frozen=True)
+class _SetResult:
+    diagnostics: list[Diagnostic]
+    errors: list[SourceError]
+    notes: list[Note]
+    tables: list[TablePosture]
+
+
+def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
+              cache: ReplayCache | None, rules: tuple[Rule, ...]) -> _SetResult:
+    replayed = _replay_set(migration_set, texts, cache)
+    catalog = replayed.catalog
+    wanted = lambda path: _wanted(path, migration_set)  # noqa: E731
+    # Suppressions see the whole set: a comment in an old migration can excuse a finding
+    # that a named file caused, so only after them are findings narrowed to those files.
+    paths = {f.display: f.path for f in migration_set.files}
+    found = run_rules(catalog, settings, rules, fixes=False)
+    suppressed = suppress.apply(found, replayed.parsed, texts, catalog, settings, rules, paths)
+    reported = [d for d in (*suppressed.kept, *suppressed.findings) if wanted(d.span.path)]
+    if replayed.without_targets is not None:
+        # Named files also answer for findings they cause elsewhere: a DROP POLICY in a new
+        # migration leaves the finding on the old ENABLE statement, where it did not exist.
+        existed = {d.identity for d in run_rules(replayed.without_targets, settings, rules, fixes=False)}
+        reported += [d for d in suppressed.kept if d.identity not in existed and not wanted(d.span.path)]
+    return _SetResult(
+        diagnostics=[d.with_fix() for d in reported],  # fixes are printed for reported findings only
+        errors=replayed.errors,
+        notes=[n for n in catalog.notes if wanted(n.span.path)],
+        tables=[posture(t, settings) for t in catalog.tables.values() if wanted(t.created.path) or wanted(t.changed.path)],
+    )
 
 
 def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_RULES,
