@@ -36,19 +36,22 @@ class Snapshot:
     errors: tuple[SourceError, ...]  # what those files' parse reported
 
 
-def default_directory() -> Path:
+def default_directory() -> Path | None:
+    """Where snapshots live; None when there is no home to keep them in (then no cache)."""
     if os.environ.get("RLSLINT_CACHE_DIR"):
         return Path(os.environ["RLSLINT_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rlslint"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "rlslint"
+    try:
+        return Path.home() / ".cache" / "rlslint"
+    except RuntimeError:  # no HOME and no passwd entry
+        return None
 
 
 class ReplayCache:
-    KEEP = 2  # after the last file and after the one before: enough for "add" and "amend"
-
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.hits = 0  # files whose replay a snapshot saved, for tests and --verbose
+        self.hits = 0  # files whose replay a snapshot saved (the tests read it)
 
     def prefix_keys(self, root: Path, files: list[tuple[str, str]], strict: bool) -> list[str]:
         """keys[k] names the state after the first k (display path, text) files."""

@@ -85,7 +85,8 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
     gc.disable()
     try:
         settings_for = SettingsLoader(Path.cwd(), config_path, overrides)
-        cache = None if no_cache else ReplayCache(default_directory())
+        directory = None if no_cache else default_directory()
+        cache = ReplayCache(directory) if directory is not None else None
         result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES, cache)
     except ConfigError as exc:
         _fail(str(exc))
