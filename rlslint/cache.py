@@ -66,8 +66,8 @@ class ReplayCache:
     def _folder(self, root: Path) -> Path:
         return self.directory / hashlib.sha256(str(root).encode()).hexdigest()[:16]
 
-    def load_longest(self, root: Path, keys: list[str]) -> tuple[Snapshot, bytes] | None:
-        """The stored state with the most files among ``keys``, and its bytes (to thaw a second copy)."""
+    def load_longest(self, root: Path, keys: list[str]) -> Snapshot | None:
+        """The stored state with the most files among ``keys``."""
         folder = self._folder(root)
         if not folder.is_dir():
             return None
@@ -75,13 +75,12 @@ class ReplayCache:
             path = folder / f"{keys[k]}.pickle"
             if path.is_file():
                 try:
-                    data = path.read_bytes()
-                    snapshot = self.thaw(data)
+                    snapshot = self.thaw(path.read_bytes())
                 except Exception:  # a damaged or foreign file is just a miss
                     continue
                 if isinstance(snapshot, Snapshot) and snapshot.files == k:
                     self.hits += k
-                    return snapshot, data
+                    return snapshot
         return None
 
     @staticmethod

@@ -72,10 +72,10 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
     from rlslint.diagnostics import Severity
     from rlslint.report import ReportContext
     from rlslint.rules import ALL_RULES, KNOWN_RULES
-    from rlslint.selection import SelectionError, select_rules
+    from rlslint.selection import SelectionError, check_selectors
 
     try:
-        select_rules(KNOWN_RULES, (*select, *extend_select), ignore)  # rejects unknown selectors before any work
+        check_selectors(KNOWN_RULES, (*select, *extend_select, *ignore))
     except SelectionError as exc:
         _fail(str(exc))
     overrides = Overrides(select or None, ignore or None, extend_select, Severity.parse(fail_on) if fail_on else None)

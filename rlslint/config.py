@@ -12,7 +12,7 @@ from rlslint.diagnostics import Severity
 from rlslint.options import ConfigError, Options, parse_options
 from rlslint.rules import KNOWN_RULES
 from rlslint.rules.base import Rule
-from rlslint.selection import resolve_selection, select_rules
+from rlslint.selection import matching, resolve_selection
 from rlslint.settings import Settings
 from rlslint.sources import display_path
 
@@ -128,7 +128,7 @@ def resolve(options: Options, overrides: Overrides, config_dir: Path | None, roo
         rule_options=MappingProxyType({code: MappingProxyType(dict(t.options)) for code, t in tables.items()}),
         exclude=tuple(_anchor(glob, config_dir) for glob in options.exclude),
         per_file_ignores=tuple(
-            (_anchor(glob, config_dir), frozenset(r.code for r in select_rules(KNOWN_RULES, codes, ())))
+            (_anchor(glob, config_dir), frozenset(r.code for r in matching(KNOWN_RULES, codes)))
             for glob, codes in options.per_file_ignores
         ),
         require_suppression_reason=options.require_suppression_reason,

@@ -131,16 +131,16 @@ def _replay_set(migration_set: sources.MigrationSet, texts: dict[str, SourceText
     loaded = cache.load_longest(migration_set.root, keys[: first_target + 1]) if cache else None
     start, errors = 0, []
     if loaded is not None:
-        snapshot, data = loaded
-        start, replayer, errors = snapshot.files, snapshot.replayer, list(snapshot.errors)
-    other = None
-    if targets is not None:
-        other = ReplayCache.thaw(data).replayer if loaded is not None else Replayer(replayer.strict)
+        start, replayer, errors = loaded.files, loaded.replayer, list(loaded.errors)
     parsed = [parse_file(f.display, f.text) for f in readable[:start] if suppress.MARKER in f.text]
     before_last: bytes | None = None
+    other = None  # the replay without the named files: a copy of this one at the first of them
     for k, file in enumerate(readable[start:], start):
-        if cache is not None and k == len(readable) - 1 and k > start:
-            before_last = ReplayCache.freeze(Snapshot(k, replayer, tuple(errors)))
+        keep_before_last = cache is not None and k == len(readable) - 1 and k > start
+        if keep_before_last or k == first_target:
+            frozen = ReplayCache.freeze(Snapshot(k, replayer, tuple(errors)))
+            before_last = frozen if keep_before_last else before_last
+            other = ReplayCache.thaw(frozen).replayer if k == first_target else other
         current = parse_file(file.display, file.text)
         parsed.append(current)
         errors.extend(current.errors)
@@ -149,6 +149,8 @@ def _replay_set(migration_set: sources.MigrationSet, texts: dict[str, SourceText
             other.replay_file(current)
     if cache is not None:
         cache.store(migration_set.root, keys, Snapshot(len(readable), replayer, tuple(errors)), before_last)
+    if targets is not None and other is None:  # none of the named files is in the set's replay
+        other = replayer
     return _Replayed(parsed, replayer.catalog(), errors, other.catalog() if other is not None else None)
 
 

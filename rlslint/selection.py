@@ -20,19 +20,25 @@ def is_known_selector(rules: Iterable[Rule], selector: str) -> bool:
     return any(_matches(rule, selector) for rule in rules)
 
 
+def check_selectors(rules: Iterable[Rule], selectors: Iterable[str]) -> None:
+    """Reject a selector that names no rule, before any work is done."""
+    rules = tuple(rules)
+    for selector in selectors:
+        if not is_known_selector(rules, selector):
+            raise SelectionError(f"unknown rule selector {selector!r}; `rlslint rules` lists codes and names")
+
+
+def matching(rules: Iterable[Rule], selectors: Iterable[str]) -> tuple[Rule, ...]:
+    selectors = tuple(selectors)
+    return tuple(r for r in rules if any(_matches(r, s) for s in selectors))
+
+
 def resolve_selection(rules: Iterable[Rule], select: Iterable[str], ignore: Iterable[str],
                       extend: Iterable[str]) -> tuple[Rule, ...]:
     """``select`` (or else the rules on by default), plus ``extend``, minus ``ignore``."""
-    rules, select, ignore, extend = tuple(rules), tuple(select), tuple(ignore), tuple(extend)
-    base = [r for r in rules if any(_matches(r, s) for s in select)] if select else [r for r in rules if r.default_enabled]
-    chosen = base + [r for r in rules if r not in base and any(_matches(r, s) for s in extend)]
-    return tuple(r for r in rules if r in chosen and not any(_matches(r, s) for s in ignore))
-
-
-def select_rules(rules: Iterable[Rule], select: Iterable[str], ignore: Iterable[str]) -> tuple[Rule, ...]:
     rules = tuple(rules)
-    for selector in (*select, *ignore):
-        if not any(_matches(rule, selector) for rule in rules):
-            raise SelectionError(f"unknown rule selector {selector!r}; `rlslint rules` lists codes and names")
-    chosen = [r for r in rules if not select or any(_matches(r, s) for s in select)]
-    return tuple(r for r in chosen if not any(_matches(r, s) for s in ignore))
+    select = tuple(select)
+    chosen = {r.code for r in (matching(rules, select) if select else (r for r in rules if r.default_enabled))}
+    chosen |= {r.code for r in matching(rules, extend)}
+    ignored = {r.code for r in matching(rules, ignore)}
+    return tuple(r for r in rules if r.code in chosen and r.code not in ignored)

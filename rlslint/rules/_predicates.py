@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from rlslint.schema import scopes
 from rlslint.schema.model import COMMANDS, ON_DELETE, Catalog, Expr, ForeignKey, Index, Table
 from rlslint.schema.naming import choose_name, column_part
 from rlslint.sql.names import QName, quote_ident
@@ -62,39 +63,40 @@ class ColumnUse:
 
 
 def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> list[ColumnUse]:
-    """Columns a policy expression compares with ``=``, ``IN`` or ``= ANY``, bound to their tables.
+    """Columns a policy expression compares with ``=``, ``IN`` or ``= ANY``, bound to their
+    tables, in source order.
 
-    Binding follows PostgreSQL's scoping: a qualified reference names a FROM item (by
-    alias or table name); an unqualified one binds to the innermost FROM item that has
-    the column, so ``m.team_id = team_id`` inside a sub-select on ``members`` compares
-    ``members.team_id`` with itself when ``members`` has that column. The walk is an
-    explicit depth-first stack in source order: policies are walked on every run.
+    Binding is the replay's own (``schema.scopes``), the one that keeps policies right
+    through renames: a qualified reference names a FROM item by alias or table name; an
+    unqualified one binds to the innermost FROM item that has the column, so
+    ``m.team_id = team_id`` inside a sub-select on ``members`` compares ``members.team_id``
+    with itself when ``members`` has that column.
     """
+    compared = {id(ref) for node in _nodes(expr.tree) for ref in _compared_operands(node)}
+    has_column = lambda qname, column: _has_column(catalog, qname, column)  # noqa: E731
     found: list[ColumnUse] = []
-    stack: list[tuple[Any, list[dict[str, QName]]]] = [(expr.tree, [{table.qname.name: table.qname}])]
+
+    def on_ref(ref: scopes.Ref) -> None:
+        if id(ref.node) in compared and ref.table is not None and has_column(ref.table, ref.names[-1]):
+            start = ref.node.get("location", -1)
+            span = expr.origin if start < 0 else Span(expr.origin.path, start, token_end(expr, start))
+            found.append(ColumnUse(ref.table, ref.names[-1], span))
+
+    scopes.walk(expr.tree, table.qname, has_column, on_ref)
+    return sorted(found, key=lambda use: use.span.start)
+
+
+def _nodes(tree: Any) -> Iterator[Node]:
+    """Every ``{"Type": {…}}`` node of a JSON tree."""
+    stack = [tree]
     while stack:
-        node, scopes = stack.pop()
-        if isinstance(node, list):
-            stack.extend((item, scopes) for item in reversed(node))
-            continue
-        if not isinstance(node, dict):
-            continue
-        if "SelectStmt" in node:
-            select = node["SelectStmt"]
-            scope: dict[str, QName] = {}
-            for item in select.get("fromClause", ()):
-                _from_item(item, scope, scopes, catalog)
-            inner = scopes + [scope]
-            children = [value for key, value in select.items() if key != "fromClause"]
-            children += [quals for item in select.get("fromClause", ()) for quals in _join_quals(item)]
-            stack.extend((child, inner) for child in reversed(children))
-            continue
-        for ref in _compared_operands(node):
-            use = _bind(ref, scopes, expr, catalog)
-            if use is not None:
-                found.append(use)
-        stack.extend((value, scopes) for value in reversed(list(node.values())) if isinstance(value, (dict, list)))
-    return found
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if len(item) == 1:
+                yield item
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
 
 
 def _compared_operands(node: Node) -> list[Node]:
@@ -116,42 +118,6 @@ def _compared_operands(node: Node) -> list[Node]:
     return []
 
 
-def _join_quals(item: Node) -> list[Any]:
-    """The ON conditions of a FROM item's joins, nested joins included."""
-    if "JoinExpr" not in item:
-        return []
-    join = item["JoinExpr"]
-    return [join.get("quals"), *_join_quals(join.get("larg", {})), *_join_quals(join.get("rarg", {}))]
-
-
-def _from_item(item: Node, scope: dict[str, QName], scopes: list[dict[str, QName]], catalog: Catalog) -> None:
-    if "RangeVar" in item:
-        rv = item["RangeVar"]
-        qname = _resolve(rv.get("schemaname"), rv["relname"], catalog)
-        alias = (rv.get("alias") or {}).get("aliasname")
-        scope[alias or rv["relname"]] = qname
-    elif "JoinExpr" in item:
-        join = item["JoinExpr"]
-        for side in ("larg", "rarg"):
-            _from_item(join.get(side, {}), scope, scopes, catalog)
-
-
-def _resolve(schema: str | None, name: str, catalog: Catalog) -> QName:
-    """The table a sub-select's RangeVar names.
-
-    The replay qualifies every table the migrations created with the schema it resolved to
-    under the search_path in effect when the policy was made (and follows later renames), so
-    a qualified name is final. An unqualified one is a table the replay did not know then
-    (a platform table reached through the search_path, say): a best guess is all that is left.
-    """
-    if schema:
-        return QName(schema, name)
-    for qname in catalog.tables:
-        if qname.name == name and qname.schema == "public":
-            return qname
-    return next((q for q in catalog.tables if q.name == name), QName("public", name))
-
-
 def _column_ref(node: Any) -> Node | None:
     if not isinstance(node, dict):
         return None
@@ -160,58 +126,9 @@ def _column_ref(node: Any) -> Node | None:
     return node.get("ColumnRef")
 
 
-def _bind(ref: Node | None, scopes: list[dict[str, QName]], expr: Expr, catalog: Catalog) -> ColumnUse | None:
-    if ref is None:
-        return None
-    fields = [f["String"]["sval"] for f in ref.get("fields", ()) if "String" in f]
-    if not fields or len(fields) != len(ref.get("fields", ())):
-        return None  # t.* and the like
-    column = fields[-1]
-    target: QName | None = None
-    if len(fields) == 1:
-        for scope in reversed(scopes):
-            target = next((q for q in scope.values() if _has_column(catalog, q, column)), None)
-            if target is not None:
-                break
-    else:
-        qualifier = fields[-2]
-        for scope in reversed(scopes):
-            if qualifier in scope:
-                target = scope[qualifier]
-                break
-        if len(fields) == 3 and target is not None and target.schema != fields[0]:
-            target = None
-    if target is None or not _has_column(catalog, target, column):
-        return None
-    start = ref.get("location", -1)
-    if start < 0:
-        return ColumnUse(target, column, expr.origin)
-    return ColumnUse(target, column, Span(expr.origin.path, start, _reference_end(expr, start)))
-
-
 def _has_column(catalog: Catalog, qname: QName, column: str) -> bool:
     table = catalog.table(qname)
     return table is not None and table.column(column) is not None
-
-
-def _reference_end(expr: Expr, start: int) -> int:
-    """End of a (possibly qualified, possibly quoted) column reference in the statement text."""
-    text = expr.statement_text
-    i = start - expr.origin.start
-    if not 0 <= i < len(text):
-        return start
-    j = i
-    while j < len(text):
-        if text[j] == '"':
-            close = text.find('"', j + 1)
-            while close >= 0 and text[close + 1 : close + 2] == '"':
-                close = text.find('"', close + 2)
-            j = len(text) if close < 0 else close + 1
-        elif text[j].isalnum() or text[j] in "_$.":
-            j += 1
-        else:
-            break
-    return expr.origin.start + j
 
 
 # --- policy expression trees (the JSON the parser produced) ------------------------------

@@ -69,7 +69,7 @@ class ConstraintStatements(ReplayState):
         elif not ref_columns:
             ref_columns = PLATFORM_PRIMARY_KEYS.get(ref, ())
         if constraint.get("conname") and constraint["conname"] in {fk.name for fk in table.foreign_keys}:
-            self.note(f"constraint {constraint['conname']} of {qname} already exists; PostgreSQL would reject this statement")
+            self.rejected(f"constraint {constraint['conname']} of {qname} already exists")
             return
         name = constraint.get("conname") or choose_name(
             qname.name, column_part(columns), "fkey", self.tables.constraint_taken(qname.schema)
@@ -114,7 +114,7 @@ class ConstraintStatements(ReplayState):
             middle = "" if label == "pkey" else column_part(columns, expression_names)  # <table>_pkey
             name = choose_name(qname.name, middle, label, taken)
         elif taken(name):
-            self.note(f"relation {name} already exists; PostgreSQL would reject this statement")
+            self.rejected(f"relation {name} already exists")
             return None
         index = Index(name, columns, unique, partial, primary, constraint, self.span, uses)
         self.tables[qname] = evolve(table, indexes=table.indexes + (index,))
@@ -129,7 +129,7 @@ class ConstraintStatements(ReplayState):
         name = node.get("idxname")
         if name and self.find_index(table.qname.schema, name) is not None:
             if not node.get("if_not_exists"):
-                self.note(f"index {name} already exists; PostgreSQL would reject this statement")
+                self.rejected(f"index {name} already exists")
             return
         columns, expressions = [], []
         for param in node.get("indexParams", ()):

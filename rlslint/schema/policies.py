@@ -22,7 +22,7 @@ class PolicyStatements(ReplayState):
             return
         name = node["policy_name"]
         if any(p.name == name for p in table.policies):
-            self.note(f'policy "{name}" on {table.qname} already exists; PostgreSQL would reject this statement')
+            self.rejected(f'policy "{name}" on {table.qname} already exists')
             return
         policy = Policy(
             name,

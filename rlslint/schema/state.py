@@ -113,9 +113,6 @@ def _restore_registry(items: dict, attributes: dict) -> TableRegistry:
     return registry
 
 
-_REJECTED = "; PostgreSQL would reject this statement"
-
-
 class ReplayState:
     def __init__(self, strict: bool) -> None:
         self.strict = strict
@@ -131,11 +128,16 @@ class ReplayState:
         return Catalog(frozenset(self.schemas), MappingProxyType(dict(self.tables)), tuple(self.notes))
 
     def note(self, message: str) -> None:
-        if self.stmt.embedded and message.endswith(_REJECTED):
-            # Inside a DO block such a statement usually sits behind an IF NOT EXISTS guard or an
-            # EXCEPTION handler, so PostgreSQL never fails on it.
-            message = message[: -len(_REJECTED)] + "; not applied again (a DO block guard or exception handler skips it)"
         self.notes.append(Note(self.stmt.span, message))
+
+    def rejected(self, why: str) -> None:
+        """A statement PostgreSQL would refuse (``why``: what already exists or cannot be)."""
+        if self.stmt.embedded:
+            # Inside a DO block such a statement usually sits behind an IF NOT EXISTS guard or
+            # an EXCEPTION handler, so PostgreSQL never fails on it.
+            self.note(f"{why}; not applied again (a DO block guard or exception handler skips it)")
+        else:
+            self.note(f"{why}; PostgreSQL would reject this statement")
 
     def unmodelled(self, message: str) -> None:
         if self.strict:

@@ -22,7 +22,7 @@ class TableStatements(ReplayState):
         qname = QName(schema, rangevar["relname"])
         if qname in self.tables:
             if not node.get("if_not_exists"):
-                self.note(f"table {qname} already exists; PostgreSQL would reject this statement")
+                self.rejected(f"table {qname} already exists")
             return
         if self.is_platform(schema):
             return
@@ -198,7 +198,7 @@ class TableStatements(ReplayState):
             return
         if child.qname in self.ancestors(qname) or child.partition_of is not None:
             # PostgreSQL refuses: a table cannot be its own partition, nor attached twice.
-            self.note(f"{child.qname} cannot be attached as a partition of {qname}; PostgreSQL would reject this statement")
+            self.rejected(f"{child.qname} cannot be attached as a partition of {qname}")
             return
         self.tables[child.qname] = evolve(child, partition_of=qname, changed=self.span)
         parent = self.tables[qname]
