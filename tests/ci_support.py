@@ -12,7 +12,6 @@ from pathlib import Path
 import jsonschema
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("RLSLINT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 DOC = ROOT / "README.md"
 
 _SNIPPET = re.compile(r"<!-- snippet: ([\w-]+) -->\n```\w*\n(.*?)\n```", re.DOTALL)
@@ -25,7 +24,8 @@ def snippet(name: str) -> str:
 
 
 def sarif_errors(text: str) -> list[str]:
-    schema = json.loads((SHARED / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    # The official OASIS schema (sarif-2.1/schema/sarif-schema-2.1.0.json), JSON Schema draft-04.
+    schema = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
     validator = jsonschema.Draft4Validator(schema)
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(json.loads(text))]
 

@@ -8,22 +8,17 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from rlslint.schema.replay import replay
 from rlslint.settings import Settings
 from rlslint.engine import run_rules
 from rlslint.sql.parse import ParsedFile
-from tests.shared import shared_dir
+from tests.shared import shared_path
 
 CORPUS_SETS = ("postgres-regress", "plpgsql-regress")
 
 
 def corpus_dir(name: str) -> Path:
-    path = shared_dir() / "corpus" / name
-    if not path.is_dir():
-        pytest.skip(f"corpus {path} not found; set RLSLINT_SHARED to the shared data directory")
-    return path
+    return shared_path("corpus", name)
 
 
 @contextlib.contextmanager

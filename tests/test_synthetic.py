@@ -17,19 +17,16 @@ import pytest
 
 from rlslint.config import settings_for_root
 from rlslint.engine import lint
-from tests.shared import shared_dir
-
-GENERATOR = shared_dir() / "bench" / "gen_synthetic.py"
+from tests.shared import shared_path
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> tuple[Path, dict]:
-    if not GENERATOR.is_file():
-        pytest.fail(f"generator not found at {GENERATOR}; set RLSLINT_SHARED")
+    generator = shared_path("bench", "gen_synthetic.py")
     root = tmp_path_factory.mktemp("synthetic")
     migrations = root / "supabase" / "migrations"
     manifest = root / "manifest.json"
-    subprocess.run([sys.executable, str(GENERATOR), "120", str(migrations), "--manifest", str(manifest)],
+    subprocess.run([sys.executable, str(generator), "120", str(migrations), "--manifest", str(manifest)],
                    check=True, capture_output=True)
     return migrations, json.loads(manifest.read_text())["tables"]
 
