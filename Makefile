@@ -18,7 +18,7 @@ example: $(BIN)/rlslint
 	cd example && ../$(BIN)/rlslint; status=$$?; test $$status -eq 1
 
 test: $(BIN)/rlslint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 bench: $(BIN)/rlslint
 	$(BIN)/python bench/run.py
