@@ -31,8 +31,9 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory):
-    """One throwaway PostgreSQL 16 server for the whole session (see tests/pgharness.py)."""
+def pg_server(tmp_path_factory):
+    """One throwaway PostgreSQL 16 server per test process (see tests/pgharness.py): under
+    pytest-xdist each worker has its own, since roles are global to a server."""
     try:
         server = start_server(tmp_path_factory.mktemp("pg"))
     except ServerUnavailable as exc:
@@ -41,3 +42,14 @@ def pg(tmp_path_factory):
         pytest.skip(f"no PostgreSQL server: {exc}")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def pg(pg_server, request):
+    """The session's server, checked alive first: if it died, the run stops here with the
+    reason and the end of its log, rather than every later test failing on its own."""
+    why = pg_server.died()
+    if why is not None:
+        request.session.shouldstop = "PostgreSQL server died; see the first failing test"
+        pytest.fail(why, pytrace=False)
+    return pg_server

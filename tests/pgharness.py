@@ -39,9 +39,28 @@ class Server:
     port: int
     user: str
     _stop: Callable[[], None] = field(repr=False)
+    data_dir: Path | None = None  # holds postmaster.pid while the server runs
+    log: Path | None = None
 
     def stop(self) -> None:
         self._stop()
+
+    def died(self) -> str | None:
+        """Why the server is gone, or None while it runs: a test that finds it dead says so once,
+        instead of thirty tests failing on a refused connection."""
+        if self.data_dir is None:
+            return None
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, 0)
+            return None
+        except (OSError, ValueError, IndexError):
+            pass
+        tail = ""
+        if self.log is not None and self.log.is_file():
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-15:])
+        return f"the test session's PostgreSQL server (data in {self.data_dir}) is no longer running" + (
+            f"; the end of its log:\n{tail}" if tail else "")
 
     def psql(self, dbname: str, *args: str, input: str | None = None, what: str = "SQL") -> str:
         """Run psql against `dbname`; raise MigrationError with stderr on failure."""
@@ -77,7 +96,7 @@ def start_server(base_dir: Path) -> Server:
         srv.cleanup()
         raise ServerUnavailable("pgserver started PostgreSQL without a unix socket")
     return Server(Path(pgserver.__file__).parent / "pginstall/bin/psql", info.socket_dir,
-                  info.port or 5432, "postgres", srv.cleanup)
+                  info.port or 5432, "postgres", srv.cleanup, base_dir / "pgdata", base_dir / "pgdata" / "log")
 
 
 def _start_with_path_binaries(base_dir: Path, why: str) -> Server:
@@ -102,7 +121,7 @@ def _start_with_path_binaries(base_dir: Path, why: str) -> Server:
     def stop() -> None:
         subprocess.run([pg_ctl, "-D", str(data), "-w", "-m", "fast", "stop"], capture_output=True)
 
-    return Server(Path(psql), sock, 5432, "postgres", stop)
+    return Server(Path(psql), sock, 5432, "postgres", stop, data, log)
 
 
 SUPABASE_STUB = """
