@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterable
 
 from rlslint.diagnostics import Diagnostic, LintResult
 from rlslint.diagnostics import fingerprint
@@ -42,9 +43,34 @@ def render_baseline(result: LintResult, cwd: Path, path: Path) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def load_baseline(path: Path, display: str) -> Counter[Key]:
+@dataclass(frozen=True)
+class Baseline:
+    """The recorded findings; ``base`` is the baseline file's directory, ``cwd`` the one paths are shown from."""
+
+    entries: Counter[Key]
+    cwd: Path
+    base: Path
+
+    def new(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+        """The findings the baseline does not record.
+
+        Every key names its file, and a file belongs to one migration set, so matching
+        each set's findings on its own uses each entry once over the whole run.
+        """
+        remaining = Counter(self.entries)
+        kept = []
+        for diagnostic in diagnostics:
+            key = _key(diagnostic, self.cwd, self.base)
+            if remaining[key] > 0:
+                remaining[key] -= 1
+            else:
+                kept.append(diagnostic)
+        return kept
+
+
+def load_baseline(path: Path, cwd: Path, display: str) -> Baseline:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads((cwd / path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise BaselineError(f"{display}: cannot read baseline: {exc.strerror or exc}") from None
     except ValueError as exc:
@@ -52,20 +78,7 @@ def load_baseline(path: Path, display: str) -> Counter[Key]:
     if not isinstance(document, dict) or document.get("version") != VERSION or not isinstance(document.get("findings"), list):
         raise BaselineError(f"{display}: not a baseline file (expected {{\"version\": {VERSION}, \"findings\": [...]}})")
     try:
-        return Counter((e["code"], e["object"], e["file"], e["fingerprint"]) for e in document["findings"])
+        entries = Counter((e["code"], e["object"], e["file"], e["fingerprint"]) for e in document["findings"])
     except (KeyError, TypeError):
         raise BaselineError(f"{display}: not a baseline file (each finding needs code, object, file, fingerprint)") from None
-
-
-def without_baselined(result: LintResult, baseline: Counter[Key], cwd: Path, path: Path) -> LintResult:
-    """The result minus the findings the baseline records."""
-    base = (cwd / path).parent
-    remaining = Counter(baseline)
-    kept = []
-    for diagnostic in result.diagnostics:
-        key = _key(diagnostic, cwd, base)
-        if remaining[key] > 0:
-            remaining[key] -= 1
-        else:
-            kept.append(diagnostic)
-    return replace(result, diagnostics=tuple(kept))
+    return Baseline(entries, cwd, (cwd / path).parent)

@@ -26,7 +26,7 @@ from rlslint import __version__
 from rlslint.diagnostics import SourceError
 from rlslint.schema.replay import Replayer
 
-FORMAT = 2  # bumped whenever a snapshot of the replay would differ: 2 qualifies names in policy trees
+FORMAT = 3  # bumped whenever a snapshot of the replay would differ: 3 records the tables each statement targets
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,9 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
         settings_for = SettingsLoader(Path.cwd(), config_path, overrides)
         directory = None if no_cache else default_directory()
         cache = ReplayCache(directory) if directory is not None else None
-        result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES, cache)
+        # Writing a baseline records every finding, including those an older baseline holds.
+        baseline = _baseline(baseline_path) if baseline_path and not write_baseline_path else None
+        result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES, cache, baseline)
     except ConfigError as exc:
         _fail(str(exc))
     rules = settings_for.rule_table(KNOWN_RULES)
@@ -96,8 +98,6 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
                    "incomplete", err=True)
     elif write_baseline_path:
         _write_baseline(result, Path(write_baseline_path))
-    if baseline_path:
-        result = _without_baselined(result, baseline_path)
     if color is None:
         color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     _emit(result, ReportContext(rules, color=color, verbose=verbose), output_format, output, reports)
@@ -116,11 +116,11 @@ def _write_baseline(result, path: Path) -> None:
     sys.exit(EXIT_CLEAN)
 
 
-def _without_baselined(result, path: str):
-    from rlslint.baseline import BaselineError, load_baseline, without_baselined
+def _baseline(path: str):
+    from rlslint.baseline import BaselineError, load_baseline
 
     try:
-        return without_baselined(result, load_baseline(Path(path), path), Path.cwd(), Path(path))
+        return load_baseline(Path(path), Path.cwd(), path)
     except BaselineError as exc:
         _fail(str(exc))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from rlslint import sources, suppress
+from rlslint.baseline import Baseline
 from rlslint.cache import ReplayCache, Snapshot
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SourceError, SourceText, TablePosture
 from rlslint.rules import ALL_RULES
@@ -26,10 +27,11 @@ SettingsFor = Callable[[sources.MigrationSet], Settings]
 
 
 def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule] = ALL_RULES,
-         cache: ReplayCache | None = None) -> LintResult:
+         cache: ReplayCache | None = None, baseline: Baseline | None = None) -> LintResult:
+    """``baseline``: findings it records are not reported."""
     discovery = sources.discover(paths, cwd)
     texts: dict[str, SourceText] = {}
-    results = [_lint_set(s, settings_for(s), texts, cache, tuple(rules)) for s in discovery.sets]
+    results = [_lint_set(s, settings_for(s), texts, cache, tuple(rules), baseline) for s in discovery.sets]
     # Report in apply order (2_b.sql before 10_a.sql), not in the order of the path text.
     order = {f.display: (i, j) for i, s in enumerate(discovery.sets) for j, f in enumerate(s.files)}
     place = lambda path: (order.get(path, (len(order), 0)), path)  # noqa: E731
@@ -52,15 +54,16 @@ class _SetResult:
 
 
 def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
-              cache: ReplayCache | None, rules: tuple[Rule, ...]) -> _SetResult:
+              cache: ReplayCache | None, rules: tuple[Rule, ...], baseline: Baseline | None) -> _SetResult:
     replayed = _replay_set(migration_set, texts, cache)
     catalog = replayed.catalog
     wanted = lambda path: _wanted(path, migration_set)  # noqa: E731
     # Suppressions see the whole set: a comment in an old migration can excuse a finding
     # that a named file caused, so only after them are findings narrowed to those files.
-    paths = {f.display: f.path for f in migration_set.files}
-    found = run_rules(catalog, settings, rules, fixes=False)
-    suppressed = suppress.apply(found, replayed.parsed, texts, catalog, settings, rules, paths)
+    ran = tuple(rule for rule in rules if settings.runs(rule))
+    found = run_rules(catalog, settings, ran, fixes=False)
+    inputs = suppress.Inputs(replayed.parsed, texts, {f.display: f.path for f in migration_set.files}, catalog.targets)
+    suppressed = suppress.apply(found, inputs, settings, frozenset(r.code for r in ran), baseline)
     reported = [d for d in (*suppressed.kept, *suppressed.findings) if wanted(d.span.path)]
     if replayed.without_targets is not None:
         # Named files also answer for findings they cause elsewhere: a DROP POLICY in a new

@@ -16,12 +16,29 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.markers import Marker, MarkerUse
+from rlslint.rules.base import Rule
+
+_EXPECTED_FORM = "expected `rlslint: ignore[CODE, …] reason` or `rlslint: ignore-file[CODE, …] reason`"
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
-    """Nothing to check over the schema model: the suppression stage reports this rule."""
-    return iter(())
+def check(rule: Rule, ctx: MarkerUse) -> Iterator[Diagnostic]:
+    """Judged in the suppression stage, over the comments it read (not over the schema model)."""
+    for marker in ctx.markers:
+        for problem in _problems(marker, ctx.settings.require_suppression_reason):
+            yield rule.diagnostic(ctx, marker.comment, problem, "", "", detail=f"{problem} {marker.text}")
+
+
+def _problems(marker: Marker, require_reason: bool) -> Iterator[str]:
+    if not marker.well_formed:
+        yield f"malformed suppression comment; {_EXPECTED_FORM}"
+        return
+    for word in marker.unknown:
+        yield f"suppression names unknown rule {word!r}; `rlslint rules` lists codes and names"
+    if marker.empty:
+        yield f"suppression names no rule; {_EXPECTED_FORM}"
+    if marker.codes and not marker.reason and require_reason:
+        yield f"suppression of {', '.join(marker.codes)} gives no reason, and require-suppression-reason is set"
 
 
 RULE = Rule(

@@ -15,12 +15,24 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Diagnostic, Severity
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.markers import MarkerUse
+from rlslint.rules.base import Rule
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
-    """Nothing to check over the schema model: the suppression stage reports this rule."""
-    return iter(())
+def check(rule: Rule, ctx: MarkerUse) -> Iterator[Diagnostic]:
+    """Judged in the suppression stage, once it knows which comments removed which findings.
+
+    Only a code whose rule ran can be unused: another run (a CI job with ``--select``) may
+    need the comment.
+    """
+    for i, marker in enumerate(ctx.markers):
+        where = "in this file" if marker.file_level else "here"
+        for code in marker.codes:
+            if code in ctx.ran and (i, code) not in ctx.used:
+                advice = "delete the comment" if len(marker.codes) == 1 else f"remove {code} from the comment"
+                message = f"suppression of {code} ({ctx.names[code]}) matches no finding {where}; {advice}"
+                yield rule.diagnostic(ctx, marker.comment, message, ", ".join(sorted(map(str, marker.tables))), "",
+                                      detail=f"{code} {marker.text}")
 
 
 RULE = Rule(

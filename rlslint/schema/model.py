@@ -119,6 +119,9 @@ class Catalog:
     schemas: frozenset[str]
     tables: Mapping[QName, Table] = field(default_factory=lambda: MappingProxyType({}))
     notes: tuple[Note, ...] = ()
+    # (path, statement start) -> the tables that CREATE TABLE / ALTER TABLE statement created
+    # or altered, under their final names: what a suppression comment on it extends to.
+    targets: Mapping[tuple[str, int], tuple[QName, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def table(self, qname: QName) -> Table | None:
         return self.tables.get(qname)

@@ -123,9 +123,29 @@ class ReplayState:
         self.in_transaction = False
         self.notes: list[Note] = []
         self.stmt: Statement | None = None
+        # (path, statement start) -> the creation spans of the tables the statement created or
+        # altered: a table's creation span stays its own through renames and SET SCHEMA.
+        self.targets: dict[tuple[str, int], list[Span]] = {}
 
     def catalog(self) -> Catalog:
-        return Catalog(frozenset(self.schemas), MappingProxyType(dict(self.tables)), tuple(self.notes))
+        return Catalog(frozenset(self.schemas), MappingProxyType(dict(self.tables)), tuple(self.notes),
+                       MappingProxyType(self._final_targets()))
+
+    def target(self, table: Table) -> None:
+        """Record that the current statement creates or alters ``table``."""
+        self.targets.setdefault((self.span.path, self.span.start), []).append(table.created)
+
+    def _final_targets(self) -> dict[tuple[str, int], tuple[QName, ...]]:
+        """Each statement's tables under their names after the whole history; dropped ones are gone."""
+        by_creation: dict[Span, list[QName]] = {}
+        for table in self.tables.values():
+            by_creation.setdefault(table.created, []).append(table.qname)
+        found = {}
+        for statement, created in self.targets.items():
+            names = tuple(q for span in created for q in by_creation.get(span, ()))
+            if names:
+                found[statement] = names
+        return found
 
     def note(self, message: str) -> None:
         self.notes.append(Note(self.stmt.span, message))

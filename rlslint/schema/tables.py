@@ -21,6 +21,7 @@ class TableStatements(ReplayState):
             return
         qname = QName(schema, rangevar["relname"])
         if qname in self.tables:
+            self.target(self.tables[qname])
             if not node.get("if_not_exists"):
                 self.rejected(f"table {qname} already exists")
             return
@@ -33,6 +34,7 @@ class TableStatements(ReplayState):
             if parent is not None:
                 table = evolve(table, columns=table.columns + tuple(evolve(c, created=self.span) for c in parent.columns))
         self.tables[qname] = table
+        self.target(table)
         for element in node.get("tableElts", ()):
             if "ColumnDef" in element:
                 self.add_column(qname, element["ColumnDef"])
@@ -73,6 +75,7 @@ class TableStatements(ReplayState):
         table = self.relation(node["relation"], missing_ok=bool(node.get("missing_ok")))
         if table is None:
             return
+        self.target(table)
         qname = table.qname
         for entry in node.get("cmds", ()):
             cmd = entry["AlterTableCmd"]
