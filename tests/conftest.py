@@ -8,7 +8,10 @@ from tests.pgharness import ServerUnavailable, start_server
 
 # Property-based tests: "ci" (the default) is sized for CI and reproducible run to run;
 # `pytest --hypothesis-profile=thorough` runs the long local version.
-_PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# `pg` is function-scoped only to check the session's server is alive; sharing it between
+# examples is what the property tests want.
+_PROFILE = dict(deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 settings.register_profile("ci", max_examples=200, derandomize=True, print_blob=True, **_PROFILE)
 settings.register_profile("thorough", max_examples=5000, **_PROFILE)
 settings.load_profile("ci")
