@@ -1,3 +1,4 @@
+import hashlib
 import os
 import tempfile
 
@@ -31,6 +32,13 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: runs real tools (pre-commit, pip into a fresh venv); part of the default run")
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        # pytest's default base directory is shared by every run of the same user and keeps
+        # only the newest three, so concurrent runs from other checkouts delete each other's
+        # files, PostgreSQL's data directory among them. One base per checkout instead,
+        # emptied by pytest at the start of each run; xdist workers get subdirectories of it.
+        checkout = hashlib.sha256(str(config.rootpath).encode()).hexdigest()[:12]
+        config.option.basetemp = os.path.join(tempfile.gettempdir(), f"rlslint-tests-{os.getuid()}-{checkout}")
 
 
 @pytest.fixture(scope="session")
