@@ -17,6 +17,8 @@ from rlslint import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 FORMATS = ("text", "json", "github", "sarif", "markdown")  # rlslint.report.REPORTERS, without importing it
+# rlslint.layouts.LAYOUTS, without importing it (a test keeps the two equal)
+LAYOUT_NAMES = ("supabase", "supabase-schemas", "prisma", "drizzle", "flyway", "golang-migrate", "dbmate", "plain")
 
 
 class _DefaultToCheck(click.Group):
@@ -59,16 +61,20 @@ def main() -> None:
                    "($RLSLINT_CACHE_DIR, else $XDG_CACHE_HOME/rlslint, else ~/.cache/rlslint).")
 @click.option("-v", "--verbose", is_flag=True, help="Also show what could not be analysed (dynamic SQL, unknown tables).")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal without NO_COLOR).")
+@click.option("--layout", type=click.Choice(LAYOUT_NAMES), default=None,
+              help="Order every set as this layout's tool does, instead of detecting the layout.")
+@click.option("--list-files", is_flag=True, help="Print every migration set, its layout and its files in apply order; lint nothing.")
 def check(paths, output_format, output, reports, fail_on, select, ignore, extend_select, config_path, baseline_path,
-          write_baseline_path, exit_zero, no_cache, verbose, color) -> None:
-    """Lint migrations. With no PATHS, find supabase/migrations from here upwards.
+          write_baseline_path, exit_zero, no_cache, verbose, color, layout, list_files) -> None:
+    """Lint migrations. With no PATHS, every migration set of the repository.
 
-    A directory is linted whole. Given files (as pre-commit passes them), rlslint replays
-    the whole migration set each belongs to and reports only what those files caused.
+    A directory is linted whole, or each set below it. Given files (as pre-commit passes
+    them), rlslint replays the whole migration set each belongs to and reports only what
+    those files caused.
     """
     from rlslint import engine
     from rlslint.cache import ReplayCache, default_directory
-    from rlslint.config import ConfigError, Overrides, SettingsLoader
+    from rlslint.config import ConfigError, Overrides, SettingsLoader, declared_sets
     from rlslint.diagnostics import Severity
     from rlslint.report import ReportContext
     from rlslint.rules import ALL_RULES, KNOWN_RULES
@@ -76,8 +82,11 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
 
     try:
         check_selectors(KNOWN_RULES, (*select, *extend_select, *ignore))
-    except SelectionError as exc:
+        declared = declared_sets(Path.cwd(), config_path)
+    except (SelectionError, ConfigError) as exc:
         _fail(str(exc))
+    if list_files:
+        _list_files(list(paths), layout, declared)
     overrides = Overrides(select or None, ignore or None, extend_select, Severity.parse(fail_on) if fail_on else None)
     # The parse trees are millions of small dicts and hold no reference cycles; the cyclic
     # collector would re-scan them over and over (a third of the run) to free nothing
@@ -89,7 +98,8 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
         cache = ReplayCache(directory) if directory is not None else None
         # Writing a baseline records every finding, including those an older baseline holds.
         baseline = _baseline(baseline_path) if baseline_path and not write_baseline_path else None
-        result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES, cache, baseline)
+        result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES, cache, baseline,
+                             layout=layout, declared=declared)
     except ConfigError as exc:
         _fail(str(exc))
     rules = settings_for.rule_table(KNOWN_RULES)
@@ -106,6 +116,22 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
     if not exit_zero and any(d.severity >= settings_for.fail_on for d in result.diagnostics):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _list_files(paths: list[str], layout: str | None, declared) -> None:
+    """What rlslint believes: each set, its layout and how that layout orders, its files in apply order."""
+    from rlslint.layouts import LAYOUTS
+    from rlslint.sources import discover, display_path
+
+    found = discover(paths, Path.cwd(), layout, declared)
+    for migration_set in found.sets:
+        described = LAYOUTS[migration_set.layout]
+        click.echo(f"{display_path(migration_set.root, Path.cwd()) or '.'}: {described.name} ({described.order})")
+        for file in migration_set.files:
+            click.echo(f"  {file.display}")
+    for error in found.errors:
+        click.echo(f"{error.path + ': ' if error.path else ''}error: {error.message}", err=True)
+    sys.exit(EXIT_ERROR if found.errors else EXIT_CLEAN)
 
 
 def _write_baseline(result, path: Path) -> None:

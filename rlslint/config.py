@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,7 +15,7 @@ from rlslint.rules import KNOWN_RULES
 from rlslint.rules.base import Rule
 from rlslint.selection import matching, resolve_selection
 from rlslint.settings import Settings
-from rlslint.sources import display_path
+from rlslint.sources import DeclaredSet, display_path
 
 if TYPE_CHECKING:
     from rlslint.sources import MigrationSet
@@ -86,6 +87,16 @@ def find_config(start: Path) -> Path | None:
         if pyproject.is_file() and "rlslint" in _read_toml(pyproject, display_path(pyproject, Path.cwd())).get("tool", {}):
             return pyproject
     return None
+
+
+def declared_sets(cwd: Path, config: str | None) -> tuple[DeclaredSet, ...]:
+    """The ``migrations`` setting of the config file that applies at ``cwd``, paths made absolute."""
+    path = (cwd / config) if config else find_config(cwd)
+    if path is None or not path.is_file():
+        return ()
+    options = load_options(path, display_path(path, cwd))
+    return tuple(DeclaredSet(Path(os.path.normpath(path.parent / entry.path)), entry.layout, entry.exposed_schemas)
+                 for entry in options.migrations or ())
 
 
 def load_options(path: Path, display: str) -> Options:
@@ -163,6 +174,8 @@ class SettingsLoader:
         if path is not None:
             options, config_dir = load_options(path, self._display(path)), path.parent
         settings = resolve(options, self.overrides, config_dir, migration_set.root)
+        if migration_set.exposed_schemas is not None:  # the set's own entry in the migrations setting
+            settings = replace(settings, exposed_schemas=migration_set.exposed_schemas)
         self.resolved.append(settings)
         return settings
 

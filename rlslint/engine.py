@@ -27,9 +27,10 @@ SettingsFor = Callable[[sources.MigrationSet], Settings]
 
 
 def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule] = ALL_RULES,
-         cache: ReplayCache | None = None, baseline: Baseline | None = None) -> LintResult:
-    """``baseline``: findings it records are not reported."""
-    discovery = sources.discover(paths, cwd)
+         cache: ReplayCache | None = None, baseline: Baseline | None = None, layout: str | None = None,
+         declared: tuple[sources.DeclaredSet, ...] = ()) -> LintResult:
+    """``baseline``: findings it records are not reported. ``layout`` and ``declared``: see ``sources.discover``."""
+    discovery = sources.discover(paths, cwd, layout, declared)
     texts: dict[str, SourceText] = {}
     results = [_lint_set(s, settings_for(s), texts, cache, tuple(rules), baseline) for s in discovery.sets]
     # Report in apply order (2_b.sql before 10_a.sql), not in the order of the path text.

@@ -43,10 +43,20 @@ class Options:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     require_suppression_reason: bool = False
     rules: Mapping[str, RuleTable] | None = None  # by rule code
+    migrations: tuple[MigrationsEntry, ...] | None = None  # sets listed explicitly instead of found
+
+
+@dataclass(frozen=True)
+class MigrationsEntry:
+    """``[[migrations]]``: a set's path (relative to the config file), its layout and exposed schemas."""
+
+    path: str
+    layout: str | None = None
+    exposed_schemas: tuple[str, ...] | None = None
 
 
 KEYS = (
-    "exclude", "exposed-schemas", "extend-select", "fail-on", "ignore", "owner-tables",
+    "exclude", "exposed-schemas", "extend-select", "fail-on", "ignore", "migrations", "owner-tables",
     "per-file-ignores", "require-suppression-reason", "rules", "select",
 )
 
@@ -131,7 +141,29 @@ def parse_options(data: Mapping[str, Any], file: str, prefix: str = "") -> Optio
         )
     if "rules" in data:
         values["rules"] = _rule_tables(read, read.table(data["rules"], "rules"))
+    if "migrations" in data:
+        values["migrations"] = _migrations(read, data["migrations"])
     return Options(**values)
+
+
+def _migrations(read: _Reader, value: Any) -> tuple[MigrationsEntry, ...]:
+    from rlslint.layouts import LAYOUTS
+
+    if not isinstance(value, list):
+        raise read.error("migrations", f"expected an array of tables ([[migrations]] with a path each), got {value!r}")
+    entries = []
+    for i, item in enumerate(value):
+        key = f"migrations[{i}]"
+        table = read.table(item, key)
+        read.check_keys(table, ("exposed-schemas", "layout", "path"), f"{key}.")
+        if not isinstance(table.get("path"), str) or not table["path"]:
+            raise read.error(f"{key}.path", f"expected the set's directory, got {table.get('path')!r}")
+        layout = table.get("layout")
+        if layout is not None and layout not in LAYOUTS:
+            raise read.error(f"{key}.layout", f"expected one of {', '.join(LAYOUTS)}, got {layout!r}")
+        exposed = read.strings(table["exposed-schemas"], f"{key}.exposed-schemas") if "exposed-schemas" in table else None
+        entries.append(MigrationsEntry(table["path"], layout, exposed))
+    return tuple(entries)
 
 
 def _rule_tables(read: _Reader, tables: Mapping[str, Any]) -> dict[str, RuleTable]:

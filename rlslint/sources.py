@@ -1,8 +1,9 @@
 """Paths -> migration sets: which files are applied, in which order, as text.
 
 A directory is a migration set; files inside it are ordered the way the tool that
-owns the layout applies them. Files that never run forwards (down/undo
-migrations, seeds) are not part of the set.
+owns the layout applies them (``rlslint.layouts``). Files that never run forwards
+(down/undo migrations, seeds) are not part of the set. With no path, the sets are
+found in the repository (``rlslint.repository``) or listed by the ``migrations`` setting.
 """
 
 from __future__ import annotations
@@ -10,22 +11,13 @@ from __future__ import annotations
 import codecs
 import errno
 import os
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from rlslint import layouts, repository
 from rlslint.diagnostics import SourceError
-
-# Searched upwards from the current directory when no path is given.
-KNOWN_LAYOUTS = ("supabase/migrations", "prisma/migrations", "drizzle", "db/migrations", "migrations")
-
-_SUPABASE_FILE = re.compile(r"^([0-9]+)_(.*)\.sql$")  # the Supabase CLI's own pattern
-_NOT_FORWARD = re.compile(r"(\.down\.sql|\.undo\.sql|^U[0-9][^_]*__.*\.sql|^seed\.sql)$", re.IGNORECASE)
-_FLYWAY_VERSIONED = re.compile(r"^V([0-9][0-9._]*)__", re.IGNORECASE)
-_FLYWAY_REPEATABLE = re.compile(r"^R__", re.IGNORECASE)
-_DIGITS = re.compile(r"([0-9]+)")
-_DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.MULTILINE)
-_DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
+from rlslint.layouts import LAYOUTS, natural_key  # noqa: F401  (natural_key: the plain order, used by tests)
 
 # A schema migration this large is a data load; parsing it would take long and a lot of memory.
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -45,9 +37,30 @@ class MigrationFile:
 @dataclass(frozen=True)
 class MigrationSet:
     root: Path
-    layout: str
+    layout: str  # a key of rlslint.layouts.LAYOUTS
     files: tuple[MigrationFile, ...]
     targets: frozenset[str] | None  # display paths to report on; None = every file
+    exposed_schemas: frozenset[str] | None = None  # the set's own, from the migrations setting
+    versions: tuple[str, ...] = field(default=(), compare=False)  # each applied file's version
+
+    @property
+    def naming(self) -> layouts.Naming | None:
+        """How the set's tool names its next migration; None when the tool writes them itself."""
+        return LAYOUTS[self.layout].naming
+
+    def next_file(self, name: str, now: datetime | None = None) -> Path | None:
+        """Where the next migration called ``name`` goes, named as the layout's tool names it."""
+        naming = self.naming
+        return None if naming is None else self.root / naming.next_file(self.versions, name, now)
+
+
+@dataclass(frozen=True)
+class DeclaredSet:
+    """One entry of the ``migrations`` setting: a set named explicitly rather than found."""
+
+    path: Path  # absolute
+    layout: str | None = None
+    exposed_schemas: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,67 +76,99 @@ def display_path(path: Path, cwd: Path) -> str:
         return path.as_posix()
 
 
-def natural_key(name: str) -> tuple:
-    """``2_b.sql`` before ``10_a.sql``: digit runs compare as numbers."""
-    return tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(name))
-
-
-def find_project_migrations(start: Path) -> Path | None:
-    for directory in (start, *start.parents):
-        for layout in KNOWN_LAYOUTS:
-            candidate = directory / layout
-            if candidate.is_dir():
-                return candidate
-    return None
-
-
 def _absolute(path: Path, cwd: Path) -> Path:
     return Path(os.path.normpath(cwd / path))
 
 
-def _set_root_for_file(path: Path) -> Path:
-    parent = path.parent
-    if path.name == "migration.sql" and parent.parent.name == "migrations":
-        return parent.parent  # Prisma: migrations/<ts>_<name>/migration.sql
-    return parent
+@dataclass
+class _Wanted:
+    layout: str | None  # None: detect
+    targets: set[str] | None
+    exposed: frozenset[str] | None = None
 
 
-def _set_root_for_dir(path: Path) -> Path:
-    for inner in ("supabase/migrations", "migrations"):
-        if (path / inner).is_dir() and not any(path.glob("*.sql")):
-            return path / inner  # a project root or the supabase/ folder was given
-    return path
+def discover(paths: list[str], cwd: Path, layout: str | None = None,
+             declared: tuple[DeclaredSet, ...] = ()) -> Discovery:
+    """The sets to lint: the paths given, else the ``migrations`` setting, else what the repository holds.
 
-
-def discover(paths: list[str], cwd: Path) -> Discovery:
+    ``layout`` (``--layout``) wins over a declared set's layout, which wins over detection.
+    """
     errors: list[SourceError] = []
-    roots: dict[Path, set[str] | None] = {}
-    if not paths:
-        found = find_project_migrations(cwd)
-        if found is None:
-            layouts = ", ".join(KNOWN_LAYOUTS)
-            errors.append(SourceError("", f"no migrations found from {cwd} upwards (looked for {layouts})", kind="usage"))
-        else:
-            roots[found] = None
+    wanted: dict[Path, _Wanted] = {}
+    declared_at = {d.path: d for d in declared}
+
+    def want(root: Path, found_layout: str | None, target: str | None = None) -> None:
+        entry = declared_at.get(root)
+        chosen = layout or (entry.layout if entry else None) or found_layout
+        exposed = frozenset(entry.exposed_schemas) if entry and entry.exposed_schemas is not None else None
+        current = wanted.setdefault(root, _Wanted(chosen, set() if target else None, exposed))
+        if target is not None and current.targets is not None:
+            current.targets.add(target)
+
+    boundary = repository.repository_root(cwd) or cwd
+    if not paths and declared:
+        for entry in declared:
+            if entry.path.is_dir():
+                want(entry.path, None)
+            else:
+                errors.append(SourceError(display_path(entry.path, cwd), "listed in the migrations setting, "
+                                          "but " + _why_missing(entry.path), kind="usage"))
+    elif not paths:
+        top, found = repository.find_from(cwd)
+        if not found:
+            where = f"below {cwd} or its parents up to the repository root {boundary}" if boundary != cwd else f"below or above {cwd}"
+            errors.append(SourceError("", f"no migrations found {where}; name the directory, or list the sets "
+                                      "in the migrations setting", kind="usage"))
+        for found_set in found:
+            want(found_set.root, found_set.layout)
     for given in paths:
         path = _absolute(Path(given), cwd)
         if path.is_dir():
-            roots[_set_root_for_dir(path)] = None
+            found = _sets_in_directory(path, repository.repository_root(path) or path)
+            if not found:
+                want(path, None)  # reported below as a directory without migrations
+            for found_set in found:
+                want(found_set.root, found_set.layout)
         elif path.is_file():
-            root = _set_root_for_file(path)
-            if root not in roots or roots[root] is not None:
-                roots.setdefault(root, set()).add(display_path(path, cwd))
+            root, found_layout = _set_of_file(path, repository.repository_root(path) or path.parent)
+            want(root, found_layout, display_path(path, cwd))
         else:
             errors.append(SourceError(given, _why_missing(path), kind="usage"))
     sets = []
-    for root, targets in roots.items():
-        migration_set, set_errors = _load_set(root, targets, cwd)
+    for root, request in wanted.items():
+        migration_set, set_errors = _load_set(root, request, cwd, repository.repository_root(root) or root)
         errors.extend(set_errors)
-        if migration_set.files or targets:
+        if migration_set.files or request.targets:
             sets.append(migration_set)
-        else:
+        elif not set_errors:
             errors.append(SourceError(display_path(root, cwd), "no migration files (.sql) in this directory", kind="usage"))
     return Discovery(tuple(sets), tuple(errors))
+
+
+def _sets_in_directory(path: Path, boundary: Path) -> list[repository.FoundSet]:
+    """The directory itself when it is a set; else the sets below it, or else each sub-folder with SQL."""
+    if path.name != "supabase":
+        own = repository.set_layout(path, boundary, any_sql=True)
+        if own is not False:
+            return [repository.FoundSet(path, own)]
+    return repository.find_below(path, boundary) or repository.find_below(path, boundary, any_sql_children=True)
+
+
+def _set_of_file(path: Path, boundary: Path) -> tuple[Path, str | None]:
+    """The set a named file belongs to, so the whole set is replayed for context."""
+    for directory in path.parents:
+        if directory.name == "supabase":
+            schemas = layouts.schema_files(directory)
+            if schemas is not None and path in schemas[0]:
+                declared = layouts.schema_paths(directory / "config.toml")[0] is not None
+                return (directory if declared else directory / "schemas"), "supabase-schemas"
+            break
+        if directory == boundary:
+            break
+    parent = path.parent
+    if path.name == "migration.sql" and (parent.parent.name == "migrations" or (parent.parent / "migration_lock.toml").is_file()):
+        return parent.parent, None  # Prisma: migrations/<ts>_<name>/migration.sql
+    return parent, None
 
 
 def _why_missing(path: Path) -> str:
@@ -136,61 +181,42 @@ def _why_missing(path: Path) -> str:
     return "not a file or directory"
 
 
-_LAYOUT_NAMES = {"flyway": "Flyway migrations (V<version>__<name>.sql)",
-                 "prisma": "Prisma migrations (<timestamp>_<name>/migration.sql)"}
-
-
-def _stray_files(root: Path, layout: str, applied: list[Path]) -> list[Path]:
-    """SQL files beside Flyway or Prisma migrations that the tool would not apply.
-
-    A directory that mixes layouts (``V1__init.sql`` next to ``20240101_x.sql``) has no
-    single apply order; reporting the files left out beats linting a history silently.
-    """
-    if layout not in ("flyway", "prisma"):
-        return []
-    applied_set = set(applied)
-    return sorted(p for p in root.iterdir() if p.suffix.lower() == ".sql" and not p.name.startswith(".")
-                  and not _NOT_FORWARD.search(p.name) and p not in applied_set)
-
-
-def _ordered_files(root: Path) -> tuple[str, list[Path]]:
-    """The layout's name and its forward migrations in apply order."""
-    if root.name == "migrations" and root.parent.name == "prisma" or any(root.glob("*/migration.sql")):
-        return "prisma", sorted(root.glob("*/migration.sql"), key=lambda p: natural_key(p.parent.name))
-    candidates = [p for p in root.iterdir() if p.suffix.lower() == ".sql" and not p.name.startswith(".")]
-    # A symlink that leads nowhere (or in a loop) stays in, so reading it reports why.
-    candidates = [p for p in candidates if not _NOT_FORWARD.search(p.name) and (p.is_file() or p.is_symlink())]
-    if root.name == "migrations" and root.parent.name == "supabase":
-        # The CLI applies <version>_<name>.sql by integer version and skips anything else.
-        versioned = [p for p in candidates if _SUPABASE_FILE.match(p.name)]
-        return "supabase", sorted(versioned, key=lambda p: (int(_SUPABASE_FILE.match(p.name).group(1)), p.name))
-    if any(_FLYWAY_VERSIONED.match(p.name) for p in candidates):
-        versioned = [p for p in candidates if _FLYWAY_VERSIONED.match(p.name)]
-        repeatable = [p for p in candidates if _FLYWAY_REPEATABLE.match(p.name)]
-        return "flyway", sorted(versioned, key=lambda p: natural_key(p.name[1:])) + sorted(repeatable, key=lambda p: p.name)
-    return "plain", sorted(candidates, key=lambda p: natural_key(p.name))
-
-
-def _load_set(root: Path, targets: set[str] | None, cwd: Path) -> tuple[MigrationSet, list[SourceError]]:
+def _load_set(root: Path, request: _Wanted, cwd: Path, boundary: Path) -> tuple[MigrationSet, list[SourceError]]:
     errors: list[SourceError] = []
+    here = display_path(root, cwd) or "."
     try:
-        layout, paths = _ordered_files(root)
-        for stray in _stray_files(root, layout, paths):
-            errors.append(SourceError(display_path(stray, cwd), f"not named like the other {_LAYOUT_NAMES[layout]} here; "
-                                      "mixed layouts have no apply order, so it is not linted", kind="usage"))
+        candidates = [request.layout] if request.layout else layouts.detect(root, boundary)
+        chosen = candidates[0]
+        if len(candidates) > 1:
+            errors.append(SourceError(here, f"fits {' and '.join(LAYOUTS[c].title for c in candidates)} at once; linted as "
+                                      f"{chosen} (choose with --layout or the set's layout in the migrations setting)",
+                                      kind="usage"))
+        plan = layouts.plan(chosen, root, boundary)
+        read = {p: read_source(p, display_path(p, cwd)) for p in plan.files}
+        if request.layout is None and chosen == "plain" and layouts.is_dbmate([text for text, _ in read.values()]):
+            chosen, plan = "dbmate", layouts.plan("dbmate", root, boundary)
+            read.update({p: read_source(p, display_path(p, cwd)) for p in plan.files if p not in read})
     except OSError as exc:
-        errors.append(SourceError(display_path(root, cwd), f"cannot list directory: {exc.strerror or exc}", kind="read"))
-        return MigrationSet(root, "plain", (), frozenset(targets or ())), errors
+        errors.append(SourceError(here, f"cannot list directory: {exc.strerror or exc}", kind="read"))
+        return MigrationSet(root, "plain", (), frozenset(request.targets or ())), errors
+    errors.extend(SourceError(here, problem, kind="usage") for problem in plan.problems)
+    layout = LAYOUTS[chosen]
+    for stray in plan.strays:
+        errors.append(SourceError(display_path(stray, cwd), f"not named like the other {layout.title} here; "
+                                  f"{layout.tool or 'the tool'} would not apply it, so it is not linted", kind="usage"))
     files = []
     seen = set()
-    for path in paths:
+    for path in plan.files:
         display = display_path(path, cwd)
         seen.add(display)
-        text, error = read_source(path, display)
+        text, error = read[path]
         if error:
             errors.append(error)
+        text, problem = _as_the_tool_runs_it(chosen, text)
+        if problem:
+            errors.append(SourceError(display, problem, kind="usage"))
         files.append(MigrationFile(path, display, text))
-    for target in sorted(targets or ()):
+    for target in sorted(request.targets or ()):
         if target not in seen:
             # A file given explicitly but not part of the applied set (a seed, a down
             # migration): lint it on its own, after the history, so it is not ignored silently.
@@ -199,7 +225,21 @@ def _load_set(root: Path, targets: set[str] | None, cwd: Path) -> tuple[Migratio
             if error:
                 errors.append(error)
             files.append(MigrationFile(path, target, text))
-    return MigrationSet(root, layout, tuple(files), frozenset(targets) if targets is not None else None), errors
+    targets = frozenset(request.targets) if request.targets is not None else None
+    return MigrationSet(root, chosen, tuple(files), targets, request.exposed, plan.versions), errors
+
+
+def _as_the_tool_runs_it(layout: str, text: str | None) -> tuple[str | None, str | None]:
+    """The text the layout's tool executes, same length so offsets hold; and why a file cannot run."""
+    if text is None:
+        return None, None
+    if layout == "dbmate":
+        if not layouts.DBMATE_UP.search(text):
+            return None, "no -- migrate:up section, so dbmate refuses to apply it; not linted"
+        return layouts.blank_outside_dbmate_up(text), None
+    if layout == "drizzle":
+        return layouts.split_drizzle_breakpoints(text), None
+    return text, None
 
 
 def read_source(path: Path, display: str) -> tuple[str | None, SourceError | None]:
@@ -219,21 +259,11 @@ def read_source(path: Path, display: str) -> tuple[str | None, SourceError | Non
     except UnicodeDecodeError as exc:
         text = data.decode("utf-8-sig", errors="rlslint-blank")
         offset = len(data[: exc.start].decode("utf-8-sig", errors="rlslint-blank"))
-        return _dbmate_up(text).replace("\x00", " "), SourceError(
+        return text.replace("\x00", " "), SourceError(
             display, f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); the file must be UTF-8", offset, kind="read"
         )
     if "\x00" in text:
         offset = text.index("\x00")
-        return _dbmate_up(text).replace("\x00", " "), SourceError(display, "NUL byte in file; PostgreSQL rejects it", offset, kind="read")
-    return _dbmate_up(text), None
+        return text.replace("\x00", " "), SourceError(display, "NUL byte in file; PostgreSQL rejects it", offset, kind="read")
+    return text, None
 
-
-def _dbmate_up(text: str) -> str:
-    """dbmate files hold both directions; keep only ``-- migrate:up``, blanked in place so offsets hold."""
-    up = _DBMATE_UP.search(text)
-    if up is None:
-        return text
-    down = _DBMATE_DOWN.search(text, up.end())
-    keep_from, keep_to = up.start(), down.start() if down else len(text)
-    blank = lambda s: re.sub(r"[^\r\n]", " ", s)  # noqa: E731
-    return blank(text[:keep_from]) + text[keep_from:keep_to] + blank(text[keep_to:])

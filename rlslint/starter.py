@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rlslint.config import ConfigError, supabase_exposed_schemas
 from rlslint.rules import KNOWN_RULES
-from rlslint.sources import KNOWN_LAYOUTS, discover
+from rlslint.repository import KNOWN_LAYOUTS
+from rlslint.sources import discover
 
 
 @dataclass(frozen=True)

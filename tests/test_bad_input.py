@@ -174,5 +174,5 @@ def test_directory_mixing_layouts(tmp_path):
     code, errors, output = lint(tmp_path, "m")
     assert (code, errors) == (2, [
         "m/20240101000000_supabase_style.sql: error: not named like the other Flyway migrations "
-        "(V<version>__<name>.sql) here; mixed layouts have no apply order, so it is not linted"])
+        "(V<version>__<name>.sql) here; Flyway would not apply it, so it is not linted"])
     assert "m/V1__ok.sql:1:1: RLS001" in output
