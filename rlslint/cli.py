@@ -79,6 +79,7 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
     from rlslint.report import ReportContext
     from rlslint.rules import ALL_RULES, KNOWN_RULES
     from rlslint.selection import SelectionError, check_selectors
+    from rlslint.settings import Settings
 
     try:
         check_selectors(KNOWN_RULES, (*select, *extend_select, *ignore))
@@ -102,7 +103,7 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
                              layout=layout, declared=declared)
     except ConfigError as exc:
         _fail(str(exc))
-    rules = settings_for.rule_table(KNOWN_RULES)
+    rules = _rule_table(result, KNOWN_RULES)
     if write_baseline_path and result.errors:
         click.echo(f"rlslint: baseline not written: {len(result.errors)} file error(s) below would leave it "
                    "incomplete", err=True)
@@ -113,7 +114,9 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
     _emit(result, ReportContext(rules, color=color, verbose=verbose), output_format, output, reports)
     if result.errors:
         sys.exit(EXIT_ERROR)
-    if not exit_zero and any(d.severity >= settings_for.fail_on for d in result.diagnostics):
+    # With several projects in one run, the strictest threshold decides.
+    fail_at = min((s.fail_on for s in result.sets), default=overrides.fail_on or Settings.fail_on)
+    if not exit_zero and any(d.severity >= fail_at for d in result.diagnostics):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
 
@@ -132,6 +135,16 @@ def _list_files(paths: list[str], layout: str | None, declared) -> None:
     for error in found.errors:
         click.echo(f"{error.path + ': ' if error.path else ''}error: {error.message}", err=True)
     sys.exit(EXIT_ERROR if found.errors else EXIT_CLEAN)
+
+
+def _rule_table(result, known):
+    """The rules that ran in any migration set (what SARIF lists, so code scanning closes
+    their old alerts); with no set at all, the default selection."""
+    from rlslint.settings import Settings
+
+    if not result.sets:
+        return tuple(rule for rule in known if Settings().runs(rule))
+    return tuple(rule for rule in known if any(rule.code in s.severities for s in result.sets))
 
 
 def _write_baseline(result, path: Path) -> None:

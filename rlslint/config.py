@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from rlslint.diagnostics import Severity
 from rlslint.options import ConfigError, Options, parse_options
 from rlslint.rules import KNOWN_RULES
-from rlslint.rules.base import Rule
 from rlslint.selection import matching, resolve_selection
 from rlslint.settings import Settings
 from rlslint.sources import DeclaredSet, display_path
@@ -156,15 +155,13 @@ def _anchor(glob: str, config_dir: Path | None) -> str:
 class SettingsLoader:
     """Settings for each migration set, from the config file found above it (or ``--config``).
 
-    Remembers what it resolved, so the command line can report the rule table and decide
-    the exit code with the same settings the rules ran with.
+    Holds no results: what each set was linted with travels with that set's result.
     """
 
     def __init__(self, cwd: Path, config: str | None, overrides: Overrides) -> None:
         self.cwd = cwd
         self.config = (cwd / config) if config else None
         self.overrides = overrides
-        self.resolved: list[Settings] = []
         if self.config is not None and not self.config.is_file():
             raise ConfigError(f"{config}: config file not found")
 
@@ -176,7 +173,6 @@ class SettingsLoader:
         settings = resolve(options, self.overrides, config_dir, migration_set.root)
         if migration_set.exposed_schemas is not None:  # the set's own entry in the migrations setting
             settings = replace(settings, exposed_schemas=migration_set.exposed_schemas)
-        self.resolved.append(settings)
         return settings
 
     def _display(self, path: Path) -> str:
@@ -184,17 +180,3 @@ class SettingsLoader:
             return path.relative_to(self.cwd).as_posix()
         except ValueError:
             return path.as_posix()
-
-    @property
-    def fail_on(self) -> Severity:
-        """With several projects in one run, the strictest threshold decides."""
-        return min((s.fail_on for s in self.resolved), default=self.overrides.fail_on or Settings.fail_on)
-
-    def rule_table(self, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
-        """The rules that ran, with their severities as configured (for SARIF and the text footer)."""
-        settings = self.resolved[0] if self.resolved else Settings()
-        return tuple(
-            replace(rule, default_severity=rule.severity(settings))
-            for rule in rules
-            if any(s.runs(rule) for s in self.resolved or [settings])
-        )

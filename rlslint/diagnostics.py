@@ -120,6 +120,16 @@ class TablePosture:
 
 
 @dataclass(frozen=True)
+class SetReport:
+    """How one migration set was linted: its own settings decide its findings' severities and the exit."""
+
+    root: str  # the project directory, as shown
+    files: tuple[str, ...]  # display paths of its files
+    fail_on: Severity
+    severities: Mapping[str, Severity]  # the rule table: code of every rule that ran -> its configured severity
+
+
+@dataclass(frozen=True)
 class LintResult:
     diagnostics: tuple[Diagnostic, ...]
     errors: tuple[SourceError, ...]
@@ -127,6 +137,7 @@ class LintResult:
     sources: Mapping[str, SourceText]
     files_checked: int = 0
     tables: tuple[TablePosture, ...] = ()  # the checklist per table, sorted by name
+    sets: tuple[SetReport, ...] = ()  # in discovery order
 
     def position(self, span: Span) -> Position:
         return self.sources[span.path].lines.position(span.start, span.end)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable, Iterable
 
 from rlslint import sources, suppress
 from rlslint.baseline import Baseline
 from rlslint.cache import ReplayCache, Snapshot
-from rlslint.diagnostics import Diagnostic, LintResult, Note, SourceError, SourceText, TablePosture
-from rlslint.rules import ALL_RULES
+from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
+from rlslint.rules import ALL_RULES, SUPPRESSION_RULES
 from rlslint.rules import owner_fk_without_cascade
 from rlslint.rules._predicates import covered_commands, leads_index, owner_fk_blocks_delete
 from rlslint.rules.base import Rule, RuleContext
@@ -32,7 +33,7 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
     """``baseline``: findings it records are not reported. ``layout`` and ``declared``: see ``sources.discover``."""
     discovery = sources.discover(paths, cwd, layout, declared)
     texts: dict[str, SourceText] = {}
-    results = [_lint_set(s, settings_for(s), texts, cache, tuple(rules), baseline) for s in discovery.sets]
+    results = [_lint_set(s, settings_for(s), texts, cache, tuple(rules), baseline, cwd) for s in discovery.sets]
     # Report in apply order (2_b.sql before 10_a.sql), not in the order of the path text.
     order = {f.display: (i, j) for i, s in enumerate(discovery.sets) for j, f in enumerate(s.files)}
     place = lambda path: (order.get(path, (len(order), 0)), path)  # noqa: E731
@@ -43,7 +44,8 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
     notes = sorted((n for r in results for n in r.notes), key=lambda n: (place(n.span.path), n.span.start))
     tables = sorted((t for r in results for t in r.tables), key=lambda t: t.name)
     files = sum(len(s.targets) if s.targets is not None else len(s.files) for s in discovery.sets)
-    return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files, tuple(tables))
+    return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files, tuple(tables),
+                      tuple(r.report for r in results))
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,11 @@ class _SetResult:
     errors: list[SourceError]
     notes: list[Note]
     tables: list[TablePosture]
+    report: SetReport
 
 
 def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
-              cache: ReplayCache | None, rules: tuple[Rule, ...], baseline: Baseline | None) -> _SetResult:
+              cache: ReplayCache | None, rules: tuple[Rule, ...], baseline: Baseline | None, cwd: Path) -> _SetResult:
     replayed = _replay_set(migration_set, texts, cache)
     catalog = replayed.catalog
     wanted = lambda path: _wanted(path, migration_set)  # noqa: E731
@@ -76,6 +79,10 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
         errors=replayed.errors,
         notes=[n for n in catalog.notes if wanted(n.span.path)],
         tables=[posture(t, settings) for t in catalog.tables.values() if wanted(t.created.path) or wanted(t.changed.path)],
+        report=SetReport(
+            sources.display_path(migration_set.root, cwd), tuple(f.display for f in migration_set.files), settings.fail_on,
+            MappingProxyType({r.code: r.severity(settings) for r in (*ran, *SUPPRESSION_RULES) if settings.runs(r)}),
+        ),
     )
 
 

@@ -204,3 +204,19 @@ def test_unknown_cli_selector_is_exit_2(project):
     result, _ = run("--extend-select", "XYZ")
     assert (result.exit_code, result.stderr) == (
         2, "rlslint: error: unknown rule selector 'XYZ'; `rlslint rules` lists codes and names\n")
+
+
+def test_the_settings_loader_keeps_nothing_it_resolved(tmp_path):
+    """Each set's settings travel with its result; the loader is not asked about them later."""
+    from rlslint import sources
+    from rlslint.config import Overrides, SettingsLoader
+
+    for name, severity in (("a", "info"), ("b", "error")):
+        (tmp_path / name / "supabase" / "migrations").mkdir(parents=True)
+        (tmp_path / name / "supabase" / "migrations" / "1_init.sql").write_text("select 1;\n")
+        (tmp_path / name / "rlslint.toml").write_text(f'[rules.IDX001]\nseverity = "{severity}"\n')
+    loader = SettingsLoader(tmp_path, None, Overrides())
+    before = dict(vars(loader))
+    resolved = [loader(s) for s in sources.discover(["a", "b"], tmp_path).sets]
+    assert [s.severities["IDX001"].label for s in resolved] == ["info", "error"]
+    assert vars(loader) == before

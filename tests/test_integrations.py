@@ -211,6 +211,31 @@ def test_sarif_levels_follow_the_project_configuration(project):
         ("FK001", "error"), ("IDX001", "error"), ("RLS001", "note"), ("RLS002", "error")]
 
 
+def test_sarif_levels_are_those_each_project_configured(tmp_path):
+    """Two projects in one run, IDX001 an info in one and an error in the other: the rule
+    table claims neither for both, and each project's invocation says what applies to it."""
+    for name, severity in (("quiet", "info"), ("strict", "error")):
+        migrations = tmp_path / name / "supabase" / "migrations"
+        migrations.mkdir(parents=True)
+        (migrations / "20240101000000_init.sql").write_text(INIT)
+        (tmp_path / name / "rlslint.toml").write_text(f'[rules.IDX001]\nseverity = "{severity}"\n')
+    result = run(["quiet", "strict", "--format", "sarif"], tmp_path)
+    assert sarif_errors(result.output) == []
+    run_ = json.loads(result.output)["runs"][0]
+    defaults = {r["id"]: r["defaultConfiguration"]["level"] for r in run_["tool"]["driver"]["rules"]}
+    assert defaults["IDX001"] == "warning"  # IDX001's own default: the projects disagree
+    applies = {}
+    for invocation in run_["invocations"]:
+        overrides = {o["descriptor"]["id"]: o["configuration"]["level"]
+                     for o in invocation.get("ruleConfigurationOverrides", ())}
+        applies[invocation["properties"]["project"].split("/")[0]] = {**defaults, **overrides}
+    assert (applies["quiet"]["IDX001"], applies["strict"]["IDX001"]) == ("note", "error")
+    levels = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].split("/")[0], r["ruleId"]): r["level"]
+              for r in run_["results"]}
+    assert (levels[("quiet", "IDX001")], levels[("strict", "IDX001")]) == ("note", "error")
+    assert all(level == applies[project][code] for (project, code), level in levels.items())
+
+
 def test_sarif_reports_a_syntax_error_as_a_failed_execution(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "1 a.sql").write_text("create table public.t (id int primary key);\nselect 1 from x where\n")

@@ -12,7 +12,7 @@ from rlslint.rules.base import Rule
 
 @dataclass(frozen=True)
 class ReportContext:
-    rules: tuple[Rule, ...]  # the resolved rule table (severities as configured)
+    rules: tuple[Rule, ...]  # the rules that ran, as declared; LintResult.sets holds each set's severities
     color: bool = False
     verbose: bool = False
 

@@ -1,8 +1,11 @@
 """``--format sarif``: SARIF 2.1.0 as GitHub code scanning accepts it.
 
-The rules array comes from the resolved rule table, not from the results, so a clean run
-still tells code scanning which rules ran (and closes their old alerts). Fingerprints hash
-what a finding is about, not its line, so an alert survives edits above it.
+The rules array comes from the rules that ran, not from the results, so a clean run
+still tells code scanning which rules ran (and closes their old alerts). A rule's default
+level is the severity every migration set configured for it; where projects in one run
+configure it differently, the default is the rule's own, and each project's invocation
+overrides it (``ruleConfigurationOverrides``). Fingerprints hash what a finding is about,
+not its line, so an alert survives edits above it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def uri(path: str) -> str:
     return posix.as_uri() if posix.is_absolute() else quote(path, safe="/")
 
 
-def _rule(rule: Rule) -> dict:
+def _rule(rule: Rule, level: Severity) -> dict:
     sections = rule.sections()
     flags, why = sections.get("What it flags", rule.summary), sections.get("Why it matters", "")
     url = rule_url(rule)
@@ -41,7 +44,7 @@ def _rule(rule: Rule) -> dict:
         # GitHub's supported-property list omits helpUri, so the link is repeated in help.
         "helpUri": url,
         "help": {"text": f"{why}\n\n{url}".strip(), "markdown": f"{flags}\n\n{why}\n\n[{rule.code} {rule.name}]({url})"},
-        "defaultConfiguration": {"level": _LEVEL[rule.default_severity]},
+        "defaultConfiguration": {"level": _LEVEL[level]},
         "properties": {"tags": _TAGS.get(rule.code.rstrip("0123456789"), []), "precision": "high"},
     }
 
@@ -77,15 +80,44 @@ def _notification(result: LintResult, error: SourceError) -> dict:
     return out
 
 
+def _default_level(rule: Rule, result: LintResult) -> Severity:
+    configured = {s.severities[rule.code] for s in result.sets if rule.code in s.severities}
+    return configured.pop() if len(configured) == 1 else rule.default_severity
+
+
+def _invocations(result: LintResult, ctx: ReportContext, levels: dict[str, Severity]) -> list[dict]:
+    """One per migration set, each with its errors and the levels it configured otherwise."""
+    owner = {path: i for i, s in enumerate(result.sets) for path in s.files}
+    errors: list[list[SourceError]] = [[] for _ in result.sets or [None]]
+    for error in result.errors:
+        errors[owner.get(error.path, 0)].append(error)
+    invocations = []
+    for i, found in enumerate(errors):
+        invocation = {"executionSuccessful": not found,
+                      "toolExecutionNotifications": [_notification(result, e) for e in found]}
+        severities = result.sets[i].severities if result.sets else {}
+        overrides = [
+            {"descriptor": {"id": rule.code, "index": k}, "configuration": {"level": _LEVEL[severities[rule.code]]}}
+            for k, rule in enumerate(ctx.rules) if rule.code in severities and severities[rule.code] != levels[rule.code]
+        ]
+        if overrides:
+            invocation["ruleConfigurationOverrides"] = overrides
+        if len(result.sets) > 1:
+            invocation["properties"] = {"project": result.sets[i].root}
+        invocations.append(invocation)
+    return invocations
+
+
 def render(result: LintResult, ctx: ReportContext) -> str:
     index = {rule.code: i for i, rule in enumerate(ctx.rules)}
+    levels = {rule.code: _default_level(rule, result) for rule in ctx.rules}
     run = {
         "tool": {"driver": {"name": "rlslint", "version": __version__, "semanticVersion": __version__,
-                            "informationUri": REPOSITORY_URL, "rules": [_rule(r) for r in ctx.rules]}},
+                            "informationUri": REPOSITORY_URL,
+                            "rules": [_rule(r, levels[r.code]) for r in ctx.rules]}},
         # pglast and rlslint count columns in characters (code points), not UTF-16 units.
         "columnKind": "unicodeCodePoints",
-        "invocations": [{"executionSuccessful": not result.errors,
-                         "toolExecutionNotifications": [_notification(result, e) for e in result.errors]}],
+        "invocations": _invocations(result, ctx, levels),
         "results": [_result(result, d, index) for d in result.diagnostics],
     }
     document = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
