@@ -24,15 +24,15 @@ import pglast
 
 from rlslint import __version__
 from rlslint.diagnostics import SourceError
-from rlslint.schema.replay import Replayer
+from rlslint.schema.state import ReplayState
 
-FORMAT = 3  # bumped whenever a snapshot of the replay would differ: 3 records the tables each statement targets
+FORMAT = 4  # bumped whenever a snapshot of the replay would differ: 4 holds the replay's state alone
 
 
 @dataclass(frozen=True)
 class Snapshot:
     files: int  # how many files of the set it has replayed
-    replayer: Replayer
+    state: ReplayState
     errors: tuple[SourceError, ...]  # what those files' parse reported
 
 
@@ -89,10 +89,9 @@ class ReplayCache:
 
     @staticmethod
     def freeze(snapshot: Snapshot) -> bytes:
-        """The snapshot as it is now; the replayer goes on changing after this."""
         return pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def store(self, root: Path, keys: list[str], final: Snapshot, before_last: bytes | None) -> None:
+    def store(self, root: Path, keys: list[str], final: Snapshot, before_last: Snapshot | None) -> None:
         """Keep the state after the last file and after the one before it, nothing older.
 
         Failing to write is not an error: the cache only ever saves time.
@@ -101,7 +100,7 @@ class ReplayCache:
         files = final.files
         wanted = {f"{keys[files]}.pickle": lambda: self.freeze(final)}
         if files >= 1:
-            wanted[f"{keys[files - 1]}.pickle"] = lambda: before_last
+            wanted[f"{keys[files - 1]}.pickle"] = lambda: self.freeze(before_last) if before_last is not None else None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for name, data in wanted.items():

@@ -1,4 +1,4 @@
-"""The pipeline: sources -> parse -> replay -> rules -> report-ready result.
+"""The pipeline: sources -> history (parse, replay) -> rules -> suppressions -> report-ready result.
 
 One direction, no back edges; every stage hands plain data to the next.
 """
@@ -10,18 +10,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Iterable
 
-from rlslint import sources, suppress
+from rlslint import history, sources, suppress
 from rlslint.baseline import Baseline
-from rlslint.cache import ReplayCache, Snapshot
+from rlslint.cache import ReplayCache
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
 from rlslint.rules import ALL_RULES, SUPPRESSION_RULES
 from rlslint.rules import owner_fk_without_cascade
 from rlslint.rules._predicates import covered_commands, leads_index, owner_fk_blocks_delete
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Catalog, Table
-from rlslint.schema.replay import Replayer, replay
+from rlslint.schema.replay import replay
 from rlslint.settings import Settings
-from rlslint.sql.parse import ParsedFile, parse_file
+from rlslint.sql.parse import parse_file
 from rlslint.sql.spans import LineIndex
 
 SettingsFor = Callable[[sources.MigrationSet], Settings]
@@ -59,14 +59,17 @@ class _SetResult:
 
 def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
               cache: ReplayCache | None, rules: tuple[Rule, ...], baseline: Baseline | None, cwd: Path) -> _SetResult:
-    replayed = _replay_set(migration_set, texts, cache)
+    for file in migration_set.files:
+        if file.text is not None:
+            texts[file.display] = SourceText(file.display, file.text, LineIndex(file.text))
+    replayed = history.replay_set(migration_set, keep=lambda text: suppress.MARKER in text, cache=cache)
     catalog = replayed.catalog
     wanted = lambda path: _wanted(path, migration_set)  # noqa: E731
     # Suppressions see the whole set: a comment in an old migration can excuse a finding
     # that a named file caused, so only after them are findings narrowed to those files.
     ran = tuple(rule for rule in rules if settings.runs(rule))
     found = run_rules(catalog, settings, ran, fixes=False)
-    inputs = suppress.Inputs(replayed.parsed, texts, {f.display: f.path for f in migration_set.files}, catalog.targets)
+    inputs = suppress.Inputs(replayed.kept, texts, {f.display: f.path for f in migration_set.files}, catalog.targets)
     suppressed = suppress.apply(found, inputs, settings, frozenset(r.code for r in ran), baseline)
     reported = [d for d in (*suppressed.kept, *suppressed.findings) if wanted(d.span.path)]
     if replayed.without_targets is not None:
@@ -76,7 +79,7 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
         reported += [d for d in suppressed.kept if d.identity not in existed and not wanted(d.span.path)]
     return _SetResult(
         diagnostics=[d.with_fix() for d in reported],  # fixes are printed for reported findings only
-        errors=replayed.errors,
+        errors=list(replayed.errors),
         notes=[n for n in catalog.notes if wanted(n.span.path)],
         tables=[posture(t, settings) for t in catalog.tables.values() if wanted(t.created.path) or wanted(t.changed.path)],
         report=SetReport(
@@ -113,56 +116,6 @@ def posture(table: Table, settings: Settings) -> TablePosture:
 
 def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:
     return migration_set.targets is None or path in migration_set.targets
-
-
-@dataclass(frozen=True)
-class _Replayed:
-    parsed: list[ParsedFile]  # the files parsed this run (what the suppression stage reads)
-    catalog: Catalog
-    errors: list[SourceError]
-    # With target files: the model had they never been written, to tell what they caused.
-    without_targets: Catalog | None
-
-
-def _replay_set(migration_set: sources.MigrationSet, texts: dict[str, SourceText],
-                cache: ReplayCache | None) -> _Replayed:
-    """Parse and replay a set, and, when files were named, the set without them.
-
-    With a cache, the longest stored prefix before the first named file is loaded instead
-    of replayed, and only the files after it are parsed; earlier files are parsed again
-    only when they hold suppression comments, which the suppression stage reads.
-    """
-    readable = [f for f in migration_set.files if f.text is not None]
-    for file in readable:
-        texts[file.display] = SourceText(file.display, file.text, LineIndex(file.text))
-    targets = migration_set.targets
-    first_target = next((i for i, f in enumerate(readable) if targets is not None and f.display in targets), len(readable))
-    replayer = Replayer()
-    keys = cache.prefix_keys(migration_set.root, [(f.display, f.text) for f in readable], replayer.strict) if cache else []
-    loaded = cache.load_longest(migration_set.root, keys[: first_target + 1]) if cache else None
-    start, errors = 0, []
-    if loaded is not None:
-        start, replayer, errors = loaded.files, loaded.replayer, list(loaded.errors)
-    parsed = [parse_file(f.display, f.text) for f in readable[:start] if suppress.MARKER in f.text]
-    before_last: bytes | None = None
-    other = None  # the replay without the named files: a copy of this one at the first of them
-    for k, file in enumerate(readable[start:], start):
-        keep_before_last = cache is not None and k == len(readable) - 1 and k > start
-        if keep_before_last or k == first_target:
-            frozen = ReplayCache.freeze(Snapshot(k, replayer, tuple(errors)))
-            before_last = frozen if keep_before_last else before_last
-            other = ReplayCache.thaw(frozen).replayer if k == first_target else other
-        current = parse_file(file.display, file.text)
-        parsed.append(current)
-        errors.extend(current.errors)
-        replayer.replay_file(current)
-        if other is not None and file.display not in targets:
-            other.replay_file(current)
-    if cache is not None:
-        cache.store(migration_set.root, keys, Snapshot(len(readable), replayer, tuple(errors)), before_last)
-    if targets is not None and other is None:  # none of the named files is in the set's replay
-        other = replayer
-    return _Replayed(parsed, replayer.catalog(), errors, other.catalog() if other is not None else None)
 
 
 def build_catalog(directory: Path, strict: bool | None = None) -> Catalog:

@@ -31,7 +31,7 @@ __all__ = ["MARKER", "Inputs", "Suppressed", "apply", "config_ignores"]
 class Inputs:
     """What one migration set offers the stage."""
 
-    parsed: Sequence[ParsedFile]  # the files parsed this run: every file holding a marker is among them
+    parsed: Sequence[ParsedFile]  # every file of the set that holds a marker (others need not be here)
     texts: Mapping[str, SourceText]
     paths: Mapping[str, Path]  # display path -> absolute path, which the config's globs match
     targets: Targets  # from the replay: the tables each statement created or altered

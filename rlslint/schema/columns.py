@@ -2,90 +2,93 @@
 
 from __future__ import annotations
 
+from rlslint.schema.constraints import add_constraint
 from rlslint.schema.model import Column, evolve
-from rlslint.schema.policies import policy_uses_column
+from rlslint.schema.policies import policies_follow_column, policy_uses_column
 from rlslint.schema.state import ReplayState, strs
 from rlslint.sql.names import QName
-from rlslint.sql.parse import Node
+from rlslint.sql.parse import Node, Statement
 
 
-class ColumnStatements(ReplayState):
-    def add_column(self, qname: QName, coldef: Node, if_not_exists: bool = False) -> None:
-        table = self.tables[qname]
-        name = coldef["colname"]
-        if table.column(name) is not None:
-            if not if_not_exists and not (coldef.get("is_from_type") or not coldef.get("is_local", True)):
-                self.note(f"column {name} of {qname} already exists")
-            return
-        type_names = strs(coldef.get("typeName", {}).get("names"))
-        type_name = type_names[-1] if type_names else ""
-        constraints = [c["Constraint"] for c in coldef.get("constraints", ())]
-        not_null = type_name in ("serial", "bigserial", "smallserial", "serial4", "serial8", "serial2") or any(
-            c["contype"] in ("CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY") for c in constraints
-        )
-        column = Column(name, type_name, not_null, self.span)
-        self.tables[qname] = evolve(table, columns=table.columns + (column,))
-        for constraint in constraints:
-            if constraint["contype"] in ("CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN"):
-                self.add_constraint(qname, constraint, column=name)
-        for child in self.partitions_of(qname):
-            self.add_column(child, coldef, if_not_exists=True)
+def add_column(stmt: Statement, state: ReplayState, qname: QName, coldef: Node, if_not_exists: bool = False) -> None:
+    table = state.tables[qname]
+    name = coldef["colname"]
+    if table.column(name) is not None:
+        if not if_not_exists and not (coldef.get("is_from_type") or not coldef.get("is_local", True)):
+            state.note(stmt, f"column {name} of {qname} already exists")
+        return
+    type_names = strs(coldef.get("typeName", {}).get("names"))
+    type_name = type_names[-1] if type_names else ""
+    constraints = [c["Constraint"] for c in coldef.get("constraints", ())]
+    not_null = type_name in ("serial", "bigserial", "smallserial", "serial4", "serial8", "serial2") or any(
+        c["contype"] in ("CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY") for c in constraints
+    )
+    column = Column(name, type_name, not_null, stmt.span)
+    state.tables[qname] = evolve(table, columns=table.columns + (column,))
+    for constraint in constraints:
+        if constraint["contype"] in ("CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN"):
+            add_constraint(stmt, state, qname, constraint, column=name)
+    for child in state.partitions_of(qname):
+        add_column(stmt, state, child, coldef, if_not_exists=True)
 
-    def drop_column(self, qname: QName, name: str, missing_ok: bool, cascade: bool) -> None:
-        table = self.tables[qname]
-        if table.column(name) is None:
-            if not missing_ok:
-                self.note(f"column {name} of {qname} does not exist")
-            return
-        # PostgreSQL drops what depends on the column: indexes and constraints using it,
-        # and (with CASCADE) foreign keys pointing at it and policies reading it.
-        if cascade:
-            # Any table's policy can read the column from a sub-select; it goes too. Bindings
-            # are worked out while the column still exists.
-            for other in list(self.tables.values()):
-                kept = tuple(p for p in other.policies if not policy_uses_column(p, other.qname, qname, name, self.has_column))
-                kept_fks = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and name in fk.ref_columns))
-                if len(kept) != len(other.policies) or len(kept_fks) != len(other.foreign_keys):
-                    self.tables[other.qname] = evolve(other, policies=kept, foreign_keys=kept_fks)
-            table = self.tables[qname]
-        indexes = tuple(i for i in table.indexes if name not in i.columns and name not in i.uses)
-        fks = tuple(fk for fk in table.foreign_keys if name not in fk.columns)
-        self.tables[qname] = evolve(
-            table, columns=tuple(c for c in table.columns if c.name != name), indexes=indexes, foreign_keys=fks
-        )
-        for child in self.partitions_of(qname):
-            self.drop_column(child, name, True, cascade)
-        self.put(self.tables[qname])
 
-    def rename_column(self, qname: QName, old: str, new: str) -> None:
-        table = self.tables[qname]
-        if table.column(old) is None:
-            self.note(f"column {old} of {qname} does not exist")
-            return
-        rename = lambda cols: tuple(new if c == old else c for c in cols)  # noqa: E731
-        # PostgreSQL stores policy expressions by column number, so every policy that reads
-        # the column (its own table's, or another table's through a sub-select) follows.
-        self.policies_follow_column(qname, old, new)
-        table = self.tables[qname]
-        self.tables[qname] = evolve(
-            table,
-            columns=tuple(evolve(c, name=new) if c.name == old else c for c in table.columns),
-            indexes=tuple(evolve(i, columns=rename(i.columns), uses=rename(i.uses)) for i in table.indexes),
-            foreign_keys=tuple(evolve(fk, columns=rename(fk.columns)) for fk in table.foreign_keys),
-        )
-        for other in list(self.tables.values()):
-            if any(fk.ref_table == qname for fk in other.foreign_keys):
-                fks = tuple(evolve(fk, ref_columns=rename(fk.ref_columns)) if fk.ref_table == qname else fk for fk in other.foreign_keys)
-                self.tables[other.qname] = evolve(other, foreign_keys=fks)
-        for child in self.partitions_of(qname):
-            self.rename_column(child, old, new)
-        self.put(self.tables[qname])
+def drop_column(stmt: Statement, state: ReplayState, qname: QName, name: str, missing_ok: bool, cascade: bool) -> None:
+    table = state.tables[qname]
+    if table.column(name) is None:
+        if not missing_ok:
+            state.note(stmt, f"column {name} of {qname} does not exist")
+        return
+    # PostgreSQL drops what depends on the column: indexes and constraints using it,
+    # and (with CASCADE) foreign keys pointing at it and policies reading it.
+    if cascade:
+        # Any table's policy can read the column from a sub-select; it goes too. Bindings
+        # are worked out while the column still exists.
+        for other in list(state.tables.values()):
+            kept = tuple(p for p in other.policies if not policy_uses_column(p, other.qname, qname, name, state.has_column))
+            kept_fks = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and name in fk.ref_columns))
+            if len(kept) != len(other.policies) or len(kept_fks) != len(other.foreign_keys):
+                state.tables[other.qname] = evolve(other, policies=kept, foreign_keys=kept_fks)
+        table = state.tables[qname]
+    indexes = tuple(i for i in table.indexes if name not in i.columns and name not in i.uses)
+    fks = tuple(fk for fk in table.foreign_keys if name not in fk.columns)
+    state.tables[qname] = evolve(
+        table, columns=tuple(c for c in table.columns if c.name != name), indexes=indexes, foreign_keys=fks
+    )
+    for child in state.partitions_of(qname):
+        drop_column(stmt, state, child, name, True, cascade)
+    state.put(stmt, state.tables[qname])
 
-    def set_not_null(self, qname: QName, name: str, value: bool) -> None:
-        table = self.tables[qname]
-        if table.column(name) is None:
-            self.note(f"column {name} of {qname} does not exist")
-            return
-        self.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=value) if c.name == name else c for c in table.columns))
-        for child in self.partitions_of(qname):
-            self.set_not_null(child, name, value)
+
+def rename_column(stmt: Statement, state: ReplayState, qname: QName, old: str, new: str) -> None:
+    table = state.tables[qname]
+    if table.column(old) is None:
+        state.note(stmt, f"column {old} of {qname} does not exist")
+        return
+    rename = lambda cols: tuple(new if c == old else c for c in cols)  # noqa: E731
+    # PostgreSQL stores policy expressions by column number, so every policy that reads
+    # the column (its own table's, or another table's through a sub-select) follows.
+    policies_follow_column(state, qname, old, new)
+    table = state.tables[qname]
+    state.tables[qname] = evolve(
+        table,
+        columns=tuple(evolve(c, name=new) if c.name == old else c for c in table.columns),
+        indexes=tuple(evolve(i, columns=rename(i.columns), uses=rename(i.uses)) for i in table.indexes),
+        foreign_keys=tuple(evolve(fk, columns=rename(fk.columns)) for fk in table.foreign_keys),
+    )
+    for other in list(state.tables.values()):
+        if any(fk.ref_table == qname for fk in other.foreign_keys):
+            fks = tuple(evolve(fk, ref_columns=rename(fk.ref_columns)) if fk.ref_table == qname else fk for fk in other.foreign_keys)
+            state.tables[other.qname] = evolve(other, foreign_keys=fks)
+    for child in state.partitions_of(qname):
+        rename_column(stmt, state, child, old, new)
+    state.put(stmt, state.tables[qname])
+
+
+def set_not_null(stmt: Statement, state: ReplayState, qname: QName, name: str, value: bool) -> None:
+    table = state.tables[qname]
+    if table.column(name) is None:
+        state.note(stmt, f"column {name} of {qname} does not exist")
+        return
+    state.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=value) if c.name == name else c for c in table.columns))
+    for child in state.partitions_of(qname):
+        set_not_null(stmt, state, child, name, value)

@@ -7,152 +7,163 @@ from typing import Iterable
 from rlslint.schema.model import ForeignKey, Index, evolve
 from rlslint.schema.naming import choose_name, column_part
 from rlslint.schema.policies import column_refs
-from rlslint.schema.state import PLATFORM_PRIMARY_KEYS, ReplayState, strs
+from rlslint.schema.state import PLATFORM_PRIMARY_KEYS, ReplayState, clause, strs
 from rlslint.sql.names import QName
-from rlslint.sql.parse import Node
+from rlslint.sql.parse import Node, Statement
 
 
-class ConstraintStatements(ReplayState):
-    def add_constraint(self, qname: QName, constraint: Node, column: str | None = None) -> None:
-        contype = constraint["contype"]
-        if contype == "CONSTR_FOREIGN":
-            self.add_foreign_key(qname, constraint, column)
-        elif contype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
-            self.add_key(qname, constraint, column)
-        elif contype == "CONSTR_EXCLUSION":
-            columns = []
-            for pair in constraint.get("exclusions", ()):
-                elem = pair["List"]["items"][0].get("IndexElem", {})
-                columns.append(elem.get("name"))
-            self.add_index(qname, constraint.get("conname"), tuple(columns), False, bool(constraint.get("where_clause")), False, True, "excl")
-
-    def add_key(self, qname: QName, constraint: Node, column: str | None) -> None:
-        primary = constraint["contype"] == "CONSTR_PRIMARY"
-        table = self.tables[qname]
-        if constraint.get("indexname"):  # ADD CONSTRAINT … USING INDEX adopts an existing index
-            found = next((i for i in table.indexes if i.name == constraint["indexname"]), None)
-            if found is None:
-                self.note(f"index {constraint['indexname']} does not exist")
-                return
-            indexes = tuple(i for i in table.indexes if i is not found)
-            name = constraint.get("conname") or found.name
-            self.tables[qname] = evolve(table, indexes=indexes + (evolve(found, name=name, unique=True, primary=primary, constraint=True),))
-            if primary:
-                self._mark_not_null(qname, [c for c in found.columns if c])
-            return
-        columns = (column,) if column else strs(constraint.get("keys"))
-        if primary:
-            self._mark_not_null(qname, columns)
-            if any(i.primary for i in table.indexes):
-                self.note(f"{qname} already has a primary key")
-                return
-        self.add_index(qname, constraint.get("conname"), columns, True, False, primary, True, "pkey" if primary else "key")
-
-    def _mark_not_null(self, qname: QName, columns: Iterable[str]) -> None:
-        wanted = set(columns)
-        table = self.tables[qname]
-        self.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=True) if c.name in wanted else c for c in table.columns))
-
-    def add_foreign_key(self, qname: QName, constraint: Node, column: str | None) -> None:
-        table = self.tables[qname]
-        columns = (column,) if column else strs(constraint.get("fk_attrs"))
-        pktable = constraint["pktable"]
-        ref = self.lookup(pktable.get("schemaname"), pktable["relname"])
-        if ref is None:
-            schema = pktable.get("schemaname") or next((s for s in self.search_path if self.is_platform(s) or s in self.schemas), "public")
-            ref = QName(schema, pktable["relname"])
-            if not self.is_platform(ref.schema):
-                self.note(f"referenced table {ref} is not created by these migrations")
-        ref_columns = strs(constraint.get("pk_attrs"))
-        if not ref_columns and ref in self.tables:
-            ref_columns = tuple(c for i in self.tables[ref].indexes if i.primary for c in i.columns if c)
-        elif not ref_columns:
-            ref_columns = PLATFORM_PRIMARY_KEYS.get(ref, ())
-        if constraint.get("conname") and constraint["conname"] in {fk.name for fk in table.foreign_keys}:
-            self.rejected(f"constraint {constraint['conname']} of {qname} already exists")
-            return
-        name = constraint.get("conname") or choose_name(
-            qname.name, column_part(columns), "fkey", self.tables.constraint_taken(qname.schema)
-        )
-        fk = ForeignKey(name, columns, ref, ref_columns, constraint.get("fk_del_action", "a") or "a", self.clause(constraint.get("location")), self.span)
-        self.tables[qname] = evolve(table, foreign_keys=table.foreign_keys + (fk,))
-        for child in self.partitions_of(qname):  # the clone keeps the parent's name
-            self.add_foreign_key(child, {**constraint, "conname": name}, column)
-
-    def drop_constraint(self, qname: QName, name: str, missing_ok: bool, cascade: bool = False) -> None:
-        table = self.tables[qname]
-        fks = tuple(fk for fk in table.foreign_keys if fk.name != name)
-        dropped = [i for i in table.indexes if i.constraint and i.name == name]
-        indexes = tuple(i for i in table.indexes if not (i.constraint and i.name == name))
-        if fks == table.foreign_keys and not dropped:
-            if not missing_ok:
-                self.note(f"constraint {name} of {qname} is not known (CHECK constraints are not modelled)")
-            return
-        self.tables[qname] = evolve(table, foreign_keys=fks, indexes=indexes)
-        if cascade and dropped:  # foreign keys that rely on the dropped key go with it
-            key = set(c for c in dropped[0].columns if c)
-            for other in list(self.tables.values()):
-                kept = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and set(fk.ref_columns) == key))
-                if kept != other.foreign_keys:
-                    self.tables[other.qname] = evolve(other, foreign_keys=kept)
-
-    def rename_constraint(self, qname: QName, old: str, new: str) -> None:
-        table = self.tables[qname]
-        self.tables[qname] = evolve(
-            table,
-            foreign_keys=tuple(evolve(fk, name=new) if fk.name == old else fk for fk in table.foreign_keys),
-            # renaming a PRIMARY KEY / UNIQUE constraint renames its index too
-            indexes=tuple(evolve(i, name=new) if i.constraint and i.name == old else i for i in table.indexes),
-        )
-
-    def add_index(self, qname: QName, name: str | None, columns: tuple[str | None, ...], unique: bool, partial: bool,
-                  primary: bool, constraint: bool, label: str, expression_names: tuple[str, ...] = (),
-                  uses: tuple[str, ...] = ()) -> Index | None:
-        table = self.tables[qname]
-        taken = self.tables.relation_taken(qname.schema)
-        if not name:
-            middle = "" if label == "pkey" else column_part(columns, expression_names)  # <table>_pkey
-            name = choose_name(qname.name, middle, label, taken)
-        elif taken(name):
-            self.rejected(f"relation {name} already exists")
-            return None
-        index = Index(name, columns, unique, partial, primary, constraint, self.span, uses)
-        self.tables[qname] = evolve(table, indexes=table.indexes + (index,))
-        for child in self.partitions_of(qname):
-            self.add_index(child, None, columns, unique, partial, primary, constraint, label, expression_names, uses)
-        return index
-
-    def on_IndexStmt(self, node: Node) -> None:
-        table = self.relation(node["relation"])
-        if table is None:
-            return
-        name = node.get("idxname")
-        if name and self.find_index(table.qname.schema, name) is not None:
-            if not node.get("if_not_exists"):
-                self.rejected(f"index {name} already exists")
-            return
-        columns, expressions = [], []
-        for param in node.get("indexParams", ()):
-            elem = param["IndexElem"]
+def add_constraint(stmt: Statement, state: ReplayState, qname: QName, constraint: Node, column: str | None = None) -> None:
+    contype = constraint["contype"]
+    if contype == "CONSTR_FOREIGN":
+        add_foreign_key(stmt, state, qname, constraint, column)
+    elif contype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE"):
+        add_key(stmt, state, qname, constraint, column)
+    elif contype == "CONSTR_EXCLUSION":
+        columns = []
+        for pair in constraint.get("exclusions", ()):
+            elem = pair["List"]["items"][0].get("IndexElem", {})
             columns.append(elem.get("name"))
-            if elem.get("name") is None:
-                expressions.append(_expression_name(elem.get("expr", {})))
-        read = {strs(ref.get("fields"))[-1] for ref in column_refs([node.get("indexParams"), node.get("whereClause")])
-                if strs(ref.get("fields"))}
-        self.add_index(table.qname, name, tuple(columns), bool(node.get("unique")), "whereClause" in node,
-                       bool(node.get("primary")), False, "idx", tuple(expressions), tuple(sorted(read)))
-        self.put(self.tables[table.qname])
+        partial = bool(constraint.get("where_clause"))
+        add_index(stmt, state, qname, constraint.get("conname"), tuple(columns), False, partial, False, True, "excl")
 
-    def drop_index(self, names: tuple[str, ...], missing_ok: bool) -> None:
-        schema, name = (names[-2] if len(names) > 1 else None), names[-1]
-        found = self.find_index(schema, name)
+
+def add_key(stmt: Statement, state: ReplayState, qname: QName, constraint: Node, column: str | None) -> None:
+    primary = constraint["contype"] == "CONSTR_PRIMARY"
+    table = state.tables[qname]
+    if constraint.get("indexname"):  # ADD CONSTRAINT … USING INDEX adopts an existing index
+        found = next((i for i in table.indexes if i.name == constraint["indexname"]), None)
         if found is None:
-            if not missing_ok and not self.is_platform(schema):
-                self.note(f"index {name} is not known")
+            state.note(stmt, f"index {constraint['indexname']} does not exist")
             return
-        qname, index = found
-        table = self.tables[qname]
-        self.tables[qname] = evolve(table, indexes=tuple(i for i in table.indexes if i is not index), changed=self.span)
+        indexes = tuple(i for i in table.indexes if i is not found)
+        name = constraint.get("conname") or found.name
+        state.tables[qname] = evolve(table, indexes=indexes + (evolve(found, name=name, unique=True, primary=primary, constraint=True),))
+        if primary:
+            _mark_not_null(stmt, state, qname, [c for c in found.columns if c])
+        return
+    columns = (column,) if column else strs(constraint.get("keys"))
+    if primary:
+        _mark_not_null(stmt, state, qname, columns)
+        if any(i.primary for i in table.indexes):
+            state.note(stmt, f"{qname} already has a primary key")
+            return
+    add_index(stmt, state, qname, constraint.get("conname"), columns, True, False, primary, True, "pkey" if primary else "key")
+
+
+def _mark_not_null(stmt: Statement, state: ReplayState, qname: QName, columns: Iterable[str]) -> None:
+    wanted = set(columns)
+    table = state.tables[qname]
+    state.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=True) if c.name in wanted else c for c in table.columns))
+
+
+def add_foreign_key(stmt: Statement, state: ReplayState, qname: QName, constraint: Node, column: str | None) -> None:
+    table = state.tables[qname]
+    columns = (column,) if column else strs(constraint.get("fk_attrs"))
+    pktable = constraint["pktable"]
+    ref = state.lookup(pktable.get("schemaname"), pktable["relname"])
+    if ref is None:
+        schema = pktable.get("schemaname") or next((s for s in state.search_path if state.is_platform(s) or s in state.schemas), "public")
+        ref = QName(schema, pktable["relname"])
+        if not state.is_platform(ref.schema):
+            state.note(stmt, f"referenced table {ref} is not created by these migrations")
+    ref_columns = strs(constraint.get("pk_attrs"))
+    if not ref_columns and ref in state.tables:
+        ref_columns = tuple(c for i in state.tables[ref].indexes if i.primary for c in i.columns if c)
+    elif not ref_columns:
+        ref_columns = PLATFORM_PRIMARY_KEYS.get(ref, ())
+    if constraint.get("conname") and constraint["conname"] in {fk.name for fk in table.foreign_keys}:
+        state.rejected(stmt, f"constraint {constraint['conname']} of {qname} already exists")
+        return
+    name = constraint.get("conname") or choose_name(
+        qname.name, column_part(columns), "fkey", state.tables.constraint_taken(qname.schema)
+    )
+    on_delete = constraint.get("fk_del_action", "a") or "a"
+    fk = ForeignKey(name, columns, ref, ref_columns, on_delete, clause(stmt, constraint.get("location")), stmt.span)
+    state.tables[qname] = evolve(table, foreign_keys=table.foreign_keys + (fk,))
+    for child in state.partitions_of(qname):  # the clone keeps the parent's name
+        add_foreign_key(stmt, state, child, {**constraint, "conname": name}, column)
+
+
+def drop_constraint(stmt: Statement, state: ReplayState, qname: QName, name: str, missing_ok: bool,
+                    cascade: bool = False) -> None:
+    table = state.tables[qname]
+    fks = tuple(fk for fk in table.foreign_keys if fk.name != name)
+    dropped = [i for i in table.indexes if i.constraint and i.name == name]
+    indexes = tuple(i for i in table.indexes if not (i.constraint and i.name == name))
+    if fks == table.foreign_keys and not dropped:
+        if not missing_ok:
+            state.note(stmt, f"constraint {name} of {qname} is not known (CHECK constraints are not modelled)")
+        return
+    state.tables[qname] = evolve(table, foreign_keys=fks, indexes=indexes)
+    if cascade and dropped:  # foreign keys that rely on the dropped key go with it
+        key = set(c for c in dropped[0].columns if c)
+        for other in list(state.tables.values()):
+            kept = tuple(fk for fk in other.foreign_keys if not (fk.ref_table == qname and set(fk.ref_columns) == key))
+            if kept != other.foreign_keys:
+                state.tables[other.qname] = evolve(other, foreign_keys=kept)
+
+
+def rename_constraint(state: ReplayState, qname: QName, old: str, new: str) -> None:
+    table = state.tables[qname]
+    state.tables[qname] = evolve(
+        table,
+        foreign_keys=tuple(evolve(fk, name=new) if fk.name == old else fk for fk in table.foreign_keys),
+        # renaming a PRIMARY KEY / UNIQUE constraint renames its index too
+        indexes=tuple(evolve(i, name=new) if i.constraint and i.name == old else i for i in table.indexes),
+    )
+
+
+def add_index(stmt: Statement, state: ReplayState, qname: QName, name: str | None, columns: tuple[str | None, ...],
+              unique: bool, partial: bool, primary: bool, constraint: bool, label: str,
+              expression_names: tuple[str, ...] = (), uses: tuple[str, ...] = ()) -> Index | None:
+    table = state.tables[qname]
+    taken = state.tables.relation_taken(qname.schema)
+    if not name:
+        middle = "" if label == "pkey" else column_part(columns, expression_names)  # <table>_pkey
+        name = choose_name(qname.name, middle, label, taken)
+    elif taken(name):
+        state.rejected(stmt, f"relation {name} already exists")
+        return None
+    index = Index(name, columns, unique, partial, primary, constraint, stmt.span, uses)
+    state.tables[qname] = evolve(table, indexes=table.indexes + (index,))
+    for child in state.partitions_of(qname):
+        add_index(stmt, state, child, None, columns, unique, partial, primary, constraint, label, expression_names, uses)
+    return index
+
+
+def create_index(stmt: Statement, state: ReplayState) -> None:
+    node = stmt.node
+    table = state.relation(stmt, node["relation"])
+    if table is None:
+        return
+    name = node.get("idxname")
+    if name and state.find_index(table.qname.schema, name) is not None:
+        if not node.get("if_not_exists"):
+            state.rejected(stmt, f"index {name} already exists")
+        return
+    columns, expressions = [], []
+    for param in node.get("indexParams", ()):
+        elem = param["IndexElem"]
+        columns.append(elem.get("name"))
+        if elem.get("name") is None:
+            expressions.append(_expression_name(elem.get("expr", {})))
+    read = {strs(ref.get("fields"))[-1] for ref in column_refs([node.get("indexParams"), node.get("whereClause")])
+            if strs(ref.get("fields"))}
+    add_index(stmt, state, table.qname, name, tuple(columns), bool(node.get("unique")), "whereClause" in node,
+                   bool(node.get("primary")), False, "idx", tuple(expressions), tuple(sorted(read)))
+    state.put(stmt, state.tables[table.qname])
+
+
+def drop_index(stmt: Statement, state: ReplayState, names: tuple[str, ...], missing_ok: bool, cascade: bool) -> None:
+    schema, name = (names[-2] if len(names) > 1 else None), names[-1]
+    found = state.find_index(schema, name)
+    if found is None:
+        if not missing_ok and not state.is_platform(schema):
+            state.note(stmt, f"index {name} is not known")
+        return
+    qname, index = found
+    table = state.tables[qname]
+    state.tables[qname] = evolve(table, indexes=tuple(i for i in table.indexes if i is not index), changed=stmt.span)
 
 
 def _expression_name(expr: Node) -> str:
@@ -164,3 +175,7 @@ def _expression_name(expr: Node) -> str:
         fields = strs(expr["ColumnRef"]["fields"])
         return fields[-1] if fields else "expr"
     return "expr"
+
+
+HANDLERS = {"IndexStmt": create_index}
+DROPS = {"OBJECT_INDEX": drop_index}

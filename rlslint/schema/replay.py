@@ -1,23 +1,56 @@
 """Statements -> schema model: apply each statement, in order, as PostgreSQL would.
 
-One small handler per pglast node type, grouped by what they change (tables.py,
-columns.py, constraints.py, policies.py) over a shared state (state.py). Statements the
-model does not need pass through; a statement the replay does not understand becomes a
-note (and an error under RLSLINT_STRICT, which the tests set, so new node types are
-caught there).
+One handler per pglast statement type, a function of (statement, state), found in the
+table below. Each module that models something (session.py, tables.py, constraints.py,
+policies.py) declares the statement types it handles in its own ``HANDLERS`` and the
+object types of ``DROP`` it handles in ``DROPS``; a new module is added to
+``HANDLER_MODULES`` and contributes its entries the same way. Statements the model does not need pass
+through; a statement the replay does not understand becomes a note (and an error under
+RLSLINT_STRICT, which the tests set, so new node types are caught there).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping
 
-from rlslint.schema.columns import ColumnStatements
-from rlslint.schema.constraints import ConstraintStatements
+from rlslint.schema import constraints, policies, session, tables
 from rlslint.schema.model import Catalog
-from rlslint.schema.policies import PolicyStatements
-from rlslint.schema.state import DEFAULT_SEARCH_PATH, strict_mode
-from rlslint.schema.tables import TableStatements
-from rlslint.sql.parse import Node, ParsedFile, Statement
+from rlslint.schema.state import ReplayState, strict_mode, strs
+from rlslint.sql.parse import ParsedFile, Statement
+
+Handler = Callable[[Statement, ReplayState], None]
+# DROP of one object: (statement, state, its dotted name, IF EXISTS, CASCADE)
+DropHandler = Callable[[Statement, ReplayState, tuple[str, ...], bool, bool], None]
+
+HANDLER_MODULES = (session, tables, constraints, policies)
+
+
+def merged(modules: Iterable, attribute: str) -> Mapping[str, Callable]:
+    """Every module's table ``attribute`` in one; two modules claiming one key is a bug."""
+    table: dict[str, Callable] = {}
+    for module in modules:
+        for key, handler in getattr(module, attribute, {}).items():
+            if key in table:
+                raise ValueError(f"{key} is handled by both {table[key].__module__} and {module.__name__}")
+            table[key] = handler
+    return MappingProxyType(table)
+
+
+DROPS: Mapping[str, DropHandler] = merged(HANDLER_MODULES, "DROPS")
+
+
+def drop(stmt: Statement, state: ReplayState) -> None:
+    node = stmt.node
+    handler = DROPS.get(node.get("removeType"))
+    if handler is None:
+        return  # DROP of an object the model does not hold
+    missing_ok, cascade = bool(node.get("missing_ok")), node.get("behavior") == "DROP_CASCADE"
+    for obj in node.get("objects", ()):
+        handler(stmt, state, strs(obj["List"]["items"]) if "List" in obj else strs([obj]), missing_ok, cascade)
+
+
+HANDLERS: Mapping[str, Handler] = MappingProxyType({**merged(HANDLER_MODULES, "HANDLERS"), "DropStmt": drop})
 
 # Statements that cannot change anything the model holds.
 PASS_THROUGH = frozenset(
@@ -44,69 +77,22 @@ PASS_THROUGH = frozenset(
 
 
 def replay(files: Iterable[ParsedFile], strict: bool | None = None) -> Catalog:
-    replayer = Replayer(strict)
+    state = ReplayState(strict_mode() if strict is None else strict)
     for parsed in files:
-        replayer.replay_file(parsed)
-    return replayer.catalog()
+        replay_file(parsed, state)
+    return state.catalog()
 
 
-class Replayer(TableStatements, ColumnStatements, ConstraintStatements, PolicyStatements):
-    """The replay in progress; plain data, so a snapshot of it can be kept between runs."""
+def replay_file(parsed: ParsedFile, state: ReplayState) -> None:
+    state.new_session()
+    state.notes.extend(parsed.notes)
+    for statement in parsed.statements:
+        apply(statement, state)
 
-    def __init__(self, strict: bool | None = None) -> None:
-        super().__init__(strict_mode() if strict is None else strict)
 
-    def replay_file(self, parsed: ParsedFile) -> None:
-        self.search_path = DEFAULT_SEARCH_PATH  # each migration runs in a fresh session
-        self.in_transaction, self.path_before_local = False, None
-        self.notes.extend(parsed.notes)
-        for statement in parsed.statements:
-            self.apply(statement)
-        self.stmt = None
-
-    def apply(self, stmt: Statement) -> None:
-        self.stmt = stmt
-        handler: Callable[[Node], None] | None = getattr(self, "on_" + stmt.kind, None)
-        if handler is not None:
-            handler(stmt.node)
-        elif stmt.kind not in PASS_THROUGH:
-            self.unmodelled(f"{stmt.kind} is not modelled")
-
-    # --- schemas and search_path -----------------------------------------------------
-
-    def on_CreateSchemaStmt(self, node: Node) -> None:
-        name = node.get("schemaname") or (node.get("authrole") or {}).get("rolename")
-        if name:
-            self.schemas.add(name)
-        if node.get("schemaElts"):
-            self.unmodelled("CREATE SCHEMA with embedded elements is not modelled")
-
-    def on_TransactionStmt(self, node: Node) -> None:
-        kind = node.get("kind")
-        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
-            self.in_transaction = True
-        elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE"):
-            self.in_transaction = False
-            if self.path_before_local is not None:
-                self.search_path, self.path_before_local = self.path_before_local, None
-
-    def on_VariableSetStmt(self, node: Node) -> None:
-        if node.get("name") != "search_path" and node.get("kind") != "VAR_RESET_ALL":
-            return
-        if node.get("is_local"):
-            if not self.in_transaction:
-                return  # SET LOCAL outside a transaction block has no effect
-            if self.path_before_local is None:
-                self.path_before_local = self.search_path
-        if node.get("kind") == "VAR_SET_VALUE":
-            values = []
-            for arg in node.get("args", ()):
-                const = arg.get("A_Const", {})
-                value = const.get("sval", {}).get("sval")
-                if value is not None:
-                    values.extend(v.strip().strip('"') for v in value.split(",") if v.strip())
-            self.search_path = tuple(v for v in values if v != "$user")
-        elif node.get("kind") in ("VAR_SET_DEFAULT", "VAR_RESET", "VAR_RESET_ALL"):
-            self.search_path = DEFAULT_SEARCH_PATH
-        else:
-            self.note("SET search_path FROM CURRENT is not modelled")
+def apply(stmt: Statement, state: ReplayState) -> None:
+    handler = HANDLERS.get(stmt.kind)
+    if handler is not None:
+        handler(stmt, state)
+    elif stmt.kind not in PASS_THROUGH:
+        state.unmodelled(stmt, f"{stmt.kind} is not modelled")

@@ -11,6 +11,7 @@ that has the column. The policy's own table is the outermost scope.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -143,10 +144,13 @@ class _Walker:
 
 
 # --- the rewrites the replay needs ------------------------------------------------------
+#
+# Each returns a new tree and leaves its argument alone: trees are shared by the statement
+# that was parsed, the model, and every copy of the replay's state, so none may change.
 
 
-def qualify(tree: Any, owner: QName, lookup: Callable[[str], QName | None]) -> None:
-    """Qualify each FROM-clause table name with the schema it resolves to now (in place).
+def qualified(tree: Any, owner: QName, lookup: Callable[[str], QName | None]) -> Any:
+    """The tree with each FROM-clause table name qualified with the schema it resolves to now.
 
     PostgreSQL resolves names through the search_path when the policy is created and never
     again; a qualified tree keeps that meaning whatever the search_path is later.
@@ -157,7 +161,9 @@ def qualify(tree: Any, owner: QName, lookup: Callable[[str], QName | None]) -> N
             if found is not None:
                 rv["schemaname"] = found.schema
 
+    tree = copy.deepcopy(tree)
     walk(tree, owner, lambda q, c: False, on_rangevar=on_rangevar)
+    return tree
 
 
 def qualifies_anything(tree: Any, owner: QName, lookup: Callable[[str], QName | None]) -> bool:
@@ -172,8 +178,8 @@ def qualifies_anything(tree: Any, owner: QName, lookup: Callable[[str], QName | 
     return bool(found)
 
 
-def rename_table(tree: Any, owner: QName, has_column: HasColumn, old: QName, new: QName) -> None:
-    """Point table names, and column references qualified by the table's name, at its new name."""
+def table_renamed(tree: Any, owner: QName, has_column: HasColumn, old: QName, new: QName) -> Any:
+    """The tree with table names, and column references qualified by the table's name, renamed."""
     def on_ref(ref: Ref) -> None:
         if ref.table != old or ref.via is None or ref.via.aliased or len(ref.names) < 2:
             return
@@ -186,15 +192,20 @@ def rename_table(tree: Any, owner: QName, has_column: HasColumn, old: QName, new
         if rv.get("schemaname") == old.schema and rv["relname"] == old.name:
             rv["schemaname"], rv["relname"] = new.schema, new.name
 
+    tree = copy.deepcopy(tree)
     walk(tree, owner, has_column, on_ref, on_rangevar)
+    return tree
 
 
-def rename_column(tree: Any, owner: QName, has_column: HasColumn, table: QName, old: str, new: str) -> None:
+def column_renamed(tree: Any, owner: QName, has_column: HasColumn, table: QName, old: str, new: str) -> Any:
+    """The tree with references that bind to ``table.old`` renamed to ``new``."""
     def on_ref(ref: Ref) -> None:
         if ref.table == table and ref.names[-1] == old:
             ref.node["fields"][-1] = {"String": {"sval": new}}
 
+    tree = copy.deepcopy(tree)
     walk(tree, owner, has_column, on_ref)
+    return tree
 
 
 def uses_column(trees: Iterable[Any], owner: QName, has_column: HasColumn, table: QName, column: str) -> bool:

@@ -1,7 +1,7 @@
 """The replay's working state: the tables so far, name lookup as PostgreSQL resolves it, notes.
 
-The statement handlers (tables.py, columns.py, constraints.py, policies.py) are mixins
-over this state; replay.py puts them together and dispatches statements to them.
+Statement handlers (tables.py, columns.py, constraints.py, policies.py, session.py) are
+functions of (statement, state); replay.py holds the table that dispatches to them.
 """
 
 from __future__ import annotations
@@ -86,10 +86,6 @@ class TableRegistry(dict):
         if not unchanged_names:
             self._account(table, 1)
 
-    def __reduce__(self):
-        # pickle would re-add the items through __setitem__ before restoring the name sets
-        return (_restore_registry, (dict(self), self.__dict__))
-
     def __delitem__(self, qname: QName) -> None:
         self._account(self[qname], -1)
         super().__delitem__(qname)
@@ -106,6 +102,24 @@ class TableRegistry(dict):
         return lambda name: self.constraints[schema][name] > 0
 
 
+    def __reduce__(self):
+        # pickle would re-add the items through __setitem__ before restoring the name sets
+        return (_restore_registry, (dict(self), self.__dict__))
+
+    def copy(self) -> "TableRegistry":
+        """An independent registry: the tables are frozen and shared, the name counts are not."""
+        other = TableRegistry()
+        dict.update(other, self)
+        for schema, counts in self.relations.items():
+            other.relations[schema] = Counter(counts)
+        for schema, counts in self.constraints.items():
+            other.constraints[schema] = Counter(counts)
+        other.index_owner = dict(self.index_owner)
+        for parent, counts in self.children.items():
+            other.children[parent] = Counter(counts)
+        return other
+
+
 def _restore_registry(items: dict, attributes: dict) -> TableRegistry:
     registry = TableRegistry()
     dict.update(registry, items)
@@ -114,6 +128,13 @@ def _restore_registry(items: dict, attributes: dict) -> TableRegistry:
 
 
 class ReplayState:
+    """Everything the replay has built so far, and the session it runs in.
+
+    The model's objects are frozen, so the only mutable parts are the containers here;
+    ``copy`` duplicates exactly those, which makes a copy independent of the original
+    whatever handlers do to either afterwards.
+    """
+
     def __init__(self, strict: bool) -> None:
         self.strict = strict
         self.schemas: set[str] = {"public"}
@@ -122,18 +143,32 @@ class ReplayState:
         self.path_before_local: tuple[str, ...] | None = None  # SET LOCAL lasts until the transaction ends
         self.in_transaction = False
         self.notes: list[Note] = []
-        self.stmt: Statement | None = None
         # (path, statement start) -> the creation spans of the tables the statement created or
         # altered: a table's creation span stays its own through renames and SET SCHEMA.
         self.targets: dict[tuple[str, int], list[Span]] = {}
+
+    def copy(self) -> "ReplayState":
+        other = ReplayState(self.strict)
+        other.schemas = set(self.schemas)
+        other.tables = self.tables.copy()
+        other.search_path, other.path_before_local = self.search_path, self.path_before_local
+        other.in_transaction = self.in_transaction
+        other.notes = list(self.notes)
+        other.targets = {statement: list(spans) for statement, spans in self.targets.items()}
+        return other
+
+    def new_session(self) -> None:
+        """Each migration runs in a fresh session: default search_path, no transaction."""
+        self.search_path = DEFAULT_SEARCH_PATH
+        self.in_transaction, self.path_before_local = False, None
 
     def catalog(self) -> Catalog:
         return Catalog(frozenset(self.schemas), MappingProxyType(dict(self.tables)), tuple(self.notes),
                        MappingProxyType(self._final_targets()))
 
-    def target(self, table: Table) -> None:
-        """Record that the current statement creates or alters ``table``."""
-        self.targets.setdefault((self.span.path, self.span.start), []).append(table.created)
+    def target(self, stmt: Statement, table: Table) -> None:
+        """Record that ``stmt`` creates or alters ``table``."""
+        self.targets.setdefault((stmt.span.path, stmt.span.start), []).append(table.created)
 
     def _final_targets(self) -> dict[tuple[str, int], tuple[QName, ...]]:
         """Each statement's tables under their names after the whole history; dropped ones are gone."""
@@ -147,39 +182,22 @@ class ReplayState:
                 found[statement] = names
         return found
 
-    def note(self, message: str) -> None:
-        self.notes.append(Note(self.stmt.span, message))
+    def note(self, stmt: Statement, message: str) -> None:
+        self.notes.append(Note(stmt.span, message))
 
-    def rejected(self, why: str) -> None:
+    def rejected(self, stmt: Statement, why: str) -> None:
         """A statement PostgreSQL would refuse (``why``: what already exists or cannot be)."""
-        if self.stmt.embedded:
+        if stmt.embedded:
             # Inside a DO block such a statement usually sits behind an IF NOT EXISTS guard or
             # an EXCEPTION handler, so PostgreSQL never fails on it.
-            self.note(f"{why}; not applied again (a DO block guard or exception handler skips it)")
+            self.note(stmt, f"{why}; not applied again (a DO block guard or exception handler skips it)")
         else:
-            self.note(f"{why}; PostgreSQL would reject this statement")
+            self.note(stmt, f"{why}; PostgreSQL would reject this statement")
 
-    def unmodelled(self, message: str) -> None:
+    def unmodelled(self, stmt: Statement, message: str) -> None:
         if self.strict:
-            raise UnmodelledStatement(f"{self.stmt.span.path}:{self.stmt.span.start}: {message}")
-        self.note(message)
-
-    @property
-    def span(self) -> Span:
-        return self.stmt.span
-
-    def clause(self, location: int | None) -> Span:
-        """The span of the clause (a column or table constraint, an ALTER TABLE subcommand)
-        starting at a node's location: up to the ``,`` or ``)`` that ends it, not the statement."""
-        if location is None or location < 0:
-            return self.stmt.span
-        offset = location - self.stmt.span.start
-        if not 0 <= offset < len(self.stmt.text):
-            return Span(self.stmt.span.path, location, self.stmt.span.end)
-        return Span(self.stmt.span.path, location, self.stmt.span.start + clause_end(self.stmt.text, offset))
-
-    def expr(self, tree: Node | None, clause: str) -> Expr | None:
-        return None if tree is None else Expr(tree, self.stmt.text, clause, self.stmt.span)
+            raise UnmodelledStatement(f"{stmt.span.path}:{stmt.span.start}: {message}")
+        self.note(stmt, message)
 
     # --- names -------------------------------------------------------------------
 
@@ -200,7 +218,7 @@ class ReplayState:
             return schema
         return next((s for s in self.search_path if s in self.schemas), None)
 
-    def relation(self, rangevar: Node, missing_ok: bool = False) -> Table | None:
+    def relation(self, stmt: Statement, rangevar: Node, missing_ok: bool = False) -> Table | None:
         """The table a RangeVar names; unknown tables outside platform schemas become notes."""
         schema, name = rangevar.get("schemaname"), rangevar["relname"]
         qname = self.lookup(schema, name)
@@ -208,7 +226,7 @@ class ReplayState:
             return self.tables[qname]
         if not missing_ok and not self.is_platform(schema) and rangevar.get("relpersistence") != "t":
             shown = f"{schema}.{name}" if schema else name
-            self.note(f"table {shown} is not created by these migrations; statement not replayed")
+            self.note(stmt, f"table {shown} is not created by these migrations; statement not replayed")
         return None
 
     def find_index(self, schema: str | None, name: str) -> tuple[QName, Index] | None:
@@ -220,8 +238,13 @@ class ReplayState:
                     return owner, index
         return None
 
-    def put(self, table: Table) -> None:
-        self.tables[table.qname] = evolve(table, changed=self.span)
+    def put(self, stmt: Statement, table: Table) -> None:
+        """Store the table as changed by ``stmt``."""
+        self.tables[table.qname] = evolve(table, changed=stmt.span)
+
+    def has_column(self, qname: QName, column: str) -> bool:
+        table = self.tables.get(qname)
+        return table is not None and table.column(column) is not None
 
     # --- partitions -------------------------------------------------------------------
 
@@ -236,3 +259,18 @@ class ReplayState:
 
     def partitions_of(self, qname: QName) -> list[QName]:
         return [child for child, count in self.tables.children.get(qname, {}).items() if count > 0]
+
+
+def clause(stmt: Statement, location: int | None) -> Span:
+    """The span of the clause (a column or table constraint, an ALTER TABLE subcommand)
+    starting at a node's location: up to the ``,`` or ``)`` that ends it, not the statement."""
+    if location is None or location < 0:
+        return stmt.span
+    offset = location - stmt.span.start
+    if not 0 <= offset < len(stmt.text):
+        return Span(stmt.span.path, location, stmt.span.end)
+    return Span(stmt.span.path, location, stmt.span.start + clause_end(stmt.text, offset))
+
+
+def expr(stmt: Statement, tree: Node | None, clause_name: str) -> Expr | None:
+    return None if tree is None else Expr(tree, stmt.text, clause_name, stmt.span)

@@ -1,256 +1,293 @@
-"""Table statements: CREATE / ALTER / DROP / RENAME TABLE, SET SCHEMA, partitions."""
+"""Table statements: CREATE / ALTER / DROP / RENAME TABLE, SET SCHEMA, schemas, partitions."""
 
 from __future__ import annotations
 
 from typing import Callable
 
+from rlslint.schema.columns import add_column, drop_column, rename_column, set_not_null
+from rlslint.schema.constraints import add_constraint, add_index, drop_constraint, rename_constraint
 from rlslint.schema.model import Column, Table, evolve
+from rlslint.schema.policies import policies_follow_table, rename_policy
 from rlslint.schema.state import ReplayState, strs
 from rlslint.sql.names import QName
-from rlslint.sql.parse import Node
+from rlslint.sql.parse import Node, Statement
 
 
-class TableStatements(ReplayState):
-    def on_CreateStmt(self, node: Node) -> None:
+def create_schema(stmt: Statement, state: ReplayState) -> None:
+    node = stmt.node
+    name = node.get("schemaname") or (node.get("authrole") or {}).get("rolename")
+    if name:
+        state.schemas.add(name)
+    if node.get("schemaElts"):
+        state.unmodelled(stmt, "CREATE SCHEMA with embedded elements is not modelled")
+
+
+def create_table(stmt: Statement, state: ReplayState) -> None:
+    node = stmt.node
+    rangevar = node["relation"]
+    if rangevar.get("relpersistence") == "t":
+        return  # temporary tables live in pg_temp and vanish with the session
+    schema = state.creation_schema(rangevar.get("schemaname"))
+    if schema is None:
+        state.note(stmt, "no schema on the search_path exists to create the table in")
+        return
+    qname = QName(schema, rangevar["relname"])
+    if qname in state.tables:
+        state.target(stmt, state.tables[qname])
+        if not node.get("if_not_exists"):
+            state.rejected(stmt, f"table {qname} already exists")
+        return
+    if state.is_platform(schema):
+        return
+    state.schemas.add(schema)
+    span = stmt.span
+    table = Table(qname, "p" if node.get("partspec") else "r", (), False, False, (), (), (), span, span, None)
+    parents = [state.relation(stmt, p["RangeVar"]) for p in node.get("inhRelations", ()) if "RangeVar" in p]
+    for parent in parents:
+        if parent is not None:
+            table = evolve(table, columns=table.columns + tuple(evolve(c, created=span) for c in parent.columns))
+    state.tables[qname] = table
+    state.target(stmt, table)
+    for element in node.get("tableElts", ()):
+        if "ColumnDef" in element:
+            add_column(stmt, state, qname, element["ColumnDef"])
+        elif "Constraint" in element:
+            add_constraint(stmt, state, qname, element["Constraint"])
+        elif "TableLikeClause" in element:
+            _copy_like(stmt, state, qname, element["TableLikeClause"])
+    if node.get("partbound") and parents and parents[0] is not None:
+        state.tables[qname] = evolve(state.tables[qname], partition_of=parents[0].qname)
+        _clone_from_parent(stmt, state, parents[0], state.tables[qname])
+
+
+def _copy_like(stmt: Statement, state: ReplayState, qname: QName, like: Node) -> None:
+    source = state.relation(stmt, like["relation"])
+    if source is None:
+        return
+    columns = tuple(evolve(c, created=stmt.span) for c in source.columns)
+    state.tables[qname] = evolve(state.tables[qname], columns=state.tables[qname].columns + columns)
+    if like.get("options", 0):
+        state.note(stmt, "LIKE … INCLUDING is modelled for columns only")
+
+
+def create_table_as(stmt: Statement, state: ReplayState) -> None:
+    node = stmt.node
+    if node.get("objtype") != "OBJECT_TABLE":
+        return
+    rangevar = node["into"]["rel"]
+    schema = state.creation_schema(rangevar.get("schemaname"))
+    if schema is None or rangevar.get("relpersistence") == "t":
+        return
+    qname = QName(schema, rangevar["relname"])
+    if qname not in state.tables:
+        columns = tuple(Column(n, "", False, stmt.span) for n in strs(node["into"].get("colNames")))
+        state.tables[qname] = Table(qname, "r", columns, False, False, (), (), (), stmt.span, stmt.span, None)
+        if not columns:
+            state.note(stmt, f"columns of {qname} (CREATE TABLE AS) are not known statically")
+
+
+def alter_table(stmt: Statement, state: ReplayState) -> None:
+    node = stmt.node
+    if node.get("objtype") not in ("OBJECT_TABLE", None):
+        return  # ALTER VIEW / INDEX / SEQUENCE … SET (…): nothing the model keeps
+    table = state.relation(stmt, node["relation"], missing_ok=bool(node.get("missing_ok")))
+    if table is None:
+        return
+    state.target(stmt, table)
+    qname = table.qname
+    for entry in node.get("cmds", ()):
+        cmd = entry["AlterTableCmd"]
+        subtype = cmd["subtype"]
+        handler = ALTER_TABLE.get(subtype)
+        if handler is not None:
+            handler(stmt, state, qname, cmd)
+        elif subtype not in _ALTER_TABLE_IGNORED:
+            state.unmodelled(stmt, f"ALTER TABLE {subtype} is not modelled")
+    if qname in state.tables:
+        state.put(stmt, state.tables[qname])
+
+
+def _set_rls(stmt: Statement, state: ReplayState, qname: QName, **flags: bool) -> None:
+    table = state.tables[qname]
+    changed = stmt.span if "rls" in flags else table.rls_changed
+    state.tables[qname] = evolve(table, rls_changed=changed, **flags)
+
+
+def drop_table(stmt: Statement, state: ReplayState, names: tuple[str, ...], missing_ok: bool, cascade: bool = False) -> None:
+    schema, name = (names[-2] if len(names) > 1 else None), names[-1]
+    qname = state.lookup(schema, name)
+    if qname is None:
+        if not missing_ok and not state.is_platform(schema):
+            state.note(stmt, f"table {name} is not known")
+        return
+    for child in state.partitions_of(qname):
+        drop_table(stmt, state, (child.schema, child.name), True)
+    del state.tables[qname]
+    for other in list(state.tables.values()):  # their foreign keys go with it (DROP … CASCADE)
+        kept = tuple(fk for fk in other.foreign_keys if fk.ref_table != qname)
+        if kept != other.foreign_keys:
+            state.tables[other.qname] = evolve(other, foreign_keys=kept)
+
+
+def drop_schema(stmt: Statement, state: ReplayState, names: tuple[str, ...], missing_ok: bool, cascade: bool) -> None:
+    schema = names[0]
+    if schema not in state.schemas:
+        if not missing_ok and not state.is_platform(schema):
+            state.note(stmt, f"schema {schema} is not known")
+        return
+    for qname in [q for q in state.tables if q.schema == schema]:
+        if qname in state.tables:
+            drop_table(stmt, state, (qname.schema, qname.name), True)
+    state.schemas.discard(schema)
+
+
+def rename(stmt: Statement, state: ReplayState) -> None:
+    node = stmt.node
+    kind = node.get("renameType")
+    new = node["newname"]
+    if kind == "OBJECT_SCHEMA":
+        _rename_schema(stmt, state, node["subname"], new)
+        return
+    if kind == "OBJECT_INDEX":
         rangevar = node["relation"]
-        if rangevar.get("relpersistence") == "t":
-            return  # temporary tables live in pg_temp and vanish with the session
-        schema = self.creation_schema(rangevar.get("schemaname"))
-        if schema is None:
-            self.note("no schema on the search_path exists to create the table in")
+        found = state.find_index(rangevar.get("schemaname"), rangevar["relname"])
+        if found is None:
+            if not node.get("missing_ok") and not state.is_platform(rangevar.get("schemaname")):
+                state.note(stmt, f"index {rangevar['relname']} is not known")
             return
-        qname = QName(schema, rangevar["relname"])
-        if qname in self.tables:
-            self.target(self.tables[qname])
-            if not node.get("if_not_exists"):
-                self.rejected(f"table {qname} already exists")
-            return
-        if self.is_platform(schema):
-            return
-        self.schemas.add(schema)
-        table = Table(qname, "p" if node.get("partspec") else "r", (), False, False, (), (), (), self.span, self.span, None)
-        parents = [self.relation(p["RangeVar"]) for p in node.get("inhRelations", ()) if "RangeVar" in p]
-        for parent in parents:
-            if parent is not None:
-                table = evolve(table, columns=table.columns + tuple(evolve(c, created=self.span) for c in parent.columns))
-        self.tables[qname] = table
-        self.target(table)
-        for element in node.get("tableElts", ()):
-            if "ColumnDef" in element:
-                self.add_column(qname, element["ColumnDef"])
-            elif "Constraint" in element:
-                self.add_constraint(qname, element["Constraint"])
-            elif "TableLikeClause" in element:
-                self.copy_like(qname, element["TableLikeClause"])
-        if node.get("partbound") and parents and parents[0] is not None:
-            self.tables[qname] = evolve(self.tables[qname], partition_of=parents[0].qname)
-            self.clone_from_parent(parents[0], self.tables[qname])
-
-    def copy_like(self, qname: QName, like: Node) -> None:
-        source = self.relation(like["relation"])
-        if source is None:
-            return
-        columns = tuple(evolve(c, created=self.span) for c in source.columns)
-        self.tables[qname] = evolve(self.tables[qname], columns=self.tables[qname].columns + columns)
-        if like.get("options", 0):
-            self.note("LIKE … INCLUDING is modelled for columns only")
-
-    def on_CreateTableAsStmt(self, node: Node) -> None:
-        if node.get("objtype") != "OBJECT_TABLE":
-            return
-        rangevar = node["into"]["rel"]
-        schema = self.creation_schema(rangevar.get("schemaname"))
-        if schema is None or rangevar.get("relpersistence") == "t":
-            return
-        qname = QName(schema, rangevar["relname"])
-        if qname not in self.tables:
-            columns = tuple(Column(n, "", False, self.span) for n in strs(node["into"].get("colNames")))
-            self.tables[qname] = Table(qname, "r", columns, False, False, (), (), (), self.span, self.span, None)
-            if not columns:
-                self.note(f"columns of {qname} (CREATE TABLE AS) are not known statically")
-
-    def on_AlterTableStmt(self, node: Node) -> None:
-        if node.get("objtype") not in ("OBJECT_TABLE", None):
-            return  # ALTER VIEW / INDEX / SEQUENCE … SET (…): nothing the model keeps
-        table = self.relation(node["relation"], missing_ok=bool(node.get("missing_ok")))
-        if table is None:
-            return
-        self.target(table)
-        qname = table.qname
-        for entry in node.get("cmds", ()):
-            cmd = entry["AlterTableCmd"]
-            subtype = cmd["subtype"]
-            handler = _ALTER_TABLE.get(subtype)
-            if handler is not None:
-                handler(self, qname, cmd)
-            elif subtype not in _ALTER_TABLE_IGNORED:
-                self.unmodelled(f"ALTER TABLE {subtype} is not modelled")
-        if qname in self.tables:
-            self.put(self.tables[qname])
-
-    def set_rls(self, qname: QName, **flags: bool) -> None:
-        table = self.tables[qname]
-        changed = self.span if "rls" in flags else table.rls_changed
-        self.tables[qname] = evolve(table, rls_changed=changed, **flags)
-
-    def on_DropStmt(self, node: Node) -> None:
-        kind = node.get("removeType")
-        missing_ok = bool(node.get("missing_ok"))
-        cascade = node.get("behavior") == "DROP_CASCADE"
-        for obj in node.get("objects", ()):
-            names = strs(obj["List"]["items"]) if "List" in obj else strs([obj])
-            if kind in ("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"):
-                self.drop_table(names, missing_ok)
-            elif kind == "OBJECT_INDEX":
-                self.drop_index(names, missing_ok)
-            elif kind == "OBJECT_POLICY":
-                self.drop_policy(names, missing_ok)
-            elif kind == "OBJECT_SCHEMA":
-                self.drop_schema(names[0], missing_ok, cascade)
-
-    def drop_table(self, names: tuple[str, ...], missing_ok: bool) -> None:
-        schema, name = (names[-2] if len(names) > 1 else None), names[-1]
-        qname = self.lookup(schema, name)
-        if qname is None:
-            if not missing_ok and not self.is_platform(schema):
-                self.note(f"table {name} is not known")
-            return
-        for child in self.partitions_of(qname):
-            self.drop_table((child.schema, child.name), True)
-        del self.tables[qname]
-        for other in list(self.tables.values()):  # their foreign keys go with it (DROP … CASCADE)
-            kept = tuple(fk for fk in other.foreign_keys if fk.ref_table != qname)
-            if kept != other.foreign_keys:
-                self.tables[other.qname] = evolve(other, foreign_keys=kept)
-
-    def drop_schema(self, schema: str, missing_ok: bool, cascade: bool) -> None:
-        if schema not in self.schemas:
-            if not missing_ok and not self.is_platform(schema):
-                self.note(f"schema {schema} is not known")
-            return
-        for qname in [q for q in self.tables if q.schema == schema]:
-            if qname in self.tables:
-                self.drop_table((qname.schema, qname.name), True)
-        self.schemas.discard(schema)
-
-    def on_RenameStmt(self, node: Node) -> None:
-        kind = node.get("renameType")
-        new = node["newname"]
-        if kind == "OBJECT_SCHEMA":
-            self.rename_schema(node["subname"], new)
-            return
-        if kind == "OBJECT_INDEX":
-            rangevar = node["relation"]
-            found = self.find_index(rangevar.get("schemaname"), rangevar["relname"])
-            if found is None:
-                if not node.get("missing_ok") and not self.is_platform(rangevar.get("schemaname")):
-                    self.note(f"index {rangevar['relname']} is not known")
-                return
-            qname, index = found
-            table = self.tables[qname]
-            self.put(evolve(table, indexes=tuple(evolve(i, name=new) if i is index else i for i in table.indexes)))
-            return
-        if kind not in ("OBJECT_TABLE", "OBJECT_COLUMN", "OBJECT_TABCONSTRAINT", "OBJECT_POLICY"):
-            return
-        if kind == "OBJECT_COLUMN" and node.get("relationType") not in ("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"):
-            return
-        table = self.relation(node["relation"], missing_ok=bool(node.get("missing_ok")))
-        if table is None:
-            return
-        qname = table.qname
-        if kind == "OBJECT_TABLE":
-            self.move_table(qname, QName(qname.schema, new))
-        elif kind == "OBJECT_COLUMN":
-            self.rename_column(qname, node["subname"], new)
-        elif kind == "OBJECT_TABCONSTRAINT":
-            self.rename_constraint(qname, node["subname"], new)
-            self.put(self.tables[qname])
-        else:
-            self.rename_policy(qname, node["subname"], new)
-
-    def on_AlterObjectSchemaStmt(self, node: Node) -> None:
-        if node.get("objectType") != "OBJECT_TABLE":
-            return
-        table = self.relation(node["relation"], missing_ok=bool(node.get("missing_ok")))
-        if table is not None:
-            self.move_table(table.qname, QName(node["newschema"], table.qname.name))
-
-    def move_table(self, old: QName, new: QName) -> None:
-        # Policies hold the table by oid in PostgreSQL: every policy that names it follows.
-        self.policies_follow_table(old, new)
-        table = self.tables.pop(old)
-        self.tables[new] = evolve(table, qname=new, changed=self.span)
-        for child in [t for t in self.tables.values() if t.partition_of == old]:
-            self.tables[child.qname] = evolve(child, partition_of=new)
-        for other in list(self.tables.values()):
-            if any(fk.ref_table == old for fk in other.foreign_keys):
-                fks = tuple(evolve(fk, ref_table=new) if fk.ref_table == old else fk for fk in other.foreign_keys)
-                self.tables[other.qname] = evolve(other, foreign_keys=fks)
-
-    def rename_schema(self, old: str, new: str) -> None:
-        if old not in self.schemas:
-            return
-        self.schemas.discard(old)
-        self.schemas.add(new)
-        for qname in [q for q in self.tables if q.schema == old]:
-            self.move_table(qname, QName(new, qname.name))
-
-    def attach_partition(self, qname: QName, rangevar: Node) -> None:
-        child = self.relation(rangevar)
-        if child is None:
-            return
-        if child.qname in self.ancestors(qname) or child.partition_of is not None:
-            # PostgreSQL refuses: a table cannot be its own partition, nor attached twice.
-            self.rejected(f"{child.qname} cannot be attached as a partition of {qname}")
-            return
-        self.tables[child.qname] = evolve(child, partition_of=qname, changed=self.span)
-        parent = self.tables[qname]
-        # Matching indexes and keys the child already has are attached, not duplicated.
-        have = {(i.columns, i.unique, i.partial, i.primary) for i in child.indexes}
-        missing_indexes = [i for i in parent.indexes if (i.columns, i.unique, i.partial, i.primary) not in have]
-        have_fks = {(fk.columns, fk.ref_table) for fk in child.foreign_keys}
-        missing_fks = [fk for fk in parent.foreign_keys if (fk.columns, fk.ref_table) not in have_fks]
-        self.clone_from_parent(evolve(parent, indexes=tuple(missing_indexes), foreign_keys=tuple(missing_fks)), self.tables[child.qname])
-
-    def detach_partition(self, qname: QName, rangevar: Node) -> None:
-        child = self.relation(rangevar)
-        if child is not None:
-            self.tables[child.qname] = evolve(child, partition_of=None, changed=self.span)
-
-    def clone_from_parent(self, parent: Table, child: Table) -> None:
-        """A new partition gets the parent's indexes and foreign keys (PostgreSQL clones them)."""
-        for index in parent.indexes:
-            label = "pkey" if index.primary else ("key" if index.constraint else "idx")
-            self.add_index(child.qname, None, index.columns, index.unique, index.partial, index.primary, index.constraint, label)
-        for fk in parent.foreign_keys:  # cloned foreign keys keep the parent's constraint name
-            current = self.tables[child.qname]
-            self.tables[child.qname] = evolve(current, foreign_keys=current.foreign_keys + (evolve(fk, created=self.span),))
+        qname, index = found
+        table = state.tables[qname]
+        state.put(stmt, evolve(table, indexes=tuple(evolve(i, name=new) if i is index else i for i in table.indexes)))
+        return
+    if kind not in ("OBJECT_TABLE", "OBJECT_COLUMN", "OBJECT_TABCONSTRAINT", "OBJECT_POLICY"):
+        return
+    if kind == "OBJECT_COLUMN" and node.get("relationType") not in ("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"):
+        return
+    table = state.relation(stmt, node["relation"], missing_ok=bool(node.get("missing_ok")))
+    if table is None:
+        return
+    qname = table.qname
+    if kind == "OBJECT_TABLE":
+        _move_table(stmt, state, qname, QName(qname.schema, new))
+    elif kind == "OBJECT_COLUMN":
+        rename_column(stmt, state, qname, node["subname"], new)
+    elif kind == "OBJECT_TABCONSTRAINT":
+        rename_constraint(state, qname, node["subname"], new)
+        state.put(stmt, state.tables[qname])
+    else:
+        rename_policy(stmt, state, qname, node["subname"], new)
 
 
-def _cmd_add_column(r, qname: QName, cmd: Node) -> None:
-    r.add_column(qname, cmd["def"]["ColumnDef"], if_not_exists=bool(cmd.get("missing_ok")))
+def set_schema(stmt: Statement, state: ReplayState) -> None:
+    node = stmt.node
+    if node.get("objectType") != "OBJECT_TABLE":
+        return
+    table = state.relation(stmt, node["relation"], missing_ok=bool(node.get("missing_ok")))
+    if table is not None:
+        _move_table(stmt, state, table.qname, QName(node["newschema"], table.qname.name))
 
 
-def _cmd_add_constraint(r, qname: QName, cmd: Node) -> None:
-    r.add_constraint(qname, cmd["def"]["Constraint"])
+def _move_table(stmt: Statement, state: ReplayState, old: QName, new: QName) -> None:
+    # Policies hold the table by oid in PostgreSQL: every policy that names it follows.
+    policies_follow_table(state, old, new)
+    table = state.tables.pop(old)
+    state.tables[new] = evolve(table, qname=new, changed=stmt.span)
+    for child in [t for t in state.tables.values() if t.partition_of == old]:
+        state.tables[child.qname] = evolve(child, partition_of=new)
+    for other in list(state.tables.values()):
+        if any(fk.ref_table == old for fk in other.foreign_keys):
+            fks = tuple(evolve(fk, ref_table=new) if fk.ref_table == old else fk for fk in other.foreign_keys)
+            state.tables[other.qname] = evolve(other, foreign_keys=fks)
 
 
-_ALTER_TABLE: dict[str, Callable[..., None]] = {
+def _rename_schema(stmt: Statement, state: ReplayState, old: str, new: str) -> None:
+    if old not in state.schemas:
+        return
+    state.schemas.discard(old)
+    state.schemas.add(new)
+    for qname in [q for q in state.tables if q.schema == old]:
+        _move_table(stmt, state, qname, QName(new, qname.name))
+
+
+def _attach_partition(stmt: Statement, state: ReplayState, qname: QName, rangevar: Node) -> None:
+    child = state.relation(stmt, rangevar)
+    if child is None:
+        return
+    if child.qname in state.ancestors(qname) or child.partition_of is not None:
+        # PostgreSQL refuses: a table cannot be its own partition, nor attached twice.
+        state.rejected(stmt, f"{child.qname} cannot be attached as a partition of {qname}")
+        return
+    state.tables[child.qname] = evolve(child, partition_of=qname, changed=stmt.span)
+    parent = state.tables[qname]
+    # Matching indexes and keys the child already has are attached, not duplicated.
+    have = {(i.columns, i.unique, i.partial, i.primary) for i in child.indexes}
+    missing_indexes = [i for i in parent.indexes if (i.columns, i.unique, i.partial, i.primary) not in have]
+    have_fks = {(fk.columns, fk.ref_table) for fk in child.foreign_keys}
+    missing_fks = [fk for fk in parent.foreign_keys if (fk.columns, fk.ref_table) not in have_fks]
+    missing = evolve(parent, indexes=tuple(missing_indexes), foreign_keys=tuple(missing_fks))
+    _clone_from_parent(stmt, state, missing, state.tables[child.qname])
+
+
+def _detach_partition(stmt: Statement, state: ReplayState, qname: QName, rangevar: Node) -> None:
+    child = state.relation(stmt, rangevar)
+    if child is not None:
+        state.tables[child.qname] = evolve(child, partition_of=None, changed=stmt.span)
+
+
+def _clone_from_parent(stmt: Statement, state: ReplayState, parent: Table, child: Table) -> None:
+    """A new partition gets the parent's indexes and foreign keys (PostgreSQL clones them)."""
+    for index in parent.indexes:
+        label = "pkey" if index.primary else ("key" if index.constraint else "idx")
+        add_index(stmt, state, child.qname, None, index.columns, index.unique, index.partial, index.primary,
+                  index.constraint, label)
+    for fk in parent.foreign_keys:  # cloned foreign keys keep the parent's constraint name
+        current = state.tables[child.qname]
+        state.tables[child.qname] = evolve(current, foreign_keys=current.foreign_keys + (evolve(fk, created=stmt.span),))
+
+
+def _cmd_add_column(stmt: Statement, state: ReplayState, qname: QName, cmd: Node) -> None:
+    add_column(stmt, state, qname, cmd["def"]["ColumnDef"], if_not_exists=bool(cmd.get("missing_ok")))
+
+
+def _cmd_drop_column(stmt: Statement, state: ReplayState, qname: QName, cmd: Node) -> None:
+    drop_column(stmt, state, qname, cmd["name"], bool(cmd.get("missing_ok")), cmd.get("behavior") == "DROP_CASCADE")
+
+
+def _cmd_drop_constraint(stmt: Statement, state: ReplayState, qname: QName, cmd: Node) -> None:
+    drop_constraint(stmt, state, qname, cmd["name"], bool(cmd.get("missing_ok")), cmd.get("behavior") == "DROP_CASCADE")
+
+
+AlterTableHandler = Callable[[Statement, ReplayState, QName, Node], None]
+
+# ALTER TABLE subcommands by AlterTableCmd subtype: (statement, state, table, subcommand).
+ALTER_TABLE: dict[str, AlterTableHandler] = {
     "AT_AddColumn": _cmd_add_column,
-    "AT_DropColumn": lambda r, q, c: r.drop_column(q, c["name"], bool(c.get("missing_ok")), c.get("behavior") == "DROP_CASCADE"),
-    "AT_AddConstraint": _cmd_add_constraint,
-    "AT_DropConstraint": lambda r, q, c: r.drop_constraint(q, c["name"], bool(c.get("missing_ok")), c.get("behavior") == "DROP_CASCADE"),
-    "AT_AttachPartition": lambda r, q, c: r.attach_partition(q, c["def"]["PartitionCmd"]["name"]),
-    "AT_DetachPartition": lambda r, q, c: r.detach_partition(q, c["def"]["PartitionCmd"]["name"]),
-    "AT_EnableRowSecurity": lambda r, q, c: r.set_rls(q, rls=True),
-    "AT_DisableRowSecurity": lambda r, q, c: r.set_rls(q, rls=False),
-    "AT_ForceRowSecurity": lambda r, q, c: r.set_rls(q, force_rls=True),
-    "AT_NoForceRowSecurity": lambda r, q, c: r.set_rls(q, force_rls=False),
-    "AT_SetNotNull": lambda r, q, c: r.set_not_null(q, c["name"], True),
-    "AT_DropNotNull": lambda r, q, c: r.set_not_null(q, c["name"], False),
+    "AT_DropColumn": _cmd_drop_column,
+    "AT_AddConstraint": lambda s, r, q, c: add_constraint(s, r, q, c["def"]["Constraint"]),
+    "AT_DropConstraint": _cmd_drop_constraint,
+    "AT_AttachPartition": lambda s, r, q, c: _attach_partition(s, r, q, c["def"]["PartitionCmd"]["name"]),
+    "AT_DetachPartition": lambda s, r, q, c: _detach_partition(s, r, q, c["def"]["PartitionCmd"]["name"]),
+    "AT_EnableRowSecurity": lambda s, r, q, c: _set_rls(s, r, q, rls=True),
+    "AT_DisableRowSecurity": lambda s, r, q, c: _set_rls(s, r, q, rls=False),
+    "AT_ForceRowSecurity": lambda s, r, q, c: _set_rls(s, r, q, force_rls=True),
+    "AT_NoForceRowSecurity": lambda s, r, q, c: _set_rls(s, r, q, force_rls=False),
+    "AT_SetNotNull": lambda s, r, q, c: set_not_null(s, r, q, c["name"], True),
+    "AT_DropNotNull": lambda s, r, q, c: set_not_null(s, r, q, c["name"], False),
 }
 
-# ALTER TABLE subcommands that change nothing the model keeps.
+
+HANDLERS = {
+    "CreateSchemaStmt": create_schema,
+    "CreateStmt": create_table,
+    "CreateTableAsStmt": create_table_as,
+    "AlterTableStmt": alter_table,
+    "RenameStmt": rename,
+    "AlterObjectSchemaStmt": set_schema,
+}
+
+DROPS = {"OBJECT_TABLE": drop_table, "OBJECT_FOREIGN_TABLE": drop_table, "OBJECT_SCHEMA": drop_schema}
+
+
 _ALTER_TABLE_IGNORED = frozenset(
     {"AT_ColumnDefault", "AT_CookedColumnDefault", "AT_AlterColumnType", "AT_ChangeOwner", "AT_SetStatistics",
      "AT_SetStorage", "AT_SetCompression", "AT_SetRelOptions", "AT_ResetRelOptions", "AT_ReplaceRelOptions",

@@ -1,0 +1,67 @@
+"""The history stage: parse a migration set and replay it, file by file, into the model.
+
+It also answers the question a run on named files (pre-commit) asks: what would the model
+be had those files never been written? That replay is a copy of the state taken at the
+first named file, which then goes on without them. With a cache, the longest stored
+prefix of the set is loaded instead of replayed, and only the files after it are parsed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from rlslint.cache import ReplayCache, Snapshot
+from rlslint.diagnostics import SourceError
+from rlslint.schema.model import Catalog
+from rlslint.schema.replay import replay_file
+from rlslint.schema.state import ReplayState, strict_mode
+from rlslint.sources import MigrationSet
+from rlslint.sql.parse import ParsedFile, parse_file
+
+
+@dataclass(frozen=True)
+class History:
+    catalog: Catalog
+    errors: tuple[SourceError, ...]  # what parsing the files reported
+    # The parsed files later stages asked to keep (``keep``); no other parse tree outlives
+    # the replay of its file.
+    kept: tuple[ParsedFile, ...]
+    # With named files: the model had they never been written, to tell what they caused.
+    without_targets: Catalog | None
+
+
+def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: ReplayCache | None = None) -> History:
+    """Replay the readable files of a set in order; ``keep(text)`` says whose parse to return."""
+    readable = [f for f in migration_set.files if f.text is not None]
+    targets = migration_set.targets
+    named = lambda f: targets is not None and f.display in targets  # noqa: E731
+    first_target = next((i for i, f in enumerate(readable) if named(f)), len(readable))
+    state = ReplayState(strict_mode())
+    keys = cache.prefix_keys(migration_set.root, [(f.display, f.text) for f in readable], state.strict) if cache else []
+    loaded = cache.load_longest(migration_set.root, keys[: first_target + 1]) if cache else None
+    start, errors = 0, []
+    if loaded is not None:
+        start, state, errors = loaded.files, loaded.state, list(loaded.errors)
+    # Files the snapshot covers are parsed again only when a later stage wants their parse.
+    kept = [parse_file(f.display, f.text) for f in readable[:start] if keep(f.text)]
+    before_last: Snapshot | None = None  # stored too, so amending the newest file stays cheap
+    without: ReplayState | None = None
+    for k, file in enumerate(readable[start:], start):
+        if cache is not None and k == len(readable) - 1 and k > start:
+            before_last = Snapshot(k, state.copy(), tuple(errors))
+        if k == first_target:
+            without = state.copy()
+        parsed = parse_file(file.display, file.text)
+        errors.extend(parsed.errors)
+        replay_file(parsed, state)
+        if without is not None and not named(file):
+            replay_file(parsed, without)
+        if keep(file.text):
+            kept.append(parsed)
+    if cache is not None:
+        cache.store(migration_set.root, keys, Snapshot(len(readable), state, tuple(errors)), before_last)
+    if targets is not None and without is None:  # none of the named files is in the set's replay
+        without = state
+    return History(state.catalog(), tuple(errors), tuple(kept), without.catalog() if without is not None else None)
+
