@@ -254,14 +254,22 @@ def rules_command(output_format: str) -> None:
 @click.option("--file", "file_name", type=click.Choice(["pyproject.toml", "rlslint.toml"]), default=None,
               help="Where to write (default: [tool.rlslint] in pyproject.toml if the project has one, else rlslint.toml).")
 def init_command(file_name: str | None) -> None:
-    """Write a commented starter configuration for the project found from here upwards."""
+    """Write a commented starter configuration: the sets rlslint finds here, and every setting commented out
+    where rlslint already does the same without it."""
     from rlslint.config import ConfigError
+    from rlslint.sources import display_path
     from rlslint.starter import write_starter
 
     try:
-        path = write_starter(Path.cwd(), file_name)
+        path, project = write_starter(Path.cwd(), file_name)
     except ConfigError as exc:
         _fail(str(exc))
+    for migration_set in project.sets:
+        click.echo(f"rlslint: found {display_path(migration_set.root, Path.cwd()) or '.'} ({migration_set.layout}, "
+                   f"{len(migration_set.files)} files)")
+    if not project.sets:
+        click.echo(f"rlslint: found no migrations below or above {Path.cwd()}; list them under [[migrations]] "
+                   f"in {path}", err=True)
     click.echo(f"rlslint: wrote a starter configuration to {path}")
 
 

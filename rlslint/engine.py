@@ -14,6 +14,7 @@ from rlslint import history, sources, suppress
 from rlslint.baseline import Baseline
 from rlslint.cache import ReplayCache
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
+from rlslint.layouts import LAYOUTS
 from rlslint.rules import ALL_RULES, SUPPRESSION_RULES
 from rlslint.rules import owner_fk_without_cascade
 from rlslint.rules._predicates import covered_commands, leads_index, owner_fk_blocks_delete
@@ -72,7 +73,7 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
     inputs = suppress.Inputs(replayed.kept, texts, {f.display: f.path for f in migration_set.files}, catalog.targets)
     suppressed = suppress.apply(found, inputs, settings, frozenset(r.code for r in ran), baseline)
     reported = [d for d in (*suppressed.kept, *suppressed.findings) if wanted(d.span.path)]
-    if replayed.without_targets is not None:
+    if replayed.without_targets is not None and not LAYOUTS[migration_set.layout].declarative:
         # Named files also answer for findings they cause elsewhere: a DROP POLICY in a new
         # migration leaves the finding on the old ENABLE statement, where it did not exist.
         existed = {d.identity for d in run_rules(replayed.without_targets, settings, rules, fixes=False)}

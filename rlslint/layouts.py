@@ -53,6 +53,9 @@ class Layout:
     order: str  # in which order (shown by --list-files and in the README)
     naming: Naming | None  # None: the tool writes its migrations itself (declarative schemas)
     note: str = ""  # what the tool does to a file's text before it runs it
+    # The files state the schema rather than record its history: a named file answers for
+    # the findings in it, never for what the other files would mean without it.
+    declarative: bool = False
 
 
 LAYOUTS = {layout.name: layout for layout in (
@@ -60,7 +63,7 @@ LAYOUTS = {layout.name: layout for layout in (
            Naming("{version}_{name}.sql", "timestamp")),
     Layout("supabase-schemas", "the Supabase CLI", "Supabase schema files", "supabase/schemas/**/*.sql, or [db.migrations] schema_paths in supabase/config.toml",
            "each schema_paths glob in turn, its matches sorted by path; else supabase/schemas walked in name order",
-           None),
+           None, declarative=True),
     Layout("prisma", "Prisma", "Prisma migrations (<timestamp>_<name>/migration.sql)", "prisma/migrations/<timestamp>_<name>/migration.sql", "by directory name",
            Naming("{version}_{name}/migration.sql", "timestamp")),
     Layout("drizzle", "drizzle-kit", "Drizzle migrations listed in meta/_journal.json", "drizzle/<NNNN>_<name>.sql", "the order of meta/_journal.json; without it, by number",

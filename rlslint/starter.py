@@ -3,35 +3,42 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from rlslint.config import ConfigError, supabase_exposed_schemas
+from rlslint.layouts import LAYOUTS
 from rlslint.rules import KNOWN_RULES
-from rlslint.repository import KNOWN_LAYOUTS
-from rlslint.sources import discover
+from rlslint.sources import MigrationSet, discover, display_path
 
 
 @dataclass(frozen=True)
 class Project:
     root: Path  # where the config goes
-    migrations: Path | None
-    layout: str | None
-    first_migration: Path | None
-    supabase_schemas: frozenset[str] | None
+    sets: tuple[MigrationSet, ...]  # what rlslint finds here without being told
+    supabase_schemas: frozenset[str] | None  # [api] schemas of the first set's supabase/config.toml
+
+    @property
+    def first_migration(self) -> Path | None:
+        return next((f.path for s in self.sets for f in s.files), None)
 
 
 def find_project(cwd: Path) -> Project:
-    for directory in (cwd, *cwd.parents):
-        for layout in KNOWN_LAYOUTS:
-            if (directory / layout).is_dir():
-                if directory.name == "supabase" and layout == "migrations":
-                    directory, layout = directory.parent, "supabase/migrations"  # reached from inside supabase/
-                found = discover([str(directory / layout)], directory).sets
-                files = found[0].files if found else ()
-                return Project(directory, directory / layout, found[0].layout if found else None,
-                               files[0].path if files else None, supabase_exposed_schemas(directory / layout))
-    return Project(cwd, None, None, None, None)
+    """The sets a plain ``rlslint`` run would lint from ``cwd``; the config goes above all of them."""
+    sets = discover([], cwd).sets
+    if not sets:
+        return Project(cwd, (), None)
+    homes = [_home(s.root) for s in sets]
+    root = Path(os.path.commonpath([str(h) for h in homes]))
+    return Project(root, sets, supabase_exposed_schemas(sets[0].root))
+
+
+def _home(root: Path) -> Path:
+    """The project a set belongs to: above ``supabase/``, ``prisma/`` or ``db/``."""
+    if root.name == "supabase":
+        return root.parent
+    return root.parent.parent if root.parent.name in ("supabase", "prisma", "db") else root.parent
 
 
 def starter_path(project: Project, choice: str | None) -> Path:
@@ -48,26 +55,31 @@ def starter_path(project: Project, choice: str | None) -> Path:
 
 
 def starter_text(project: Project, in_pyproject: bool) -> str:
+    """Every setting, commented out where rlslint already does the same without it.
+
+    An active line would freeze today's detection: an ``exposed-schemas`` here would
+    override ``supabase/config.toml`` from then on, a ``migrations`` list would hide a set
+    added later.
+    """
     table = "tool.rlslint" if in_pyproject else ""
     sub = lambda name: f"[{table}.{name}]" if table else f"[{name}]"  # noqa: E731
     lines = ["# rlslint configuration (`rlslint rules` lists every rule; `rlslint rule CODE` explains one)."]
-    if project.migrations is not None:
-        lines.append(f"# Found migrations in {project.migrations.relative_to(project.root).as_posix()} "
-                     f"({project.layout} layout).")
+    for migration_set in project.sets:
+        lines.append(f"# Found migrations in {_relative(migration_set.root, project.root)} ({migration_set.layout} layout).")
+    if not project.sets:
+        lines.append("# No migrations found here: list them in a [[migrations]] table below.")
     if table:
         lines.append(f"[{table}]")
     lines += ["", "# Schemas the API serves: RLS rules apply to their tables."]
     if project.supabase_schemas is not None:
-        schemas = json.dumps(sorted(project.supabase_schemas))
-        lines += ["# Read from supabase/config.toml ([api] schemas) while unset; set it to override:",
-                  f"# exposed-schemas = {schemas}"]
+        lines.append("# Read from supabase/config.toml ([api] schemas) while unset; set it to override:")
+        lines.append(f"# exposed-schemas = {json.dumps(sorted(project.supabase_schemas))}")
     else:
-        lines.append('exposed-schemas = ["public"]')
+        lines.append('# exposed-schemas = ["public"]')
     lines += ["", "# Tables whose rows other tables belong to: a foreign key to one must say what happens",
-              "# when the owner is deleted (accepted actions: [rules.FK001] on-delete)."]
-    is_supabase = project.layout == "supabase"
-    lines.append(('' if is_supabase else '# ') + 'owner-tables = ["auth.users"]')
-    lines += ["", "# Lowest severity that makes rlslint exit 1: error, warning or info.", 'fail-on = "warning"',
+              "# when the owner is deleted (accepted actions: [rules.FK001] on-delete).",
+              '# owner-tables = ["auth.users"]',
+              "", "# Lowest severity that makes rlslint exit 1: error, warning or info.", '# fail-on = "warning"',
               "", "# Which rules run: codes, names or code prefixes such as IDX. Default: the checklist",
               "# (RLS001, RLS002, IDX001, IDX002, FK001), SEC001 and the suppression checks; the other",
               "# advisor rules are opt-in (`rlslint rules` marks them).",
@@ -78,7 +90,7 @@ def starter_text(project: Project, in_pyproject: bool) -> str:
               "", "# Files still replayed for context but never reported on (globs; relative to this file).",
               "# exclude = []"]
     lines += ["", "# Rules turned off for some files.", f"# {sub('per-file-ignores')}"]
-    example = (project.first_migration.relative_to(project.root).as_posix()
+    example = (_relative(project.first_migration, project.root)
                if project.first_migration is not None else "migrations/0001_init.sql")
     lines.append(f'# "{example}" = ["IDX001"]')
     for rule in KNOWN_RULES:
@@ -88,13 +100,22 @@ def starter_text(project: Project, in_pyproject: bool) -> str:
                   f'# severity = "{rule.default_severity.label}"']
         for option in rule.options:
             lines += [f"# {option.doc}", f"# {option.name} = {json.dumps(option.default)}"]
+    example_set = _relative(project.sets[0].root, project.root) if project.sets else "db/migrations"
+    lines += ["", "# Migration sets, when rlslint should not look for them itself (paths relative to this file;",
+              f"# layout: one of {', '.join(LAYOUTS)}; exposed-schemas: the set's own).",
+              f"# [{sub('migrations')}]", f'# path = "{example_set}"',
+              f'# layout = "{project.sets[0].layout if project.sets else "plain"}"']
     lines += ["", "# Adopting rlslint on an existing project: record today's findings once with",
               "#   rlslint --write-baseline .rlslint-baseline.json",
               "# and fail only on new ones with `rlslint --baseline .rlslint-baseline.json`."]
     return "\n".join(lines) + "\n"
 
 
-def write_starter(cwd: Path, choice: str | None) -> Path:
+def _relative(path: Path, root: Path) -> str:
+    return display_path(path, root) or "."
+
+
+def write_starter(cwd: Path, choice: str | None) -> tuple[Path, Project]:
     project = find_project(cwd)
     path = starter_path(project, choice)
     text = starter_text(project, path.name == "pyproject.toml")
@@ -102,4 +123,4 @@ def write_starter(cwd: Path, choice: str | None) -> Path:
         existing = path.read_text(encoding="utf-8")
         text = existing + ("" if existing.endswith("\n") else "\n") + "\n" + text
     path.write_text(text, encoding="utf-8")
-    return path
+    return path, project
