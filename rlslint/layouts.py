@@ -38,9 +38,10 @@ class Naming:
         if self.version == "timestamp":
             version = (now or datetime.now(timezone.utc)).strftime("%Y%m%d%H%M%S")
         else:
-            numbers = [v for v in versions if v.isdigit()]
-            width = max((len(v) for v in numbers), default=4)
-            version = str(max((int(v) for v in numbers), default=0) + 1).zfill(width)
+            numbered = [v for v in versions if re.fullmatch(r"[0-9]+(\.[0-9]+)*", v)]
+            highest = max(numbered, key=lambda v: tuple(int(p) for p in v.split(".")), default="0000")
+            *head, last = highest.split(".")
+            version = ".".join([*head, str(int(last) + 1).zfill(len(last))])
         return self.pattern.format(version=version, name=name)
 
 
@@ -102,6 +103,7 @@ class Plan:
     strays: tuple[Path, ...] = ()
     problems: tuple[str, ...] = ()  # messages about the set as a whole
     versions: tuple[str, ...] = ()  # each file's version, for naming the next one
+    naming: Naming | None = None  # the project's own naming, when its configuration changes the layout's
 
 
 def sql_files(root: Path) -> list[Path]:
@@ -282,8 +284,9 @@ def _flyway(root: Path, boundary: Path) -> Plan:
                         key=lambda p: names._split(p.name, names.repeatable_prefix)[1])
     skipped = [p for p in candidates if names.undo(p.name) or _NOT_FORWARD.search(p.name)]
     applied = versioned + repeatable
-    return Plan(tuple(applied), _others([p for p in candidates if p not in skipped], applied), (),
-                tuple(".".join(map(str, names.version(p.name))) for p in versioned))
+    versions = tuple(re.sub(r"_", ".", names._split(p.name, names.prefix)[0]) for p in versioned)
+    naming = Naming(f"{names.prefix}{{version}}{names.separator}{{name}}{names.suffixes[0]}", "sequence")
+    return Plan(tuple(applied), _others([p for p in candidates if p not in skipped], applied), (), versions, naming)
 
 
 def _golang_migrate(root: Path, boundary: Path) -> Plan:

@@ -42,11 +42,8 @@ class MigrationSet:
     targets: frozenset[str] | None  # display paths to report on; None = every file
     exposed_schemas: frozenset[str] | None = None  # the set's own, from the migrations setting
     versions: tuple[str, ...] = field(default=(), compare=False)  # each applied file's version
-
-    @property
-    def naming(self) -> layouts.Naming | None:
-        """How the set's tool names its next migration; None when the tool writes them itself."""
-        return LAYOUTS[self.layout].naming
+    # How the set's tool names its next migration; None when the tool writes them itself.
+    naming: layouts.Naming | None = field(default=None, compare=False)
 
     def next_file(self, name: str, now: datetime | None = None) -> Path | None:
         """Where the next migration called ``name`` goes, named as the layout's tool names it."""
@@ -226,7 +223,8 @@ def _load_set(root: Path, request: _Wanted, cwd: Path, boundary: Path) -> tuple[
                 errors.append(error)
             files.append(MigrationFile(path, target, text))
     targets = frozenset(request.targets) if request.targets is not None else None
-    return MigrationSet(root, chosen, tuple(files), targets, request.exposed, plan.versions), errors
+    return MigrationSet(root, chosen, tuple(files), targets, request.exposed, plan.versions,
+                        plan.naming or layout.naming), errors
 
 
 def _as_the_tool_runs_it(layout: str, text: str | None) -> tuple[str | None, str | None]:

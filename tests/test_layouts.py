@@ -121,3 +121,26 @@ def test_supabase_project_keeps_text_around_dbmate_markers(tmp_path):
 
 def test_layout_names_match_the_cli_choices():
     assert tuple(LAYOUTS) == LAYOUT_NAMES
+
+
+def test_each_set_says_how_its_tool_names_the_next_migration(tmp_path, monkeypatch):
+    from datetime import datetime, timezone
+
+    now = datetime(2024, 3, 1, 12, 30, 5, tzinfo=timezone.utc)
+    expected = {
+        "supabase": "supabase/migrations/20240301123005_add_rls.sql",
+        "supabase-schemas": None,  # the Supabase CLI writes the migration from the schema files
+        "prisma": "prisma/migrations/20240301123005_add_rls/migration.sql",
+        "drizzle": None,  # set below: drizzle-kit numbers from the journal's files
+        "flyway": "sql/V1.11__add_rls.sql",
+        "flyway-conf": "db/sql/M11-add_rls.sql",
+        "golang-migrate": "migrations/20240301123005_add_rls.up.sql",
+        "dbmate": "db/migrations/20240301123005_add_rls.sql",
+        "plain": "migrations/11_add_rls.sql",
+    }
+    for name, want in expected.items():
+        root = project(tmp_path, name)
+        monkeypatch.chdir(root)
+        (migration_set,) = sources.discover([], root).sets
+        got = migration_set.next_file("add_rls", now)
+        assert (got.relative_to(root).as_posix() if got else None) == (want if name != "drizzle" else "drizzle/0001_add_rls.sql"), name
