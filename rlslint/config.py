@@ -93,9 +93,20 @@ def declared_sets(cwd: Path, config: str | None) -> tuple[DeclaredSet, ...]:
     path = (cwd / config) if config else find_config(cwd)
     if path is None or not path.is_file():
         return ()
-    options = load_options(path, display_path(path, cwd))
-    return tuple(DeclaredSet(Path(os.path.normpath(path.parent / entry.path)), entry.layout, entry.exposed_schemas)
-                 for entry in options.migrations or ())
+    display = display_path(path, cwd)
+    options = load_options(path, display)
+    from rlslint.repository import repository_root
+
+    # The config file comes with the repository, so it may only point inside it: a set named
+    # outside would print files it does not own in its error excerpts.
+    project = Path(os.path.realpath(repository_root(path.parent) or path.parent))
+    declared = []
+    for i, entry in enumerate(options.migrations or ()):
+        where = Path(os.path.normpath(path.parent / entry.path))
+        if not Path(os.path.realpath(where)).is_relative_to(project):
+            raise ConfigError(f"{display}: migrations[{i}].path: {entry.path!r} lies outside the project ({project})")
+        declared.append(DeclaredSet(where, entry.layout, entry.exposed_schemas))
+    return tuple(declared)
 
 
 def load_options(path: Path, display: str) -> Options:

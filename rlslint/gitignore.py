@@ -70,7 +70,10 @@ def _compile(line: str, base: str) -> _Pattern | None:
     anchored = "/" in line
     body = _translate(line.lstrip("/"))
     regex = body if anchored else f"(?:.*/)?{body}"
-    return _Pattern(base, re.compile(regex, re.DOTALL), negated)
+    try:
+        return _Pattern(base, re.compile(regex, re.DOTALL), negated)
+    except re.error:
+        return None  # git ignores a pattern it cannot match (a range such as [z-a]) too
 
 
 def _translate(glob: str) -> str:

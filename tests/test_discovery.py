@@ -176,3 +176,22 @@ def test_schema_files_without_schema_paths_are_walked_in_name_order(tmp_path):
                                               "  supabase/schemas/c_rls.sql"]
     result = run(["supabase/schemas/b/tables.sql", "--format", "json"], cwd=tmp_path)
     assert (result.exit_code, findings_of(result)) == (0, set())
+
+
+def test_migrations_setting_never_points_outside_the_project(tmp_path):
+    write(tmp_path, {"outside/1_secret.sql": "select 1;\n", "repo/.git/HEAD": "",
+                     "repo/rlslint.toml": '[[migrations]]\npath = "../outside"\n'})
+    result = run([], cwd=tmp_path / "repo")
+    assert (result.exit_code, result.stderr) == (2, f"rlslint: error: rlslint.toml: migrations[0].path: '../outside' "
+                                                    f"lies outside the project ({tmp_path / 'repo'})\n")
+
+
+def test_gitignore_patterns(tmp_path):
+    from rlslint.gitignore import IgnoreRules
+
+    (tmp_path / ".gitignore").write_text("# comment\n/build-*/\nlogs\n**/gen/**\n!keep\n[z-a]\ndocs/*/old\n")
+    rules = IgnoreRules.for_repository(tmp_path)
+    ignored = {p: rules.ignores_directory(p) for p in
+               ["build-x", "a/build-x", "logs", "a/b/logs", "a/gen/x", "keep", "docs/v1/old", "docs/v1/v2/old", "src"]}
+    assert ignored == {"build-x": True, "a/build-x": False, "logs": True, "a/b/logs": True, "a/gen/x": True,
+                       "keep": False, "docs/v1/old": True, "docs/v1/v2/old": False, "src": False}
