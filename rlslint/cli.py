@@ -278,17 +278,20 @@ def init_command(file_name: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Read settings from this file instead of the one found above the migrations.")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal without NO_COLOR).")
-def report_command(paths, config_path, color) -> None:
+@click.option("--layout", type=click.Choice(LAYOUT_NAMES), default=None,
+              help="Order every set as this layout's tool does, instead of detecting the layout.")
+def report_command(paths, config_path, color, layout) -> None:
     """Show the checklist for every table: RLS, policy per command, FK indexes, owner FKs.
 
     Exit 0 whatever the findings (`rlslint check` gates); 2 when a file cannot be read or parsed.
     """
     from rlslint import engine
-    from rlslint.config import ConfigError, Overrides, SettingsLoader
+    from rlslint.config import ConfigError, Overrides, SettingsLoader, declared_sets
     from rlslint.report.text import render_checklist
 
     try:
-        result = engine.lint(list(paths), Path.cwd(), SettingsLoader(Path.cwd(), config_path, Overrides()))
+        result = engine.lint(list(paths), Path.cwd(), SettingsLoader(Path.cwd(), config_path, Overrides()),
+                             layout=layout, declared=declared_sets(Path.cwd(), config_path))
     except ConfigError as exc:
         _fail(str(exc))
     if color is None:

@@ -195,3 +195,12 @@ def test_gitignore_patterns(tmp_path):
                ["build-x", "a/build-x", "logs", "a/b/logs", "a/gen/x", "keep", "docs/v1/old", "docs/v1/v2/old", "src"]}
     assert ignored == {"build-x": True, "a/build-x": False, "logs": True, "a/b/logs": True, "a/gen/x": True,
                        "keep": False, "docs/v1/old": True, "docs/v1/v2/old": False, "src": False}
+
+
+def test_report_lints_the_sets_of_the_migrations_setting(tmp_path):
+    write(tmp_path, {".git/HEAD": "", "rlslint.toml": '[[migrations]]\npath = "sql/app"\n',
+                     "sql/app/1_api.sql": NO_RLS.format("public.listed"),
+                     "supabase/migrations/20240101000000_x.sql": NO_RLS.format("public.not_listed")})
+    result = run(["report", "--no-color"], cwd=tmp_path)
+    assert result.exit_code == 0
+    assert "public.listed" in result.output and "public.not_listed" not in result.output
