@@ -1,7 +1,8 @@
 """Baseline: today's findings, recorded so a project can adopt rlslint and fail only on new ones.
 
-A finding matches a baseline entry by rule, object, file and fingerprint, never by line,
-so edits above a finding keep it matched. Files are recorded relative to the baseline
+A finding matches a baseline entry by rule, file and fingerprint, never by line or by
+the table's current name, so edits above a finding and renames keep it matched (each
+entry also names the table, for its readers). Files are recorded relative to the baseline
 file, so the baseline works from any current directory. Each entry matches once: a
 second identical finding in the same file is new.
 """
@@ -20,7 +21,7 @@ from rlslint.diagnostics import fingerprint
 
 VERSION = 1
 
-Key = tuple[str, str, str, str]  # code, object, file, fingerprint
+Key = tuple[str, str, str]  # code, file, fingerprint
 
 
 class BaselineError(Exception):
@@ -30,15 +31,15 @@ class BaselineError(Exception):
 def _key(diagnostic: Diagnostic, cwd: Path, base: Path) -> Key:
     file = Path(os.path.relpath(cwd / diagnostic.span.path, base)).as_posix()
     located = replace(diagnostic, span=replace(diagnostic.span, path=file))
-    return (diagnostic.code, diagnostic.object, file, fingerprint(located))
+    return (diagnostic.code, file, fingerprint(located))
 
 
 def render_baseline(result: LintResult, cwd: Path, path: Path) -> str:
     base = (cwd / path).parent
-    entries = sorted(_key(d, cwd, base) for d in result.diagnostics)
+    entries = sorted((*_key(d, cwd, base), d.object) for d in result.diagnostics)
     document = {
         "version": VERSION,
-        "findings": [{"code": c, "object": o, "file": f, "fingerprint": p} for c, o, f, p in entries],
+        "findings": [{"code": c, "object": o, "file": f, "fingerprint": p} for c, f, p, o in entries],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -78,7 +79,7 @@ def load_baseline(path: Path, cwd: Path, display: str) -> Baseline:
     if not isinstance(document, dict) or document.get("version") != VERSION or not isinstance(document.get("findings"), list):
         raise BaselineError(f"{display}: not a baseline file (expected {{\"version\": {VERSION}, \"findings\": [...]}})")
     try:
-        entries = Counter((e["code"], e["object"], e["file"], e["fingerprint"]) for e in document["findings"])
+        entries = Counter((e["code"], e["file"], e["fingerprint"]) for e in document["findings"])
     except (KeyError, TypeError):
         raise BaselineError(f"{display}: not a baseline file (each finding needs code, object, file, fingerprint)") from None
     return Baseline(entries, cwd, (cwd / path).parent)

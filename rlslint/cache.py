@@ -26,7 +26,7 @@ from rlslint import __version__
 from rlslint.diagnostics import SourceError
 from rlslint.schema.state import ReplayState
 
-FORMAT = 4  # bumped whenever a snapshot of the replay would differ: 4 holds the replay's state alone
+FORMAT = 5  # bumped whenever a snapshot of the replay would differ: 5 keeps the name a renamed table was created with
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
+from rlslint.sql.names import QName
 from rlslint.sql.spans import LineIndex, Position, Span
 
 
@@ -27,6 +28,65 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {value!r}; expected one of error, warning, info") from None
 
 
+class Kind(enum.Enum):
+    """The kind of object a finding is about."""
+
+    TABLE = "table"
+    POLICY = "policy"
+    FOREIGN_KEY = "foreign key"
+    COLUMN = "column"
+    ROLE = "role"  # a role's policies on a table
+    COMMENT = "comment"  # an ``rlslint:`` comment
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a finding is about: an object and, within it, the key that tells findings apart.
+
+    ``schema`` and ``name`` are the table as named after the whole history; ``created_as``
+    is its name when created, which a later rename leaves alone, so the finding's
+    fingerprint survives the rename.
+    """
+
+    kind: Kind
+    schema: str = ""
+    name: str = ""
+    created_as: QName | None = None  # None: never renamed
+    columns: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    policy: str = ""
+    role: str = ""
+    constraint: str = ""
+    comment: str = ""  # for COMMENT: the comment as written, and what is wrong with it
+
+    @classmethod
+    def of(cls, kind: Kind, table: Any, **key: Any) -> "Subject":
+        """About ``table`` (the schema model's Table: anything with ``qname`` and ``created_as``)."""
+        return cls(kind, table.qname.schema, table.qname.name, table.created_as, **key)
+
+    @property
+    def table(self) -> QName | None:
+        return QName(self.schema, self.name) if self.name else None
+
+    def key(self) -> tuple[str, ...]:
+        """The fields a fingerprint hashes: no current table name, no position."""
+        origin = self.created_as or self.table
+        return (self.kind.value, str(origin) if origin else "", ",".join(self.columns), ",".join(self.commands),
+                self.policy, self.role, self.constraint, self.comment)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule reports; the engine stamps it with the rule's code and configured severity."""
+
+    span: Span
+    message: str
+    subject: Subject
+    # A fix costly to print (deparsing a policy) is a function, called only for findings that
+    # are reported.
+    fix: str | Callable[[], str]
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding of one rule, located at the statement (or clause) that caused it."""
@@ -36,14 +96,15 @@ class Diagnostic:
     severity: Severity
     message: str
     span: Span
-    object: str  # the table as PostgreSQL prints it: public.tasks, public."Profiles"
+    subject: Subject
     fix: str
-    columns: tuple[str, ...] = ()
-    commands: tuple[str, ...] = ()
-    detail: str = ""  # what makes this finding unique for its object (policy, constraint)
-    # A fix that is costly to print (deparsing a policy) is built only for findings that are
-    # reported; the engine calls it and leaves plain data behind (see with_fix).
     build_fix: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def stamped(cls, code: str, name: str, severity: Severity, finding: Finding) -> "Diagnostic":
+        if callable(finding.fix):
+            return cls(code, name, severity, finding.message, finding.span, finding.subject, "", finding.fix)
+        return cls(code, name, severity, finding.message, finding.span, finding.subject, finding.fix)
 
     def with_fix(self) -> "Diagnostic":
         if self.build_fix is None:
@@ -51,13 +112,27 @@ class Diagnostic:
         return replace(self, fix=self.build_fix(), build_fix=None)
 
     @property
+    def object(self) -> str:
+        """The table as PostgreSQL prints it (public.tasks, public."Profiles"); "" for a comment."""
+        table = self.subject.table
+        return str(table) if table is not None else ""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.subject.columns
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return self.subject.commands
+
+    @property
     def identity(self) -> tuple[str, ...]:
-        """What the finding is about, independent of where it sits in a file."""
-        return (self.code, self.object, ",".join(self.columns), ",".join(self.commands), self.detail)
+        """What the finding is about, independent of where it sits in a file and of renames."""
+        return (self.code, *self.subject.key())
 
 
 def fingerprint(diagnostic: Diagnostic) -> str:
-    """Stable across line moves: the rule, the file and what the finding is about.
+    """Stable across line moves and table renames: the rule, the file and what the finding is about.
 
     Shared by the baseline, the JSON report and SARIF's partialFingerprints, so a finding
     is the same finding everywhere.

@@ -97,7 +97,7 @@ def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_
     found: list[Diagnostic] = []
     for rule in rules:
         if settings.runs(rule):
-            found.extend(rule.check(rule, ctx))
+            found.extend(rule.run(ctx))
     return [d.with_fix() for d in found] if fixes else found
 
 

@@ -58,7 +58,7 @@ def apply(diagnostics: Iterable[Diagnostic], inputs: Inputs, settings: Settings,
         if not matching:
             kept.append(diagnostic)
     use = MarkerUse(settings, tuple(found), frozenset(used), ran, {code: rule.name for code, rule in BY_CODE.items()})
-    about_markers = [d for rule in SUPPRESSION_RULES if settings.runs(rule) for d in rule.check(rule, use)]
+    about_markers = [d for rule in SUPPRESSION_RULES if settings.runs(rule) for d in rule.run(use)]
     ignored = {path: config_ignores(absolute, settings) for path, absolute in inputs.paths.items()}
     kept = [d for d in kept if not _ignored(d, ignored)]
     about_markers = [d for d in about_markers if not _ignored(d, ignored)]
@@ -80,7 +80,7 @@ def covers(marker: Marker, diagnostic: Diagnostic) -> bool:
     if marker.file_level:
         return diagnostic.span.path == marker.comment.path
     at = diagnostic.span
-    return diagnostic.object in {str(q) for q in marker.tables} or any(
+    return diagnostic.subject.table in marker.tables or any(
         s.path == at.path and s.start <= at.start <= s.end for s in marker.statements
     )
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from rlslint.cli import FORMATS, main
-from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError, SourceText, TablePosture
+from rlslint.diagnostics import Diagnostic, Kind, LintResult, Severity, SourceError, SourceText, Subject, TablePosture
 from rlslint.report import REPORTERS, ReportContext, renderer
 from rlslint.rules import ALL_RULES, KNOWN_RULES
 from rlslint.sql.spans import LineIndex, Span
@@ -84,8 +84,8 @@ def test_github_message_with_percent_colon_comma_and_newline_round_trips():
     path = "supabase/migrations/2024_a,b:c.sql"
     text = "-- x\ncreate table public.t (id int);\n"
     message = "RLS disabled on public.t: 100% exposed, really\r\nsecond line"
-    d = Diagnostic("RLS001", "table-without-rls", Severity.ERROR, message, Span(path, 5, 36), "public.t",
-                   "ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;")
+    d = Diagnostic("RLS001", "table-without-rls", Severity.ERROR, message, Span(path, 5, 36),
+                   Subject(Kind.TABLE, "public", "t"), "ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;")
     out = renderer("github")(_result(path, text, [d]), ReportContext(ALL_RULES))
     assert out == (
         "::error file=supabase/migrations/2024_a%2Cb%3Ac.sql,line=2,col=1,endLine=2,endColumn=32,"
@@ -103,7 +103,7 @@ def test_github_multi_line_span_has_no_columns_and_levels_follow_severity():
     path = "m/1_a.sql"
     text = "create table public.t (\n  id int\n);\n"
     spans = [(Severity.WARNING, Span(path, 0, 34)), (Severity.INFO, Span(path, 26, 32))]
-    ds = [Diagnostic("X001", "x", sev, "m", span, "public.t", "fix") for sev, span in spans]
+    ds = [Diagnostic("X001", "x", sev, "m", span, Subject(Kind.TABLE, "public", "t"), "fix") for sev, span in spans]
     out = renderer("github")(_result(path, text, ds), ReportContext(ALL_RULES))
     assert out.splitlines() == [
         "::warning file=m/1_a.sql,line=1,endLine=3,title=X001%3A x::m%0AFix (in a new migration):%0Afix",
@@ -128,7 +128,8 @@ def test_github_annotates_file_errors_and_puts_the_most_severe_first(tmp_path):
 def test_github_says_how_many_annotations_github_will_not_show():
     path = "m/1_a.sql"
     text = "x\n" * 30
-    ds = [Diagnostic("X001", "x", Severity.WARNING, "m", Span(path, 2 * i, 2 * i + 1), f"t{i}", "f") for i in range(12)]
+    ds = [Diagnostic("X001", "x", Severity.WARNING, "m", Span(path, 2 * i, 2 * i + 1),
+                     Subject(Kind.TABLE, "public", f"t{i}"), "f") for i in range(12)]
     out = renderer("github")(_result(path, text, ds), ReportContext(ALL_RULES)).splitlines()
     assert len(out) == 13
     assert out[-1] == ("::notice title=rlslint::GitHub shows 10 annotations of each level per step, so 2 of 12 are not "

@@ -17,9 +17,10 @@ expressions with every call wrapped.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import per_row_calls, token_end
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Policy, Table
@@ -28,7 +29,7 @@ from rlslint.sql.names import quote_ident
 from rlslint.sql.spans import Span
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         if not table.rls:
             continue  # policies are not evaluated at all: policy-without-rls / table-without-rls
@@ -42,15 +43,13 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
             expr = policy.using if clause == "USING" else policy.with_check
             called = sorted({n for _, n, _ in found})
             wrapped = " and ".join(f"(select {n}({'…' if n == 'current_setting' else ''}))" for n in called)
-            yield rule.diagnostic(
-                ctx,
+            yield Finding(
                 Span(expr.origin.path, at, token_end(expr, at)),
                 f'policy "{policy.name}" on {table.qname} calls {", ".join(f"{n}()" for n in called)} once per row '
                 f"({len(found)} call{'s' if len(found) > 1 else ''} not wrapped in a scalar sub-select): "
                 f"write {wrapped} so PostgreSQL evaluates {'them' if len(called) > 1 else 'it'} once per statement",
-                str(table.qname),
-                lambda table=table, policy=policy, calls=calls: _fix(table, policy, calls),  # bound now, built later
-                detail=f"{table.qname}:{policy.name}",
+                Subject.of(Kind.POLICY, table, policy=policy.name),
+                partial(_fix, table, policy, calls),
             )
 
 

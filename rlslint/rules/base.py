@@ -7,10 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Diagnostic, Finding, Severity
 from rlslint.schema.model import Catalog, Table
 from rlslint.settings import Settings
-from rlslint.sql.spans import Span
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class RuleContext:
         return table.qname.schema in self.settings.exposed_schemas
 
 
-Check = Callable[["Rule", RuleContext], Iterator[Diagnostic]]
+Check = Callable[[Any], Iterator[Finding]]  # RuleContext; the SUP rules get markers.MarkerUse
 
 
 @dataclass(frozen=True)
@@ -64,13 +63,10 @@ class Rule:
         declared = next(o for o in self.options if o.name == name)
         return settings.rule_options.get(self.code, {}).get(name, declared.default)
 
-    def diagnostic(self, ctx: RuleContext, span: Span, message: str, obj: str,
-                   fix: str | Callable[[], str], **extra) -> Diagnostic:
-        """A finding of this rule; a callable ``fix`` is built only if the finding is reported."""
-        if callable(fix):
-            return Diagnostic(self.code, self.name, self.severity(ctx.settings), message, span, obj, "",
-                              build_fix=fix, **extra)
-        return Diagnostic(self.code, self.name, self.severity(ctx.settings), message, span, obj, fix, **extra)
+    def run(self, ctx: Any) -> list[Diagnostic]:
+        """The rule's findings, stamped with its code, name and configured severity."""
+        severity = self.severity(ctx.settings)
+        return [Diagnostic.stamped(self.code, self.name, severity, finding) for finding in self.check(ctx)]
 
     def sections(self) -> dict[str, str]:
         """The docstring's sections by heading (``## What it flags`` …)."""

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.markers import Marker, MarkerUse
 from rlslint.rules.base import Rule
 
 _EXPECTED_FORM = "expected `rlslint: ignore[CODE, …] reason` or `rlslint: ignore-file[CODE, …] reason`"
 
 
-def check(rule: Rule, ctx: MarkerUse) -> Iterator[Diagnostic]:
+def check(ctx: MarkerUse) -> Iterator[Finding]:
     """Judged in the suppression stage, over the comments it read (not over the schema model)."""
     for marker in ctx.markers:
         for problem in _problems(marker, ctx.settings.require_suppression_reason):
-            yield rule.diagnostic(ctx, marker.comment, problem, "", "", detail=f"{problem} {marker.text}")
+            yield Finding(marker.comment, problem, Subject(Kind.COMMENT, comment=f"{problem} {marker.text}"), "")
 
 
 def _problems(marker: Marker, require_reason: bool) -> Iterator[str]:

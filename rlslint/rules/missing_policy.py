@@ -18,9 +18,10 @@ writes `false`, to be replaced by hand.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import covered_commands, is_true_literal, per_row_calls
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import COMMANDS, Table
@@ -36,7 +37,7 @@ CONSEQUENCES = {
 }
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         if not table.rls or not ctx.exposed(table):
             continue
@@ -45,13 +46,11 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
         if not missing:
             continue
         what = "no policy at all" if not table.policies else "no permissive policy for " + ", ".join(missing)
-        yield rule.diagnostic(
-            ctx,
+        yield Finding(
             table.rls_changed or table.created,
             f"table {table.qname} has row level security enabled but {what}: {_consequences(missing)}",
-            str(table.qname),
-            lambda table=table, missing=missing: _fix(table, missing, ctx.settings),  # bound now, built later
-            commands=missing,
+            Subject.of(Kind.TABLE, table, commands=missing),
+            partial(_fix, table, missing, ctx.settings),
         )
 
 

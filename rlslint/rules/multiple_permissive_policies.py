@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import COMMANDS, Policy, Table
 from rlslint.sql.names import quote_ident
@@ -38,7 +38,7 @@ def overlaps(table: Table, role: str) -> dict[str, list[Policy]]:
     return found
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         if not table.rls:
             continue
@@ -49,16 +49,13 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
                 continue
             involved = [p for p in table.policies if any(p in ps for ps in found.values())]
             listing = "; ".join(f"{c}: " + ", ".join(f'"{p.name}"' for p in ps) for c, ps in found.items())
-            yield rule.diagnostic(
-                ctx,
+            yield Finding(
                 involved[-1].created,
                 f"table {table.qname} has several permissive policies for role {role} on the same command ({listing}): "
                 "PostgreSQL evaluates each of them for every row; merge them into one policy per command",
-                str(table.qname),
+                Subject.of(Kind.ROLE, table, role=role, commands=tuple(found)),
                 f"-- merge policies {', '.join(quote_ident(p.name) for p in involved)} into one policy per command for {role}, "
                 "joining their conditions with OR",
-                commands=tuple(found),
-                detail=f"{table.qname}:{role}",
             )
 
 

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import owner_fk_blocks_delete
 from rlslint.rules.base import Rule, RuleContext, RuleOption
 from rlslint.schema.model import ON_DELETE, ForeignKey, Table
 from rlslint.sql.names import quote_ident
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
-    accepted = frozenset(rule.option(ctx.settings, "on-delete"))
+def check(ctx: RuleContext) -> Iterator[Finding]:
+    accepted = frozenset(RULE.option(ctx.settings, "on-delete"))
     for table in ctx.catalog.tables.values():
         for fk in table.foreign_keys:
             if fk.ref_table not in ctx.settings.owner_tables:
@@ -38,15 +38,12 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
                 if action == "SET NULL" and action in accepted
                 else f"ON DELETE {action}"
             )
-            yield rule.diagnostic(
-                ctx,
+            yield Finding(
                 fk.clause,
                 f"foreign key {fk.name} on {table.qname} references owner table {fk.ref_table} with {why}: "
                 f"deleting a user fails while rows of {table.qname} point at them",
-                str(table.qname),
+                Subject.of(Kind.FOREIGN_KEY, table, columns=fk.columns, constraint=fk.name),
                 _fix(table, fk),
-                columns=fk.columns,
-                detail=fk.name,
             )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import extent, is_true_literal
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Expr, Policy, Table
@@ -38,7 +38,7 @@ def always_true(policy: Policy) -> list[tuple[str, Expr]]:
     return clauses
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         if not table.rls:
             continue
@@ -51,15 +51,13 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
                 continue
             expr = clauses[0][1]
             which = " and ".join(dict.fromkeys(c for c, _ in clauses))
-            yield rule.diagnostic(
-                ctx,
+            yield Finding(
                 extent(expr, expr.tree),
                 f'policy "{policy.name}" on {table.qname} lets {", ".join(sorted(roles))} {VERBS[policy.command]} '
                 f"any row: its {which} {'are' if len(clauses) > 1 else 'is'} always true",
-                str(table.qname),
+                Subject.of(Kind.POLICY, table, policy=policy.name,
+                           commands=("INSERT", "UPDATE", "DELETE") if policy.command == "ALL" else (policy.command,)),
                 _fix(table, policy, ctx),
-                commands=("INSERT", "UPDATE", "DELETE") if policy.command == "ALL" else (policy.command,),
-                detail=f"{table.qname}:{policy.name}",
             )
 
 

@@ -16,23 +16,22 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules.base import Rule, RuleContext
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         if table.rls or not table.policies or not ctx.exposed(table):
             continue
         names = ", ".join(f'"{p.name}"' for p in table.policies)
         where = "row level security is disabled here" if table.rls_changed is not None else "row level security is never enabled"
-        yield rule.diagnostic(
-            ctx,
+        yield Finding(
             table.rls_changed or table.created,
             f"table {table.qname} has {len(table.policies)} polic{'y' if len(table.policies) == 1 else 'ies'} ({names}) "
             f"but {where}: the policies look like protection yet are never evaluated, so anyone with the anon key "
             "can read and write every row",
-            str(table.qname),
+            Subject.of(Kind.TABLE, table),
             f"ALTER TABLE {table.qname} ENABLE ROW LEVEL SECURITY;",
         )
 

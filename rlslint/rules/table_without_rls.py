@@ -15,22 +15,21 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules.base import Rule, RuleContext
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         if table.rls or not ctx.exposed(table):
             continue
         disabled_later = table.rls_changed is not None
         where = "row level security is disabled here" if disabled_later else "it is created without row level security"
-        yield rule.diagnostic(
-            ctx,
+        yield Finding(
             table.rls_changed or table.created,
             f"table {table.qname} is exposed through the API (schema {table.qname.schema}) but {where}: "
             "anyone with the anon key can read and write every row",
-            str(table.qname),
+            Subject.of(Kind.TABLE, table),
             f"ALTER TABLE {table.qname} ENABLE ROW LEVEL SECURITY;",
         )
 

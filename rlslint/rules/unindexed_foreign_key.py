@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import create_index_sql, leads_index
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.sql.names import quote_ident
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         parent = ctx.catalog.table(table.partition_of) if table.partition_of else None
         for fk in table.foreign_keys:
@@ -29,15 +29,12 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
             if parent is not None and any(p.columns == fk.columns and p.ref_table == fk.ref_table for p in parent.foreign_keys):
                 continue  # cloned from the partitioned parent: reported there once
             columns = ", ".join(quote_ident(c) for c in fk.columns)
-            yield rule.diagnostic(
-                ctx,
+            yield Finding(
                 fk.clause,
                 f"foreign key {fk.name} on {table.qname} ({columns}) has no index: deletes from {fk.ref_table} "
                 "and joins on this key scan the whole table",
-                str(table.qname),
+                Subject.of(Kind.FOREIGN_KEY, table, columns=fk.columns, constraint=fk.name),
                 create_index_sql(ctx.catalog, table, fk.columns),
-                columns=fk.columns,
-                detail=fk.name,
             )
 
 

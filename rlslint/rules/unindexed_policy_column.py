@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import compared_columns, create_index_sql, leads_index
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.sql.names import QName, quote_ident
 from rlslint.sql.spans import Span
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     # One finding per column, not per policy: one index fixes every policy that filters on it.
     uses: dict[tuple[QName, str], list[tuple[Span, QName, str]]] = {}
     for table in ctx.catalog.tables.values():
@@ -40,14 +40,12 @@ def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
             continue
         refs.sort(key=lambda ref: ref[0])  # source order: file, then offset
         several = len({(table, name) for _, table, name in refs}) > 1
-        yield rule.diagnostic(
-            ctx,
+        yield Finding(
             refs[0][0],
             f"{_policies(refs, several)} on {qname}.{quote_ident(column)}, which no index leads: "
             f"every query {'these policies guard' if several else 'this policy guards'} scans the table",
-            str(qname),
+            Subject.of(Kind.COLUMN, target, columns=(column,)),
             create_index_sql(ctx.catalog, target, (column,)),
-            columns=(column,),
         )
 
 

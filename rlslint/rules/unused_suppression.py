@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.markers import MarkerUse
 from rlslint.rules.base import Rule
 
 
-def check(rule: Rule, ctx: MarkerUse) -> Iterator[Diagnostic]:
+def check(ctx: MarkerUse) -> Iterator[Finding]:
     """Judged in the suppression stage, once it knows which comments removed which findings.
 
     Only a code whose rule ran can be unused: another run (a CI job with ``--select``) may
@@ -31,8 +31,7 @@ def check(rule: Rule, ctx: MarkerUse) -> Iterator[Diagnostic]:
             if code in ctx.ran and (i, code) not in ctx.used:
                 advice = "delete the comment" if len(marker.codes) == 1 else f"remove {code} from the comment"
                 message = f"suppression of {code} ({ctx.names[code]}) matches no finding {where}; {advice}"
-                yield rule.diagnostic(ctx, marker.comment, message, ", ".join(sorted(map(str, marker.tables))), "",
-                                      detail=f"{code} {marker.text}")
+                yield Finding(marker.comment, message, Subject(Kind.COMMENT, comment=f"{code} {marker.text}"), "")
 
 
 RULE = Rule(

@@ -20,7 +20,7 @@ import re
 
 from typing import Iterator
 
-from rlslint.diagnostics import Diagnostic, Severity
+from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import first_location, func_name, token_end, unwrap, walk
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Expr
@@ -71,22 +71,20 @@ def references(expr: Expr) -> list[tuple[int, int]]:
     return sorted((start, token_end(expr, last)) for start, last in found if start >= 0)
 
 
-def check(rule: Rule, ctx: RuleContext) -> Iterator[Diagnostic]:
+def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         for policy in table.policies:
             hits = [(expr, span) for expr in (policy.using, policy.with_check) if expr is not None for span in references(expr)]
             if not hits:
                 continue
             expr, (start, end) = hits[0]
-            yield rule.diagnostic(
-                ctx,
+            yield Finding(
                 Span(expr.origin.path, start, end),
                 f'policy "{policy.name}" on {table.qname} decides access from user_metadata, which every user can '
                 "edit for themselves (supabase.auth.updateUser): read app_metadata or a table users cannot write",
-                str(table.qname),
+                Subject.of(Kind.POLICY, table, policy=policy.name),
                 "-- replace user_metadata with app_metadata (auth.jwt() -> 'app_metadata'), "
                 "or with a lookup in a table only trusted code writes",
-                detail=f"{table.qname}:{policy.name}",
             )
 
 

@@ -109,6 +109,7 @@ class Table:
     changed: Span
     rls_changed: Span | None  # the last ENABLE/DISABLE ROW LEVEL SECURITY
     partition_of: QName | None = None
+    created_as: QName | None = None  # its name when created, once renamed: findings keep it as their identity
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

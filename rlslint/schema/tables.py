@@ -191,7 +191,7 @@ def _move_table(stmt: Statement, state: ReplayState, old: QName, new: QName) -> 
     # Policies hold the table by oid in PostgreSQL: every policy that names it follows.
     policies_follow_table(state, old, new)
     table = state.tables.pop(old)
-    state.tables[new] = evolve(table, qname=new, changed=stmt.span)
+    state.tables[new] = evolve(table, qname=new, created_as=table.created_as or old, changed=stmt.span)
     for child in [t for t in state.tables.values() if t.partition_of == old]:
         state.tables[child.qname] = evolve(child, partition_of=new)
     for other in list(state.tables.values()):
