@@ -18,6 +18,7 @@ from typing import Iterable
 
 from rlslint.diagnostics import Diagnostic, LintResult
 from rlslint.diagnostics import fingerprint
+from rlslint.report.escape import json_text
 
 VERSION = 1
 
@@ -41,7 +42,7 @@ def render_baseline(result: LintResult, cwd: Path, path: Path) -> str:
         "version": VERSION,
         "findings": [{"code": c, "object": o, "file": f, "fingerprint": p} for c, f, p, o in entries],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document) + "\n"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,20 @@ class _DefaultToCheck(click.Group):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context):
+        """A failure rlslint did not foresee is one line and exit 2, never a traceback (or exit 1, "findings")."""
+        from rlslint.schema.state import strict_mode
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if strict_mode():  # the tests want the traceback
+                raise
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            _fail(f"internal error: {type(exc).__name__}{': ' + detail if detail else ''}")
+
 
 @click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rlslint")
@@ -105,8 +119,8 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
         _fail(str(exc))
     rules = _rule_table(result, KNOWN_RULES)
     if write_baseline_path and result.errors:
-        click.echo(f"rlslint: baseline not written: {len(result.errors)} file error(s) below would leave it "
-                   "incomplete", err=True)
+        _echo(f"rlslint: baseline not written: {len(result.errors)} file error(s) below would leave it "
+              "incomplete\n", err=True)
     elif write_baseline_path:
         _write_baseline(result, Path(write_baseline_path))
     if color is None:
@@ -150,8 +164,8 @@ def _rule_table(result, known):
 def _write_baseline(result, path: Path) -> None:
     from rlslint.baseline import render_baseline
 
-    _write_atomic(path, render_baseline(result, Path.cwd(), path))
-    click.echo(f"rlslint: recorded {len(result.diagnostics)} findings in {path}", err=True)
+    _write(path, render_baseline(result, Path.cwd(), path))
+    _echo(f"rlslint: recorded {len(result.diagnostics)} findings in {path}\n", err=True)
     sys.exit(EXIT_CLEAN)
 
 
@@ -182,39 +196,45 @@ def _emit(result, ctx, output_format: str | None, output: str | None, reports: t
 
     main_report = renderer(output_format or "text")(result, ctx)
     if output:
-        _write_atomic(Path(output), main_report)
+        _write(Path(output), main_report)
     else:
         # click strips ANSI codes when stdout is not a terminal; --color asked for them anyway.
-        click.echo(main_report, nl=False, color=ctx.color)
+        _echo(main_report, color=ctx.color)
     # On GitHub Actions the findings also become annotations on the diff, as squawk and ruff do,
     # unless the user chose a format; annotations only work on stdout, where the runner reads them.
     if output_format is None and os.environ.get("GITHUB_ACTIONS") == "true":
-        click.echo(renderer("github")(result, ctx), nl=False)
+        _echo(renderer("github")(result, ctx))
     for fmt, path in reports:
-        _write_atomic(Path(path), renderer(fmt)(result, replace(ctx, color=False)))
+        _write(Path(path), renderer(fmt)(result, replace(ctx, color=False)))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so an interrupted run leaves the old file whole."""
-    import tempfile
+def _write(path: Path, text: str) -> None:
+    from rlslint.writing import WriteError, write_text
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        # mkstemp creates the file private (0600); a report is an ordinary file of the project.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_text(path, text)
+    except WriteError as exc:
+        _fail(str(exc))
+
+
+def _echo(text: str, err: bool = False, color: bool | None = None) -> None:
+    """Print a report; a full disk or a closed pipe is an error of this run, not a traceback."""
+    try:
+        click.echo(text, nl=False, err=err, color=color)
+    except OSError as exc:
+        stream = "stderr" if err else "stdout"
+        # What is still buffered would fail again at exit, with a traceback of its own.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, (sys.stderr if err else sys.stdout).fileno())
+        if not err:
+            _fail(f"cannot write to {stream}: {exc.strerror or exc}")
+        sys.exit(EXIT_ERROR)
 
 
 def _fail(message: str) -> None:
-    click.echo(f"rlslint: error: {message}", err=True)
+    from rlslint.report.escape import log_line
+
+    click.echo(f"rlslint: error: {log_line(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -264,13 +284,15 @@ def init_command(file_name: str | None) -> None:
         path, project = write_starter(Path.cwd(), file_name)
     except ConfigError as exc:
         _fail(str(exc))
+    from rlslint.report.escape import log_line
+
     for migration_set in project.sets:
-        click.echo(f"rlslint: found {display_path(migration_set.root, Path.cwd()) or '.'} ({migration_set.layout}, "
-                   f"{len(migration_set.files)} files)")
+        click.echo(log_line(f"rlslint: found {display_path(migration_set.root, Path.cwd()) or '.'} "
+                            f"({migration_set.layout}, {len(migration_set.files)} files)"))
     if not project.sets:
-        click.echo(f"rlslint: found no migrations below or above {Path.cwd()}; list them under [[migrations]] "
-                   f"in {path}", err=True)
-    click.echo(f"rlslint: wrote a starter configuration to {path}")
+        click.echo(log_line(f"rlslint: found no migrations below or above {Path.cwd()}; list them under "
+                            f"[[migrations]] in {path}"), err=True)
+    click.echo(log_line(f"rlslint: wrote a starter configuration to {path}"))
 
 
 @main.command(name="report")
@@ -296,7 +318,9 @@ def report_command(paths, config_path, color, layout) -> None:
         _fail(str(exc))
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    click.echo(render_checklist(result, color=bool(color), terminal=sys.stdout.isatty()), nl=False, color=bool(color))
+    from rlslint.report.escape import log_line
+
+    _echo(render_checklist(result, color=bool(color), terminal=sys.stdout.isatty()), color=bool(color))
     for error in result.errors:
-        click.echo(f"{error.path}: error: {error.message}", err=True)
+        _echo(log_line(f"{error.path}: error: {error.message}") + "\n", err=True)
     sys.exit(EXIT_ERROR if result.errors else EXIT_CLEAN)

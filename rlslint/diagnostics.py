@@ -138,7 +138,8 @@ def fingerprint(diagnostic: Diagnostic) -> str:
     is the same finding everywhere.
     """
     key = "\x1f".join((diagnostic.span.path, *diagnostic.identity))
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    # surrogatepass: a file name need not be UTF-8 (os.fsdecode keeps its bytes as surrogates).
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,14 @@ class SourceError:
     path: str
     message: str
     offset: int | None = None  # None: the error concerns the whole file
-    kind: str = "error"  # "read", "syntax", "usage", "config"
+    kind: str = "error"  # "read", "syntax", "usage", "config", "internal"
+
+    @classmethod
+    def internal(cls, path: str, doing: str, exc: BaseException) -> "SourceError":
+        """A failure rlslint did not foresee: one line naming the file and what failed, exit 2."""
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        return cls(path, f"internal error while {doing}: {type(exc).__name__}{': ' + detail if detail else ''}",
+                   kind="internal")
 
 
 @dataclass(frozen=True)

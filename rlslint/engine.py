@@ -13,6 +13,7 @@ from typing import Callable, Iterable
 from rlslint import history, sources, suppress
 from rlslint.baseline import Baseline
 from rlslint.cache import ReplayCache
+from rlslint.deep import run_deep
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
 from rlslint.layouts import LAYOUTS
 from rlslint.rules import ALL_RULES, SUPPRESSION_RULES
@@ -21,6 +22,7 @@ from rlslint.rules._predicates import covered_commands, leads_index, owner_fk_bl
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Catalog, Table
 from rlslint.schema.replay import replay
+from rlslint.schema.state import strict_mode
 from rlslint.settings import Settings
 from rlslint.sql.parse import parse_file
 from rlslint.sql.spans import LineIndex
@@ -32,9 +34,14 @@ def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable
          cache: ReplayCache | None = None, baseline: Baseline | None = None, layout: str | None = None,
          declared: tuple[sources.DeclaredSet, ...] = ()) -> LintResult:
     """``baseline``: findings it records are not reported. ``layout`` and ``declared``: see ``sources.discover``."""
+    return run_deep(_lint, paths, cwd, settings_for, rules, cache, baseline, layout, declared)
+
+
+def _lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule], cache: ReplayCache | None,
+          baseline: Baseline | None, layout: str | None, declared: tuple[sources.DeclaredSet, ...]) -> LintResult:
     discovery = sources.discover(paths, cwd, layout, declared)
     texts: dict[str, SourceText] = {}
-    results = [_lint_set(s, settings_for(s), texts, cache, tuple(rules), baseline, cwd) for s in discovery.sets]
+    results = [_lint_set_guarded(s, settings_for, texts, cache, tuple(rules), baseline, cwd) for s in discovery.sets]
     # Report in apply order (2_b.sql before 10_a.sql), not in the order of the path text.
     order = {f.display: (i, j) for i, s in enumerate(discovery.sets) for j, f in enumerate(s.files)}
     place = lambda path: (order.get(path, (len(order), 0)), path)  # noqa: E731
@@ -56,6 +63,21 @@ class _SetResult:
     notes: list[Note]
     tables: list[TablePosture]
     report: SetReport
+
+
+def _lint_set_guarded(migration_set: sources.MigrationSet, settings_for: SettingsFor, texts: dict[str, SourceText],
+                      cache: ReplayCache | None, rules: tuple[Rule, ...], baseline: Baseline | None,
+                      cwd: Path) -> _SetResult:
+    """A failure rlslint did not foresee costs this set its findings, never the other sets."""
+    settings = settings_for(migration_set)  # a ConfigError is the user's to fix: the command line reports it
+    try:
+        return _lint_set(migration_set, settings, texts, cache, rules, baseline, cwd)
+    except Exception as exc:
+        if strict_mode():
+            raise
+        where = sources.display_path(migration_set.root, cwd)
+        report = SetReport(where, tuple(f.display for f in migration_set.files), settings.fail_on, MappingProxyType({}))
+        return _SetResult([], [SourceError.internal(where, "checking this migration set", exc)], [], [], report)
 
 
 def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
@@ -121,6 +143,9 @@ def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:
 
 def build_catalog(directory: Path, strict: bool | None = None) -> Catalog:
     """The schema model after every migration in ``directory`` ran (used by tests and tools)."""
-    discovery = sources.discover([str(directory)], Path.cwd())
-    files = [parse_file(f.display, f.text) for s in discovery.sets for f in s.files if f.text is not None]
-    return replay(files, strict=strict)
+    def build() -> Catalog:
+        discovery = sources.discover([str(directory)], Path.cwd())
+        files = [parse_file(f.display, f.text) for s in discovery.sets for f in s.files if f.text is not None]
+        return replay(files, strict=strict)
+
+    return run_deep(build)

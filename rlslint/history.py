@@ -52,11 +52,17 @@ def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: 
             before_last = Snapshot(k, state.copy(), tuple(errors))
         if k == first_target:
             without = state.copy()
-        parsed = parse_file(file.display, file.text)
-        errors.extend(parsed.errors)
-        replay_file(parsed, state)
-        if without is not None and not named(file):
-            replay_file(parsed, without)
+        try:
+            parsed = parse_file(file.display, file.text)
+            errors.extend(parsed.errors)
+            replay_file(parsed, state)
+            if without is not None and not named(file):
+                replay_file(parsed, without)
+        except Exception as exc:  # this file is reported; the files after it are still replayed
+            if state.strict:
+                raise
+            errors.append(SourceError.internal(file.display, "parsing and replaying this file", exc))
+            continue
         if keep(file.text):
             kept.append(parsed)
     if cache is not None:

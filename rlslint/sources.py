@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -120,13 +121,13 @@ def discover(paths: list[str], cwd: Path, layout: str | None = None,
             want(found_set.root, found_set.layout)
     for given in paths:
         path = _absolute(Path(given), cwd)
-        if path.is_dir():
+        if _is(path, Path.is_dir):
             found = _sets_in_directory(path, repository.repository_root(path) or path)
             if not found:
                 want(path, None)  # reported below as a directory without migrations
             for found_set in found:
                 want(found_set.root, found_set.layout)
-        elif path.is_file():
+        elif _is(path, Path.is_file):
             root, found_layout = _set_of_file(path, repository.repository_root(path) or path.parent)
             want(root, found_layout, display_path(path, cwd))
         else:
@@ -166,6 +167,14 @@ def _set_of_file(path: Path, boundary: Path) -> tuple[Path, str | None]:
     if path.name == "migration.sql" and (parent.parent.name == "migrations" or (parent.parent / "migration_lock.toml").is_file()):
         return parent.parent, None  # Prisma: migrations/<ts>_<name>/migration.sql
     return parent, None
+
+
+def _is(path: Path, test) -> bool:
+    """``path.is_file()`` that answers False, not PermissionError, in an unreadable directory."""
+    try:
+        return test(path)
+    except OSError:
+        return False
 
 
 def _why_missing(path: Path) -> str:
@@ -241,17 +250,24 @@ def _as_the_tool_runs_it(layout: str, text: str | None) -> tuple[str | None, str
 
 
 def read_source(path: Path, display: str) -> tuple[str | None, SourceError | None]:
-    """Bytes -> text. Damaged text is still returned (repaired) so the rest of the file is linted."""
+    """Bytes -> text. Damaged text is still returned (repaired) so the rest of the file is linted.
+
+    A migration comes from whoever wrote the pull request, so a file is read only when it
+    lies inside the project and is a regular file, checked on the descriptor that is read:
+    a committed symlink to ``/proc/self/environ`` would print secrets in an excerpt, one to
+    ``/dev/zero`` never ends, and one to a FIFO blocks forever.
+    """
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, SourceError(display, f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MiB "
-                                     "limit for one migration; not linted", kind="read")
-        data = path.read_bytes()
+        outside = _outside_project(path)
+        if outside is not None:
+            return None, SourceError(display, f"symbolic link to {outside}, outside the project; not read", kind="read")
+        data, refused = _read_regular(path)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return None, SourceError(display, "cannot read file: symbolic link loop", kind="read")
         return None, SourceError(display, f"cannot read file: {exc.strerror or exc}", kind="read")
+    if refused:
+        return None, SourceError(display, refused, kind="read")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -265,3 +281,55 @@ def read_source(path: Path, display: str) -> tuple[str | None, SourceError | Non
         return text.replace("\x00", " "), SourceError(display, "NUL byte in file; PostgreSQL rejects it", offset, kind="read")
     return text, None
 
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _read_regular(path: Path) -> tuple[bytes, str | None]:
+    """(data, None), or (b"", why it was not read). Never more than the limit plus one byte."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+            return b"", f"not a regular file ({kind}); not read"
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        shown = f"{info.st_size / 1e6:.1f} MB" if info.st_size > MAX_FILE_BYTES else "larger than that"
+        return b"", f"file is {shown}, over the {MAX_FILE_BYTES // 2**20} MiB limit for one migration; not linted"
+    return b"".join(chunks), None
+
+
+def _outside_project(path: Path) -> str | None:
+    """Where a symlinked migration leads, when that is outside the project; else None.
+
+    The project is the repository holding the file (the nearest directory with ``.git``),
+    or else the current directory when the file is named from inside it.
+    """
+    absolute = Path(os.path.abspath(path))
+    target = Path(os.path.realpath(absolute))
+    if target == absolute:
+        return None
+    if target.is_relative_to(project_root(absolute.parent)):
+        return None
+    return target.as_posix()
+
+
+def project_root(directory: Path) -> Path:
+    """The real path of the repository around ``directory``, else of the current directory holding it."""
+    repo = repository.repository_root(directory)
+    if repo is not None:
+        return Path(os.path.realpath(repo))
+    cwd = Path(os.getcwd())
+    return Path(os.path.realpath(cwd if directory.is_relative_to(cwd) else directory))

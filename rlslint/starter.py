@@ -11,6 +11,7 @@ from rlslint.config import ConfigError, supabase_exposed_schemas
 from rlslint.layouts import LAYOUTS
 from rlslint.rules import KNOWN_RULES
 from rlslint.sources import MigrationSet, discover, display_path
+from rlslint.writing import WriteError, write_text
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def starter_path(project: Project, choice: str | None) -> Path:
     path = project.root / choice
     if (project.root / "rlslint.toml").is_file():
         raise ConfigError(f"{project.root / 'rlslint.toml'}: already exists; rlslint init does not overwrite it")
-    if path.name == "pyproject.toml" and path.is_file() and "[tool.rlslint" in path.read_text(encoding="utf-8"):
+    if path.name == "pyproject.toml" and path.is_file() and "[tool.rlslint" in _read(path):
         raise ConfigError(f"{path}: already has a [tool.rlslint] table; rlslint init does not overwrite it")
     return path
 
@@ -115,12 +116,25 @@ def _relative(path: Path, root: Path) -> str:
     return display_path(path, root) or "."
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid UTF-8 (byte 0x{exc.object[exc.start]:02x}); not changed") from None
+
+
 def write_starter(cwd: Path, choice: str | None) -> tuple[Path, Project]:
+    """Atomically: a full disk or a kill leaves an existing pyproject.toml exactly as it was."""
     project = find_project(cwd)
     path = starter_path(project, choice)
     text = starter_text(project, path.name == "pyproject.toml")
     if path.is_file():
-        existing = path.read_text(encoding="utf-8")
+        existing = _read(path)
         text = existing + ("" if existing.endswith("\n") else "\n") + "\n" + text
-    path.write_text(text, encoding="utf-8")
+    try:
+        write_text(path, text)
+    except WriteError as exc:
+        raise ConfigError(str(exc)) from None
     return path, project

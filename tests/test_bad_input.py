@@ -63,14 +63,14 @@ def test_directory_without_migrations(tmp_path):
 def test_unreadable_file(tmp_path, monkeypatch):
     migrations(tmp_path, {"002_secret.sql": OK_SQL})
     # chmod 000 does not stop root (CI containers often run as root), so refuse the read here.
-    real_read = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(path: Path) -> bytes:
-        if path.name == "002_secret.sql":
+    def refusing_open(path, flags, *args):
+        if Path(path).name == "002_secret.sql":
             raise PermissionError(13, "Permission denied", str(path))
-        return real_read(path)
+        return real_open(path, flags, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", refusing_open)
     code, errors, output = lint(tmp_path, "m")
     assert (code, errors) == (2, ["m/002_secret.sql: error: cannot read file: Permission denied"])
     assert_ok_file_linted(output)

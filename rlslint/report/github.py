@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError
 from rlslint.report import ReportContext
+from rlslint.report.escape import log_text
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -19,7 +20,9 @@ ANNOTATIONS_SHOWN = 10
 
 
 def escape_data(text: str) -> str:
-    # "%" first, or the escapes themselves would be escaped again.
+    # Control characters are shown, never sent; "%" first, or the escapes themselves
+    # would be escaped again.
+    text = log_text(text)
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

@@ -6,11 +6,10 @@ without breaking consumers. Bump VERSION when a field changes meaning or goes aw
 
 from __future__ import annotations
 
-import json
-
 from rlslint import __version__
 from rlslint.diagnostics import LintResult, fingerprint
 from rlslint.report import ReportContext
+from rlslint.report.escape import json_text
 
 VERSION = 1
 
@@ -60,4 +59,4 @@ def render(result: LintResult, ctx: ReportContext) -> str:
             "by_code": {code: sum(1 for d in result.diagnostics if d.code == code) for code in sorted({d.code for d in result.diagnostics})},
         },
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document) + "\n"

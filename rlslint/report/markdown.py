@@ -13,22 +13,10 @@ from rlslint.diagnostics import Diagnostic, LintResult, Severity
 from rlslint.docs import rule_url
 from rlslint.report import ReportContext
 from rlslint.report.checklist import HEADERS, cells
+from rlslint.report.escape import log_text, markdown_cell, markdown_code, markdown_text
 
 MAX_FINDINGS = 300
 MARKS = {True: "✅", False: "❌", None: "➖"}
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
-
-
-def escape(text: str) -> str:
-    """Plain text that Markdown must not read as markup."""
-    return _SPECIAL.sub(r"\\\1", text)
-
-
-def code(text: str) -> str:
-    """An inline code span that holds any text, backticks included (CommonMark, "code spans")."""
-    ticks = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -51,9 +39,7 @@ def _matrix(result: LintResult) -> list[str]:
     lines = ["### Checklist", "", "| Table | " + " | ".join(HEADERS) + " |",
              "| --- |" + " :-: |" * len(HEADERS)]
     for table in result.tables:
-        # A "|" inside a table cell ends the cell even within a code span (GFM tables).
-        name = code(table.name).replace("|", "\\|")
-        lines.append(f"| {name} | " + " | ".join(MARKS[c] for c in cells(table)) + " |")
+        lines.append(f"| {markdown_cell(table.name)} | " + " | ".join(MARKS[c] for c in cells(table)) + " |")
     lines += ["", "✅ passes · ❌ fails · ➖ does not apply (not exposed, RLS off, or no such foreign key)", ""]
     return lines
 
@@ -63,12 +49,19 @@ def _fence(sql: str) -> str:
     return f"{ticks}sql\n{sql}\n{ticks}"
 
 
+def _message(d: Diagnostic) -> str:
+    """The message with its object in a code span: a name is never read as a link or markup."""
+    if not d.object or d.object not in d.message:
+        return markdown_text(d.message)
+    return markdown_code(d.object).join(markdown_text(part) for part in d.message.split(d.object))
+
+
 def _finding(result: LintResult, d: Diagnostic, urls: dict[str, str]) -> list[str]:
     pos = result.position(d.span)
     rule = f"[{d.code} {d.name}]({urls[d.code]})" if d.code in urls else f"{d.code} {d.name}"
-    where = code(f"{d.span.path}:{pos.line}:{pos.column}")
-    fix = "\n".join("  " + line if line else "" for line in _fence(d.fix).splitlines())
-    return [f"- **{d.severity.label}** {rule} at {where}: {escape(d.message)}", "", "  Fix (in a new migration):", "", fix, ""]
+    where = markdown_code(f"{d.span.path}:{pos.line}:{pos.column}")
+    fix = "\n".join("  " + line if line else "" for line in _fence(log_text(d.fix)).split("\n"))
+    return [f"- **{d.severity.label}** {rule} at {where}: {_message(d)}", "", "  Fix (in a new migration):", "", fix, ""]
 
 
 def _findings(result: LintResult, ctx: ReportContext) -> list[str]:
@@ -91,7 +84,7 @@ def _errors(result: LintResult) -> list[str]:
     for error in result.errors:
         pos = result.error_position(error)
         where = f"{error.path}:{pos.line}:{pos.column}" if pos else (error.path or "rlslint")
-        lines.append(f"- {code(where)}: {escape(error.message)}")
+        lines.append(f"- {markdown_code(where)}: {markdown_text(error.message)}")
     return lines + [""]
 
 

@@ -10,7 +10,6 @@ not its line, so an alert survives edits above it.
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ from rlslint import __version__
 from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError, fingerprint
 from rlslint.docs import REPOSITORY_URL, rule_url
 from rlslint.report import ReportContext
+from rlslint.report.escape import json_text
 from rlslint.rules.base import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -121,4 +121,4 @@ def render(result: LintResult, ctx: ReportContext) -> str:
         "results": [_result(result, d, index) for d in result.diagnostics],
     }
     document = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document) + "\n"

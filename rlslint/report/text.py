@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from rlslint.diagnostics import LintResult, Severity
 from rlslint.report import ReportContext
+from rlslint.report.escape import log_line, visible
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+# Characters of a source line shown around the column: 4,000 statements on one line must
+# not print that line 4,000 times.
+EXCERPT_WIDTH = 160
 
 
 def _lines(result: LintResult, ctx: ReportContext) -> list[tuple[str, str]]:
@@ -50,10 +54,15 @@ def _excerpt(result: LintResult, path: str, line: int, column: int, end_column: 
         return []
     start, end = source.lines.line_bounds(line)
     text = source.text[start:end].rstrip("\r\n")
+    stop = min(len(text) + 1 if end_column is None else max(end_column, column + 1), len(text) + 1)
+    first = max(0, min(column - 1 - EXCERPT_WIDTH // 3, len(text) - EXCERPT_WIDTH))
+    last = min(len(text), first + EXCERPT_WIDTH)
+    # Widths are measured on the text as shown, where an ESC byte takes two columns ("\e").
+    before = ("…" if first else "") + visible(text[first : column - 1])
+    shown = ("…" if first else "") + visible(text[first:last]) + ("…" if last < len(text) else "")
+    caret = " " * len(before) + "^" * max(1, len(visible(text[column - 1 : min(stop - 1, last)])))
     width = len(str(line))
-    stop = len(text) + 1 if end_column is None else max(end_column, column + 1)
-    caret = " " * (column - 1) + "^" * max(1, min(stop, len(text) + 1) - column)
-    return [(f" {line} | {text}", ""), (f" {' ' * width} | {caret}", "bold magenta")]
+    return [(f" {line} | {shown}", ""), (f" {' ' * width} | {caret}", "bold magenta")]
 
 
 def _summary(result: LintResult) -> str:
@@ -69,7 +78,7 @@ def _summary(result: LintResult) -> str:
 
 
 def render(result: LintResult, ctx: ReportContext) -> str:
-    lines = _lines(result, ctx)
+    lines = [(log_line(text), style) for text, style in _lines(result, ctx)]
     if not ctx.color:
         return "\n".join(text for text, _ in lines) + "\n"
     from rich.console import Console
@@ -86,6 +95,7 @@ def render_checklist(result: LintResult, color: bool, terminal: bool) -> str:
     """``rlslint report``: the checklist matrix as a rich table, one row per table."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from rlslint.report.checklist import HEADERS, cells
 
@@ -94,7 +104,8 @@ def render_checklist(result: LintResult, color: bool, terminal: bool) -> str:
     for column in table.columns[1:]:
         column.justify = "center"
     for posture in result.tables:
-        table.add_row(posture.name, *(marks[c] for c in cells(posture)))
+        # A Text, not a str: rich would read "[link=…]" in a table name as markup.
+        table.add_row(Text(log_line(posture.name)), *(marks[c] for c in cells(posture)))
     # In a terminal, fit it; in a pipe or a file, never cut a table name short.
     width = Console().width if terminal else 10_000
     console = Console(no_color=not color, force_terminal=color, highlight=False, width=width)

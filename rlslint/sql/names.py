@@ -9,13 +9,26 @@ from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME
 
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*\Z")
 _NEEDS_QUOTES = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
+# Characters that must never reach a terminal, a CI log or Markdown raw: C0 and C1 controls,
+# DEL, line separators, bidirectional overrides, the BOM and lone surrogates.
+UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                         "\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def quote_ident(name: str) -> str:
-    """Quote like PostgreSQL's quote_ident(): only where the bare name would not round-trip."""
+    """Quote like PostgreSQL's quote_ident(): only where the bare name would not round-trip.
+
+    A name holding a line break or an escape byte is written as a Unicode escape
+    identifier (``U&"x\\000a"``): the same name to PostgreSQL, and a fix or message that
+    stays on one printable line.
+    """
     if _PLAIN.match(name) and name not in _NEEDS_QUOTES:
         return name
-    return '"' + name.replace('"', '""') + '"'
+    quoted = name.replace('"', '""')
+    if not UNPRINTABLE.search(name):
+        return f'"{quoted}"'
+    quoted = UNPRINTABLE.sub(lambda m: f"\\{ord(m.group()):04x}", quoted.replace("\\", "\\\\"))
+    return f'U&"{quoted}"'
 
 
 class QName(NamedTuple):

@@ -1,0 +1,84 @@
+"""Untrusted text on its way out, escaped for the place it lands.
+
+File names, identifiers and source lines come from whoever wrote the pull request. In a
+terminal an ESC byte clears the screen or plants a hyperlink; in a CI log a line that
+starts with ``::`` (or holds ``##[``) is a workflow command the runner executes
+(actions/runner, ``ActionCommand.TryParseV2`` and ``TryParse``); in Markdown a blank
+line or a ``<`` ends the code span or starts raw HTML. Every reporter sends names
+through these helpers, so a new reporter gets the same guarantees by calling them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from rlslint.sql.names import UNPRINTABLE as _INVISIBLE
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
+
+# The runner trims leading white space, then reads "::name ...::data" as a command;
+# the older "##[name ...]data" form is found anywhere in a line.
+_COMMAND_START = re.compile(r"^(\s*):(?=:)")
+_LEGACY_COMMAND = "##["
+
+
+def _shown(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte os.fsdecode could not decode
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """One line of printable text: control characters become ``\\n``, ``\\e``, ``\\x07``, ``\\u202e``."""
+    return _INVISIBLE.sub(_shown, text)
+
+
+def log_line(line: str) -> str:
+    """A line for a terminal or a CI log: visible, and unable to start a workflow command."""
+    line = _COMMAND_START.sub(r"\1\\x3a", visible(line))
+    return line.replace(_LEGACY_COMMAND, "#\\x23[")
+
+
+def log_text(text: str) -> str:
+    """Several lines, each made safe by log_line; the line breaks themselves stay."""
+    return "\n".join(log_line(line) for line in text.split("\n"))
+
+
+def json_text(document: object) -> str:
+    """Indented JSON whose text is safe to print: the same data, with risky characters as \\u escapes.
+
+    ``json.dumps`` escapes C0 controls but leaves C1 controls, separators and ``##[``
+    raw; a JSON escape keeps the value identical for every reader.
+    """
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    # json.dumps escaped every control character inside strings: a raw "\n" is the layout.
+    text = _INVISIBLE.sub(lambda m: m.group() if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text)
+    return text.replace(_LEGACY_COMMAND, "#\\u0023[")
+
+
+# --- Markdown (GitHub-flavoured) --------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#&!~])")
+
+
+def markdown_text(text: str) -> str:
+    """Plain text that Markdown must not read as markup, on one line."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", log_line(text))
+
+
+def markdown_code(text: str) -> str:
+    """An inline code span that holds any text, backticks included (CommonMark, "code spans")."""
+    text = log_line(text)
+    ticks = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def markdown_cell(text: str) -> str:
+    """A code span inside a table cell: a "|" ends the cell even within a code span (GFM tables)."""
+    return markdown_code(text).replace("|", "\\|")
