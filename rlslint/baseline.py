@@ -72,11 +72,18 @@ class Baseline:
 
 def load_baseline(path: Path, cwd: Path, display: str) -> Baseline:
     try:
-        document = json.loads((cwd / path).read_text(encoding="utf-8"))
+        data = (cwd / path).read_bytes()
     except OSError as exc:
         raise BaselineError(f"{display}: cannot read baseline: {exc.strerror or exc}") from None
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"{display}: not a baseline file (invalid UTF-8, byte 0x{data[exc.start]:02x} "
+                            f"at offset {exc.start})") from None
     except ValueError as exc:
         raise BaselineError(f"{display}: not a baseline file (invalid JSON: {exc})") from None
+    except RecursionError:
+        raise BaselineError(f"{display}: not a baseline file (invalid JSON: nested too deeply)") from None
     if not isinstance(document, dict) or document.get("version") != VERSION or not isinstance(document.get("findings"), list):
         raise BaselineError(f"{display}: not a baseline file (expected {{\"version\": {VERSION}, \"findings\": [...]}})")
     try:

@@ -55,32 +55,36 @@ class ReplayCache:
 
     def prefix_keys(self, root: Path, files: list[tuple[str, str]], strict: bool) -> list[str]:
         """keys[k] names the state after the first k (display path, text) files."""
-        digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{pglast.__version__}\0{strict}\0{root}".encode())
+        digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{pglast.__version__}\0{strict}\0{root}".encode("utf-8", "surrogatepass"))
         keys = [digest.hexdigest()]
         for display, text in files:
-            digest.update(f"\0{display}\0".encode())
+            digest.update(f"\0{display}\0".encode("utf-8", "surrogatepass"))  # file names need not be UTF-8
             digest.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
             keys.append(digest.hexdigest())
         return keys
 
     def _folder(self, root: Path) -> Path:
-        return self.directory / hashlib.sha256(str(root).encode()).hexdigest()[:16]
+        return self.directory / hashlib.sha256(str(root).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     def load_longest(self, root: Path, keys: list[str]) -> Snapshot | None:
         """The stored state with the most files among ``keys``."""
         folder = self._folder(root)
-        if not folder.is_dir():
+        try:
+            if not folder.is_dir():
+                return None
+        except OSError:  # an unreadable cache folder is a miss, never an error
             return None
         for k in range(len(keys) - 1, 0, -1):
             path = folder / f"{keys[k]}.pickle"
-            if path.is_file():
-                try:
-                    snapshot = self.thaw(path.read_bytes())
-                except Exception:  # a damaged or foreign file is just a miss
+            try:
+                if not path.is_file():
                     continue
-                if isinstance(snapshot, Snapshot) and snapshot.files == k:
-                    self.hits += k
-                    return snapshot
+                snapshot = self.thaw(path.read_bytes())
+            except Exception:  # a damaged, foreign or unreadable file is just a miss
+                continue
+            if isinstance(snapshot, Snapshot) and snapshot.files == k:
+                self.hits += k
+                return snapshot
         return None
 
     @staticmethod

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from rlslint.diagnostics import Severity
-from rlslint.options import ConfigError, Options, parse_options
+from rlslint.options import ConfigError, Options, parse_options, shown
 from rlslint.rules import KNOWN_RULES
 from rlslint.selection import matching, resolve_selection
 from rlslint.settings import Settings
@@ -38,18 +38,15 @@ def supabase_exposed_schemas(start: Path) -> frozenset[str] | None:
     path = find_upwards(start, "supabase/config.toml") or find_upwards(start, "config.toml")
     if path is None or path.parent.name != "supabase":
         return None
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    if data.get("api", {}).get("enabled") is False:
+    display = display_path(path, Path.cwd())
+    api = _table(_read_toml(path, display), "api", display)
+    if api.get("enabled") is False:
         return frozenset()  # the project serves no API at all
-    schemas = data.get("api", {}).get("schemas")
+    schemas = api.get("schemas")
     if schemas is None:
         return None
     if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
-        raise ConfigError(f"{path}: [api] schemas must be a list of schema names")
+        raise ConfigError(f"{display}: api.schemas: expected a list of schema names, got {shown(schemas)}")
     # graphql_public usually holds no tables; kept as listed, it then simply matches none.
     return frozenset(schemas)
 
@@ -83,7 +80,7 @@ def find_config(start: Path) -> Path | None:
         if (directory / "rlslint.toml").is_file():
             return directory / "rlslint.toml"
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and "rlslint" in _read_toml(pyproject, display_path(pyproject, Path.cwd())).get("tool", {}):
+        if pyproject.is_file() and _rlslint_table(pyproject, display_path(pyproject, Path.cwd())) is not None:
             return pyproject
     return None
 
@@ -94,7 +91,7 @@ def declared_sets(cwd: Path, config: str | None) -> tuple[DeclaredSet, ...]:
     if path is None or not path.is_file():
         return ()
     display = display_path(path, cwd)
-    options = load_options(path, display)
+    options = load_options(path, display, named=config is not None)
     from rlslint.repository import repository_root
 
     # The config file comes with the repository, so it may only point inside it: a set named
@@ -109,21 +106,41 @@ def declared_sets(cwd: Path, config: str | None) -> tuple[DeclaredSet, ...]:
     return tuple(declared)
 
 
-def load_options(path: Path, display: str) -> Options:
-    data = _read_toml(path, display)
+def load_options(path: Path, display: str, named: bool = False) -> Options:
+    """``named``: the user chose this file (``--config``), so a pyproject.toml must have the table."""
     if path.name == "pyproject.toml":
-        return parse_options(data.get("tool", {}).get("rlslint", {}), display, "tool.rlslint.")
-    return parse_options(data, display)
+        table = _rlslint_table(path, display)
+        if table is None and named:
+            raise ConfigError(f"{display}: no [tool.rlslint] table")
+        return parse_options(table or {}, display, "tool.rlslint.")
+    return parse_options(_read_toml(path, display), display)
+
+
+def _rlslint_table(pyproject: Path, display: str) -> dict | None:
+    tool = _table(_read_toml(pyproject, display), "tool", display)
+    return _table(tool, "rlslint", display, "tool.") if "rlslint" in tool else None
+
+
+def _table(data: dict, key: str, display: str, prefix: str = "") -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{display}: {prefix}{key}: expected a table, got {shown(value)}")
+    return value
 
 
 def _read_toml(path: Path, display: str) -> dict:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{display}: invalid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{display}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{display}: invalid TOML: nested too deeply") from None
 
 
 def resolve(options: Options, overrides: Overrides, config_dir: Path | None, root: Path) -> Settings:
@@ -180,7 +197,7 @@ class SettingsLoader:
         path = self.config or find_config(migration_set.root)
         options, config_dir = Options(), None
         if path is not None:
-            options, config_dir = load_options(path, self._display(path)), path.parent
+            options, config_dir = load_options(path, self._display(path), named=self.config is not None), path.parent
         settings = resolve(options, self.overrides, config_dir, migration_set.root)
         if migration_set.exposed_schemas is not None:  # the set's own entry in the migrations setting
             settings = replace(settings, exposed_schemas=migration_set.exposed_schemas)

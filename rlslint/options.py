@@ -23,6 +23,15 @@ class ConfigError(Exception):
     """A configuration file says something rlslint cannot use: exit 2, nothing linted on a guess."""
 
 
+def shown(value: Any) -> str:
+    """A value quoted in a one-line message: a 5,000-deep array is cut short, not printed whole."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = ""
+    return text if text and len(text) <= 80 else (text or repr(type(value)()))[:10] + "…"
+
+
 @dataclass(frozen=True)
 class RuleTable:
     """``[tool.rlslint.rules.<code-or-name>]``: a severity and the rule's declared options."""
@@ -78,22 +87,22 @@ class _Reader:
 
     def table(self, value: Any, key: str) -> Mapping[str, Any]:
         if not isinstance(value, dict):
-            raise self.error(key, f"expected a table, got {value!r}")
+            raise self.error(key, f"expected a table, got {shown(value)}")
         return value
 
     def strings(self, value: Any, key: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.error(key, f"expected a list of strings, got {value!r}")
+            raise self.error(key, f"expected a list of strings, got {shown(value)}")
         return tuple(value)
 
     def boolean(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):
-            raise self.error(key, f"expected true or false, got {value!r}")
+            raise self.error(key, f"expected true or false, got {shown(value)}")
         return value
 
     def severity(self, value: Any, key: str) -> Severity:
         if value not in SEVERITIES:
-            raise self.error(key, f"expected one of {', '.join(map(repr, SEVERITIES))}, got {value!r}")
+            raise self.error(key, f"expected one of {', '.join(map(repr, SEVERITIES))}, got {shown(value)}")
         return Severity.parse(value)
 
     def table_names(self, value: Any, key: str) -> tuple[QName, ...]:
@@ -104,7 +113,7 @@ class _Reader:
             except ValueError:
                 names.append(QName("", ""))
             if not all(names[-1]):
-                raise self.error(key, f"expected schema-qualified table names such as 'auth.users', got {text!r}")
+                raise self.error(key, f"expected schema-qualified table names such as 'auth.users', got {shown(text)}")
         return tuple(names)
 
     def selectors(self, value: Any, key: str) -> tuple[str, ...]:
@@ -188,12 +197,12 @@ def _option_value(read: _Reader, rule: Rule, option: RuleOption, value: Any) -> 
     if option.type in ("str", "int"):
         expected = str if option.type == "str" else int
         if not isinstance(value, expected) or isinstance(value, bool):
-            raise read.error(key, f"expected {'a string' if expected is str else 'an integer'}, got {value!r}")
+            raise read.error(key, f"expected {'a string' if expected is str else 'an integer'}, got {shown(value)}")
         items: tuple = (value,)
     else:
         value = read.strings(value, key)
         items = value
     if option.choices and any(item not in option.choices for item in items):
         shape = "a list of" if option.type == "list[str]" else "one of"
-        raise read.error(key, f"expected {shape} {', '.join(map(repr, option.choices))}, got {list(value) if isinstance(value, tuple) else value!r}")
+        raise read.error(key, f"expected {shape} {', '.join(map(repr, option.choices))}, got {shown(list(value) if isinstance(value, tuple) else value)}")
     return list(value) if isinstance(value, tuple) else value

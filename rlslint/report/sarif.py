@@ -29,7 +29,8 @@ _TAGS = {"RLS": ["security"], "IDX": ["performance"], "FK": ["reliability"]}
 def uri(path: str) -> str:
     """Repository-relative paths stay relative: code scanning resolves them against the checkout."""
     posix = PurePosixPath(path)
-    return posix.as_uri() if posix.is_absolute() else quote(path, safe="/")
+    # A name that is not UTF-8 keeps its bytes (os.fsdecode made them surrogates), percent-encoded.
+    return posix.as_uri() if posix.is_absolute() else quote(path.encode("utf-8", "surrogateescape"), safe="/")
 
 
 def _rule(rule: Rule, level: Severity) -> dict:

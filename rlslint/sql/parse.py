@@ -44,6 +44,8 @@ def parse_file(path: str, text: str) -> ParsedFile:
     errors: list[SourceError] = []
     try:
         raw = [(0, len(text.rstrip()), json.loads(pg.parse_sql_json(text))["stmts"])]
+        if _VERTICAL_TAB in text and _stray_vertical_tabs(ascii_shadow(text)):
+            raise ParseError("a vertical tab PostgreSQL 16 rejects", None)
     except ParseError:
         text, raw = _parse_with_recovery(path, text, errors)
     statements: list[Statement] = []
@@ -90,36 +92,80 @@ _COPY_FROM_STDIN = re.compile(r"\bfrom\s+stdin\b[^;]*;[ \t]*\r?\n", re.IGNORECAS
 
 
 def _parse_with_recovery(path: str, text: str, errors: list[SourceError]) -> tuple[str, list]:
-    """Parse statement by statement, so one bad statement does not hide the others."""
+    """Parse statement by statement, so one bad statement does not hide the others.
+
+    Each error is placed where PostgreSQL places it: the grammar reads tokens as the
+    scanner makes them, so a grammar error before an unterminated quote is the one
+    PostgreSQL reports, and the statements before both are still linted.
+    """
     text = _blank_psql_input(path, text, errors)
     shadow = ascii_shadow(text)
     try:
         pieces = _split_statements(shadow)
-    except ParseError as exc:  # a lexical error (unterminated quote, comment or $$) spoils the whole file
-        index = exc.args[1] if len(exc.args) > 1 else None
-        errors.append(SourceError(path, _message(exc), index if index is not None else len(text), kind="syntax"))
-        return text, []
+    except ParseError as exc:  # a lexical error (unterminated quote, comment or $$): split what comes before it
+        index = exc.args[1] if len(exc.args) > 1 and exc.args[1] is not None else len(text)
+        pieces = _split_statements(shadow[:index])
+        if pieces and pieces[-1][2] is None:  # the statement the error is in runs to the end of the file
+            pieces[-1] = (pieces[-1][0], len(text), None)
+        else:
+            pieces.append((index, len(text), None))
     raw = []
-    for start, position in pieces:
+    for start, position, semicolon in pieces:
         piece = shadow[start:position]
-        original = text[start:position]
         try:
-            raw.append((start, position, json.loads(pg.parse_sql_json(original))["stmts"]))
+            stmts = json.loads(pg.parse_sql_json(text[start:position]))["stmts"]
+            stray = _stray_vertical_tabs(piece) if _VERTICAL_TAB in piece else []
+            if not stray:
+                raw.append((start, position, stmts))
+                continue
+            at = start + stray[0]
+            errors.append(SourceError(path, f'syntax error at or near "{_VERTICAL_TAB}"', at, kind="syntax"))
         except ParseError as exc:
             index = _error_index(piece)
-            at = start + index if index is not None else position
-            errors.append(SourceError(path, _message(exc, text, at), at, kind="syntax"))
+            stray = _stray_vertical_tabs(piece) if _VERTICAL_TAB in piece else []
+            if stray and (index is None or stray[0] < index):
+                errors.append(SourceError(path, f'syntax error at or near "{_VERTICAL_TAB}"', start + stray[0], kind="syntax"))
+            elif index is None and semicolon is not None:
+                # Cut at its ";", the statement ended early; PostgreSQL reads on and stops at the ";".
+                errors.append(SourceError(path, 'syntax error at or near ";"', semicolon, kind="syntax"))
+            elif index is None:
+                # "at end of input" is at the end of the whole text, after any trailing comment.
+                errors.append(SourceError(path, _message(exc), len(text), kind="syntax"))
+            else:
+                errors.append(SourceError(path, _message(exc, text, start + index), start + index, kind="syntax"))
     return text, raw
 
 
-def _split_statements(shadow: str) -> list[tuple[int, int]]:
-    """(start, end) of each statement, cut at top-level semicolons found by the scanner.
+# PostgreSQL 17 made a vertical tab white space; 15 and 16, which Supabase projects run,
+# reject it outside quotes and comments. pglast's grammar is 18's, so the check is made here.
+_VERTICAL_TAB = "\x0b"
+
+
+def _stray_vertical_tabs(shadow: str) -> list[int]:
+    """Offsets of vertical tabs between tokens (not inside a string, identifier or comment)."""
+    try:
+        tokens = pg.scan(shadow)
+    except ParseError:
+        return []
+    inside = [(token.start, token.end) for token in tokens]
+    stray, k = [], 0
+    for at in (i for i, char in enumerate(shadow) if char == _VERTICAL_TAB):
+        while k < len(inside) and inside[k][1] < at:
+            k += 1
+        if k == len(inside) or inside[k][0] > at:
+            stray.append(at)
+    return stray
+
+
+def _split_statements(shadow: str) -> list[tuple[int, int, int | None]]:
+    """(start, end, offset of the ";" that ends it, or None) of each statement, cut at
+    top-level semicolons found by the scanner.
 
     pglast's own scanner split silently drops pieces that do not start with a keyword
     (``selec 1;``), which would hide exactly the statements that need reporting.
     ``BEGIN ATOMIC … END`` bodies and parentheses keep their inner semicolons.
     """
-    pieces: list[tuple[int, int]] = []
+    pieces: list[tuple[int, int, int | None]] = []
     start = end = None
     depth = atomic = 0
     previous = ""
@@ -129,7 +175,7 @@ def _split_statements(shadow: str) -> list[tuple[int, int]]:
             continue
         if name == "ASCII_59" and depth == 0 and atomic == 0:
             if start is not None:
-                pieces.append((start, end))
+                pieces.append((start, end, token.start))
             start = None
         else:
             if start is None:
@@ -147,7 +193,7 @@ def _split_statements(shadow: str) -> list[tuple[int, int]]:
                 atomic -= 1
         previous = name
     if start is not None:
-        pieces.append((start, end))
+        pieces.append((start, end, None))
     return pieces
 
 
@@ -174,8 +220,9 @@ def _message(exc: ParseError, text: str = "", at: int = -1) -> str:
         return f"psql variable {variable.group()} is not SQL; migrations must be plain SQL"
     # The quoted token can hold line breaks (an unterminated $x$ at a line end); a message
     # is one line, so they are shown escaped.
-    message = str(exc.args[0]).replace("\r", "\\r").replace("\n", "\\n")
-    return message if message.startswith("syntax error") else f"syntax error: {message}"
+    # PostgreSQL's own words: "syntax error at or near …", "unterminated quoted string at
+    # or near …", "memory exhausted at or near …" (nesting beyond the parser's stack).
+    return str(exc.args[0]).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _blank_psql_input(path: str, text: str, errors: list[SourceError]) -> str:
