@@ -18,7 +18,7 @@ from typing import Iterable
 
 from rlslint.diagnostics import Diagnostic, LintResult
 from rlslint.diagnostics import fingerprint
-from rlslint.report.escape import json_text
+from rlslint.escape import json_text
 
 VERSION = 1
 

@@ -232,7 +232,7 @@ def _echo(text: str, err: bool = False, color: bool | None = None) -> None:
 
 
 def _fail(message: str) -> None:
-    from rlslint.report.escape import log_line
+    from rlslint.escape import log_line
 
     click.echo(f"rlslint: error: {log_line(message)}", err=True)
     sys.exit(EXIT_ERROR)
@@ -284,7 +284,7 @@ def init_command(file_name: str | None) -> None:
         path, project = write_starter(Path.cwd(), file_name)
     except ConfigError as exc:
         _fail(str(exc))
-    from rlslint.report.escape import log_line
+    from rlslint.escape import log_line
 
     for migration_set in project.sets:
         click.echo(log_line(f"rlslint: found {display_path(migration_set.root, Path.cwd()) or '.'} "
@@ -318,7 +318,7 @@ def report_command(paths, config_path, color, layout) -> None:
         _fail(str(exc))
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    from rlslint.report.escape import log_line
+    from rlslint.escape import log_line
 
     _echo(render_checklist(result, color=bool(color), terminal=sys.stdout.isatty()), color=bool(color))
     for error in result.errors:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError
 from rlslint.report import ReportContext
-from rlslint.report.escape import log_text
+from rlslint.escape import log_text
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rlslint import __version__
 from rlslint.diagnostics import LintResult, fingerprint
 from rlslint.report import ReportContext
-from rlslint.report.escape import json_text
+from rlslint.escape import json_text
 
 VERSION = 1
 

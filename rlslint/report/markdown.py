@@ -13,7 +13,7 @@ from rlslint.diagnostics import Diagnostic, LintResult, Severity
 from rlslint.docs import rule_url
 from rlslint.report import ReportContext
 from rlslint.report.checklist import HEADERS, cells
-from rlslint.report.escape import log_text, markdown_cell, markdown_code, markdown_text
+from rlslint.escape import log_text, markdown_cell, markdown_code, markdown_text
 
 MAX_FINDINGS = 300
 MARKS = {True: "✅", False: "❌", None: "➖"}

@@ -17,7 +17,7 @@ from rlslint import __version__
 from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError, fingerprint
 from rlslint.docs import REPOSITORY_URL, rule_url
 from rlslint.report import ReportContext
-from rlslint.report.escape import json_text
+from rlslint.escape import json_text
 from rlslint.rules.base import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rlslint.diagnostics import LintResult, Severity
 from rlslint.report import ReportContext
-from rlslint.report.escape import log_line, visible
+from rlslint.escape import log_line, visible
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 # Characters of a source line shown around the column: 4,000 statements on one line must
