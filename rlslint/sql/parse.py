@@ -104,7 +104,7 @@ def _parse_with_recovery(path: str, text: str, errors: list[SourceError]) -> tup
         pieces = _split_statements(shadow)
     except ParseError as exc:  # a lexical error (unterminated quote, comment or $$): split what comes before it
         index = exc.args[1] if len(exc.args) > 1 and exc.args[1] is not None else len(text)
-        pieces = _split_statements(shadow[:index])
+        pieces = _split_before(shadow, index)
         if pieces and pieces[-1][2] is None:  # the statement the error is in runs to the end of the file
             pieces[-1] = (pieces[-1][0], len(text), None)
         else:
@@ -134,6 +134,22 @@ def _parse_with_recovery(path: str, text: str, errors: list[SourceError]) -> tup
             else:
                 errors.append(SourceError(path, _message(exc, text, start + index), start + index, kind="syntax"))
     return text, raw
+
+
+def _split_before(shadow: str, index: int) -> list[tuple[int, int, int | None]]:
+    """The statements before a lexical error at ``index``.
+
+    An error inside a literal (a bad ``\\u`` escape) is placed inside it, so the text up to
+    it ends in an unterminated literal; the scan then fails earlier, at the literal's start.
+    """
+    while True:
+        try:
+            return _split_statements(shadow[:index])
+        except ParseError as exc:
+            earlier = exc.args[1] if len(exc.args) > 1 else None
+            if earlier is None or earlier >= index:
+                return []
+            index = earlier
 
 
 # PostgreSQL 17 made a vertical tab white space; 15 and 16, which Supabase projects run,
