@@ -119,7 +119,8 @@ def test_github_annotates_file_errors_and_puts_the_most_severe_first(tmp_path):
     result = run(["m", "--format", "github"], tmp_path)
     assert result.exit_code == 2
     lines = result.output.splitlines()
-    assert lines[0] == "::error file=m/2_b.sql,line=1,col=22,title=rlslint%3A syntax error::syntax error at end of input"
+    # Where PostgreSQL puts "end of input": after the last character, past the final newline.
+    assert lines[0] == "::error file=m/2_b.sql,line=2,col=1,title=rlslint%3A syntax error::syntax error at end of input"
     assert [runner_decode(line)[1]["title"] for line in lines] == [
         "rlslint: syntax error", "RLS001: table-without-rls", "FK001: owner-fk-without-cascade", "IDX001: unindexed-foreign-key"]
     assert [runner_decode(line)[0] for line in lines] == ["error", "error", "error", "warning"]
@@ -247,7 +248,7 @@ def test_sarif_reports_a_syntax_error_as_a_failed_execution(tmp_path):
     assert run_["invocations"] == [{"executionSuccessful": False, "toolExecutionNotifications": [
         {"level": "error", "message": {"text": "syntax error at end of input"},
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": "m/1%20a.sql"},
-                                             "region": {"startLine": 2, "startColumn": 22}}}]}]}]
+                                             "region": {"startLine": 3, "startColumn": 1}}}]}]}]
     assert [r["ruleId"] for r in run_["results"]] == ["RLS001"]
 
 
@@ -270,7 +271,7 @@ MARKDOWN_HEAD = """## rlslint
 ### Findings
 
 - **error** [RLS001 table-without-rls](https://github.com/rlslint/rlslint/blob/main/rules/RLS001-table-without-rls.md) \
-at `supabase/migrations/20240101000000_init.sql:1:1`: table public.legacy is exposed through the API (schema public) \
+at `supabase/migrations/20240101000000_init.sql:1:1`: table `public.legacy` is exposed through the API (schema public) \
 but it is created without row level security: anyone with the anon key can read and write every row
 
   Fix (in a new migration):
@@ -287,7 +288,7 @@ def test_markdown_has_the_checklist_matrix_and_each_finding_with_its_fix(project
     assert result.output.startswith(MARKDOWN_HEAD)
     assert result.output.count("\n- **") == 4
     assert result.output.index("**warning** [IDX001") > result.output.index("**error** [RLS002")
-    assert "foreign key legacy\\_owner\\_fkey on public.legacy" in result.output
+    assert "foreign key legacy\\_owner\\_fkey on `public.legacy`" in result.output
 
 
 def test_markdown_matrix_marks_follow_the_posture():

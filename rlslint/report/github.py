@@ -7,10 +7,13 @@ runner decodes each message back to the original text.
 
 from __future__ import annotations
 
+import re
+
 from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError
 from rlslint.report import ReportContext
-from rlslint.escape import log_text
+from rlslint.escape import log_line
 
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 # GitHub shows at most 10 annotations of each level per step and drops the rest silently
@@ -20,9 +23,10 @@ ANNOTATIONS_SHOWN = 10
 
 
 def escape_data(text: str) -> str:
-    # Control characters are shown, never sent; "%" first, or the escapes themselves
-    # would be escaped again.
-    text = log_text(text)
+    # Line breaks are escaped for the runner to restore; other control characters are
+    # shown, never sent. "%" first, or the escapes themselves would be escaped again.
+    parts = _LINE_BREAK.split(text)
+    text = "".join(part if i % 2 else log_line(part) for i, part in enumerate(parts))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
