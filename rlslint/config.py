@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from rlslint.deep import run_deep
 from rlslint.diagnostics import Severity
 from rlslint.options import ConfigError, Options, parse_options, shown
 from rlslint.rules import KNOWN_RULES
@@ -134,7 +135,8 @@ def _read_toml(path: Path, display: str) -> dict:
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read: {exc.strerror or exc}") from None
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        # Valid TOML may nest deeper than Python's default recursion limit allows.
+        return run_deep(tomllib.loads, data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{display}: invalid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:

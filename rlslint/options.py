@@ -7,6 +7,7 @@ defaults (ruff's ``deny_unknown_fields``).
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -16,6 +17,8 @@ from rlslint.rules.base import Rule, RuleOption
 from rlslint.selection import is_known_selector
 from rlslint.sql.names import QName, parse_qname
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 4, 60, 60
 SEVERITIES = tuple(s.label for s in sorted(Severity, reverse=True))  # error, warning, info
 
 
@@ -25,11 +28,7 @@ class ConfigError(Exception):
 
 def shown(value: Any) -> str:
     """A value quoted in a one-line message: a 5,000-deep array is cut short, not printed whole."""
-    try:
-        text = repr(value)
-    except RecursionError:
-        text = ""
-    return text if text and len(text) <= 80 else (text or repr(type(value)()))[:10] + "…"
+    return _SHORT.repr(value)
 
 
 @dataclass(frozen=True)

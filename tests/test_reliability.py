@@ -272,7 +272,7 @@ BAD_CONFIG = {
     "[api] schemas = 1": ("supabase/config.toml", b"[api]\nschemas = 1\n",
                           "supabase/config.toml: api.schemas: expected a list of schema names, got 1"),
     "a 5,000-deep TOML array": ("rlslint.toml", b"select = " + b"[" * 5000 + b"]" * 5000 + b"\n",
-                                "rlslint.toml: select: expected a list of strings, got [[[[[[[[[[…"),
+                                "rlslint.toml: select: expected a list of strings, got [[[[[...]]]]]"),
 }
 
 
