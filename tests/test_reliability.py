@@ -153,7 +153,9 @@ def test_output_targets_that_cannot_be_written(tmp_path):
     (tmp_path / "FILE").write_text("")
     cases = {("--report", "sarif:dir"): "rlslint: error: dir: is a directory",
              ("-o", "FILE/x"): "rlslint: error: FILE/x: cannot write: Not a directory",
-             ("-o", "/proc/version/x.json"): "rlslint: error: /proc/version/x.json: cannot write: Not a directory"}
+             ("-o", "/proc/version/x.json"): "rlslint: error: /proc/version/x.json: cannot write: Not a directory",
+             # a directory even root cannot write in
+             ("--write-baseline", "/sys/x.json"): "rlslint: error: /sys/x.json: cannot write: Permission denied"}
     for args, message in cases.items():
         result = run(tmp_path, *args)
         assert (result.exit_code, result.stderr) == (2, message + "\n"), args
