@@ -26,6 +26,7 @@ bench: $(BIN)/rlslint
 # Regenerate the rule pages in rules/ from the rule declarations (a test fails when they are stale).
 docs: $(BIN)/rlslint
 	$(BIN)/python -m rlslint.docs --write rules/
+	$(BIN)/python -m rlslint.docs --readme README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -107,12 +107,50 @@ def write_pages(directory: Path, rules: tuple[Rule, ...]) -> None:
         (directory / name).write_text(text, encoding="utf-8", newline="\n")
 
 
+# --- the README's rule tables -----------------------------------------------------------
+
+_README_TABLES = {  # marker label -> (which rules, table head)
+    "checklist": (lambda r: r.checklist, "| code | name | default | fires when (on the model after all migrations) | points at |"),
+    "advisor": (lambda r: not r.checklist, "| code | name | default | fires when | points at |"),
+}
+_README_END = "<!-- end of generated table -->\n"
+
+
+def _readme_start(label: str) -> str:
+    return f"<!-- {label} rules: generated from the rule declarations by `make docs` -->\n"
+
+
+def readme_table(rules: tuple[Rule, ...], label: str) -> str:
+    wanted, head = _README_TABLES[label]
+    chosen = [r for r in rules if wanted(r)]
+    chosen.sort(key=lambda r: not r.default_enabled)  # on by default first, registry order within
+    lines = [head, "|---|---|---|---|---|"]
+    lines += [f"| {r.code} | `{r.name}` | {r.default_severity.label}{'' if r.default_enabled else ', opt-in'} | "
+              f"{r.fires_when} | {r.points_at} |" for r in chosen]
+    return "\n".join(lines) + "\n"
+
+
+def readme_with_tables(text: str, rules: tuple[Rule, ...]) -> str:
+    """The README with each generated rule table rendered afresh between its markers."""
+    for label in _README_TABLES:
+        start = text.index(_readme_start(label)) + len(_readme_start(label))
+        end = text.index(_README_END, start)
+        text = text[:start] + readme_table(rules, label) + text[end:]
+    return text
+
+
 def main(argv: list[str]) -> int:
     from rlslint.rules import KNOWN_RULES
 
-    if len(argv) != 2 or argv[0] not in ("--write", "--check"):
-        print("usage: python -m rlslint.docs --write|--check DIRECTORY", file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in ("--write", "--check", "--readme"):
+        print("usage: python -m rlslint.docs --write|--check DIRECTORY, or --readme README.md", file=sys.stderr)
         return 2
+    if argv[0] == "--readme":
+        from rlslint.rules import ALL_RULES
+
+        readme = Path(argv[1])
+        readme.write_text(readme_with_tables(readme.read_text(encoding="utf-8"), ALL_RULES), encoding="utf-8", newline="\n")
+        return 0
     directory = Path(argv[1])
     if argv[0] == "--write":
         write_pages(directory, KNOWN_RULES)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rlslint.config import ConfigError, supabase_exposed_schemas
 from rlslint.layouts import LAYOUTS
-from rlslint.rules import KNOWN_RULES
+from rlslint.rules import ALL_RULES, KNOWN_RULES
 from rlslint.sources import MigrationSet, discover, display_path
 from rlslint.writing import WriteError, write_text
 
@@ -55,6 +55,19 @@ def starter_path(project: Project, choice: str | None) -> Path:
     return path
 
 
+def _selection_lines() -> list[str]:
+    """The rule selection, as the registry declares it."""
+    checklist = ", ".join(r.code for r in ALL_RULES if r.checklist)
+    advisors_on = " and ".join(r.code for r in ALL_RULES if r.default_enabled and not r.checklist)
+    prefixes = dict.fromkeys(r.code.rstrip("0123456789") for r in KNOWN_RULES if r.default_enabled)
+    opt_in = sorted(r.code for r in KNOWN_RULES if not r.default_enabled)
+    return ["", "# Which rules run: codes, names or code prefixes such as IDX. Default: the checklist",
+            f"# ({checklist}), {advisors_on} and the suppression checks; the other",
+            "# advisor rules are opt-in (`rlslint rules` marks them).",
+            f"# select = {json.dumps(list(prefixes))}", "# ignore = []",
+            f"# extend-select = {json.dumps(opt_in)}"]
+
+
 def starter_text(project: Project, in_pyproject: bool) -> str:
     """Every setting, commented out where rlslint already does the same without it.
 
@@ -81,11 +94,7 @@ def starter_text(project: Project, in_pyproject: bool) -> str:
               "# when the owner is deleted (accepted actions: [rules.FK001] on-delete).",
               '# owner-tables = ["auth.users"]',
               "", "# Lowest severity that makes rlslint exit 1: error, warning or info.", '# fail-on = "warning"',
-              "", "# Which rules run: codes, names or code prefixes such as IDX. Default: the checklist",
-              "# (RLS001, RLS002, IDX001, IDX002, FK001), SEC001 and the suppression checks; the other",
-              "# advisor rules are opt-in (`rlslint rules` marks them).",
-              '# select = ["RLS", "IDX", "FK", "SEC", "SUP"]', "# ignore = []",
-              '# extend-select = ["PERF001", "RLS003", "RLS004", "RLS005"]',
+              *_selection_lines(),
               "", "# Every inline suppression (-- rlslint: ignore[CODE] reason) must give its reason.",
               "require-suppression-reason = true",
               "", "# Files still replayed for context but never reported on (globs; relative to this file).",

@@ -213,6 +213,13 @@ def test_sarif_levels_follow_the_project_configuration(project):
         ("FK001", "error"), ("IDX001", "error"), ("RLS001", "note"), ("RLS002", "error")]
 
 
+def test_sarif_tags_are_the_rules_declared_tags():
+    document = json.loads(renderer("sarif")(LintResult((), (), (), {}, 0), ReportContext(KNOWN_RULES)))
+    tags = {r["id"]: r["properties"]["tags"] for r in document["runs"][0]["tool"]["driver"]["rules"]}
+    assert tags == {r.code: list(r.tags) for r in KNOWN_RULES}
+    assert (tags["SEC001"], tags["PERF001"], tags["FK001"]) == (["security"], ["performance"], ["reliability"])
+
+
 def test_sarif_levels_are_those_each_project_configured(tmp_path):
     """Two projects in one run, IDX001 an info in one and an error in the other: the rule
     table claims neither for both, and each project's invocation says what applies to it."""

@@ -50,6 +50,16 @@ def test_declaration_is_complete(rule):
     assert all(o.name == o.name.lower() and o.doc for o in rule.options)
 
 
+def test_readme_rule_tables_are_up_to_date():
+    from rlslint.docs import readme_with_tables
+    from rlslint.rules import ALL_RULES
+
+    readme = (RULES_DIR.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_with_tables(readme, ALL_RULES) == readme, "run `make docs`"
+    for rule in ALL_RULES:
+        assert f"| {rule.code} | `{rule.name}` |" in readme
+
+
 def test_generated_rules_folder_is_up_to_date():
     assert stale_pages(RULES_DIR, KNOWN_RULES) == [], "run `python -m rlslint.docs --write rules/`"
 

@@ -22,8 +22,6 @@ from rlslint.rules.base import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-# What a family of rules protects; code scanning filters on these tags.
-_TAGS = {"RLS": ["security"], "IDX": ["performance"], "FK": ["reliability"]}
 
 
 def uri(path: str) -> str:
@@ -46,7 +44,7 @@ def _rule(rule: Rule, level: Severity) -> dict:
         "helpUri": url,
         "help": {"text": f"{why}\n\n{url}".strip(), "markdown": f"{flags}\n\n{why}\n\n[{rule.code} {rule.name}]({url})"},
         "defaultConfiguration": {"level": _LEVEL[level]},
-        "properties": {"tags": _TAGS.get(rule.code.rstrip("0123456789"), []), "precision": "high"},
+        "properties": {"tags": list(rule.tags), "precision": "high"},  # code scanning filters on tags
     }
 
 

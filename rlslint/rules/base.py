@@ -50,6 +50,10 @@ class Rule:
     # Off unless selected (`extend-select`, `--select`): advice that overlaps the checklist
     # rules or that a correct project may follow on purpose.
     default_enabled: bool = True
+    tags: tuple[str, ...] = ()  # what it protects: security, performance, reliability (SARIF's tags)
+    checklist: bool = False  # one of the per-table checklist's rules (the README's first table)
+    fires_when: str = ""  # the README's rule table: when it fires, on the model after all migrations
+    points_at: str = ""  # the README's rule table: where a finding is located
 
     @property
     def module(self) -> str:

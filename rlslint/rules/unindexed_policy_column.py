@@ -64,6 +64,10 @@ RULE = Rule(
     name="unindexed-policy-column",
     summary="A column a policy filters on is not indexed",
     default_severity=Severity.WARNING,
+    tags=("performance",),
+    checklist=True,
+    fires_when="a column a policy compares (`=`, `IN`, `= ANY`) leads no such index; columns of other tables filtered in a policy's sub-select count for those tables",
+    points_at="the column reference in the policy",
     check=check,
     docs=__doc__,
     bad=(
