@@ -72,7 +72,7 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--no-cache", is_flag=True,
               help="Replay every migration instead of loading the state of unchanged ones from the cache "
-                   "($RLSLINT_CACHE_DIR, else $XDG_CACHE_HOME/rlslint, else ~/.cache/rlslint).")
+                   "($RLSLINT_CACHE_DIR, else $XDG_CACHE_HOME/rlslint, else ~/.cache/rlslint; absolute paths only).")
 @click.option("-v", "--verbose", is_flag=True, help="Also show what could not be analysed (dynamic SQL, unknown tables).")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal without NO_COLOR).")
 @click.option("--layout", type=click.Choice(LAYOUT_NAMES), default=None,
@@ -117,6 +117,8 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
                              layout=layout, declared=declared)
     except ConfigError as exc:
         _fail(str(exc))
+    if cache is not None and cache.problem:
+        click.echo(f"rlslint: cache not used: {cache.problem}", err=True)
     rules = _rule_table(result, KNOWN_RULES)
     if write_baseline_path and result.errors:
         _echo(f"rlslint: baseline not written: {len(result.errors)} file error(s) below would leave it "

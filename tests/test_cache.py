@@ -1,13 +1,23 @@
-"""Replay snapshots: a later run loads the unchanged prefix, and never anything stale."""
+"""Replay snapshots: a later run loads the unchanged prefix, never anything stale, and nothing
+in the cache directory (damaged, forged, foreign, symlinked or half-written) changes a finding
+or runs code."""
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from rlslint.cache import ReplayCache
+from rlslint import cache as cache_module
+from rlslint import history
+from rlslint.cache import ReplayCache, default_directory
 from rlslint.engine import lint
+from rlslint.schema.model import evolve
 from rlslint.settings import Settings
 
 FILES = {
@@ -25,15 +35,25 @@ def run(migrations: Path, cache: ReplayCache | None, *targets: str):
 
 @pytest.fixture
 def migrations(tmp_path: Path) -> Path:
-    directory = tmp_path / "supabase" / "migrations"
+    directory = tmp_path / "project" / "supabase" / "migrations"
     directory.mkdir(parents=True)
+    (tmp_path / "project" / ".git").mkdir()
     for name, sql in FILES.items():
         (directory / name).write_text(sql)
     return directory
 
 
-def test_a_new_migration_replays_only_itself(migrations, tmp_path):
-    cache = ReplayCache(tmp_path / "cache")
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "cache"  # outside the project
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.snapshot"))
+
+
+def test_a_new_migration_replays_only_itself(migrations, folder):
+    cache = ReplayCache(folder)
     assert run(migrations, cache) == run(migrations, None)
     assert cache.hits == 0
     (migrations / "20240104000000_d.sql").write_text("create table public.d (id int primary key);\n")
@@ -43,8 +63,8 @@ def test_a_new_migration_replays_only_itself(migrations, tmp_path):
     assert [code for code, _, _ in second[0]] == ["RLS001"]
 
 
-def test_amending_the_newest_migration_uses_the_state_before_it(migrations, tmp_path):
-    cache = ReplayCache(tmp_path / "cache")
+def test_amending_the_newest_migration_uses_the_state_before_it(migrations, folder):
+    cache = ReplayCache(folder)
     run(migrations, cache)
     (migrations / "20240103000000_c.sql").write_text("create table public.c (id int primary key);\n")
     result = run(migrations, cache)
@@ -52,8 +72,8 @@ def test_amending_the_newest_migration_uses_the_state_before_it(migrations, tmp_
     assert result == run(migrations, None)
 
 
-def test_editing_an_old_migration_replays_everything_after_it(migrations, tmp_path):
-    cache = ReplayCache(tmp_path / "cache")
+def test_editing_an_old_migration_replays_everything_after_it(migrations, folder):
+    cache = ReplayCache(folder)
     run(migrations, cache)
     (migrations / "20240102000000_b.sql").write_text("select 1;\n")  # RLS is never enabled now
     result = run(migrations, cache)
@@ -62,9 +82,9 @@ def test_editing_an_old_migration_replays_everything_after_it(migrations, tmp_pa
     assert ("RLS001", "20240101000000_a.sql", 0) in result[0]
 
 
-def test_parse_errors_of_cached_files_are_still_reported(migrations, tmp_path):
+def test_parse_errors_of_cached_files_are_still_reported(migrations, folder):
     (migrations / "20240102000000_b.sql").write_text("selec 1;\n")
-    cache = ReplayCache(tmp_path / "cache")
+    cache = ReplayCache(folder)
     run(migrations, cache)
     (migrations / "20240104000000_d.sql").write_text("select 1;\n")
     _, errors = run(migrations, cache)
@@ -72,18 +92,225 @@ def test_parse_errors_of_cached_files_are_still_reported(migrations, tmp_path):
     assert [(Path(e.path).name, e.offset) for e in errors] == [("20240102000000_b.sql", 0)]
 
 
-def test_a_damaged_snapshot_is_a_miss_not_an_error(migrations, tmp_path):
-    cache = ReplayCache(tmp_path / "cache")
-    run(migrations, cache)
-    for snapshot in (tmp_path / "cache").rglob("*.pickle"):
-        snapshot.write_bytes(b"not a pickle")
-    assert run(migrations, cache) == run(migrations, None)
-    assert cache.hits == 0
-
-
-def test_only_the_last_two_states_are_kept(migrations, tmp_path):
-    cache = ReplayCache(tmp_path / "cache")
+def test_only_the_last_two_states_are_kept(migrations, folder):
+    cache = ReplayCache(folder)
     run(migrations, cache)
     (migrations / "20240104000000_d.sql").write_text("select 1;\n")
     run(migrations, cache)
-    assert len(list((tmp_path / "cache").rglob("*.pickle"))) == 2
+    assert len(entries(folder)) == 2
+
+
+def test_a_warm_run_parses_nothing_that_did_not_change(migrations, folder, monkeypatch):
+    run(migrations, ReplayCache(folder))
+    parsed = []
+    real = history.parse_file
+    monkeypatch.setattr(history, "parse_file", lambda path, text: parsed.append(Path(path).name) or real(path, text))
+    warm = ReplayCache(folder)
+    assert run(migrations, warm) == run(migrations, None)
+    assert warm.hits == 3
+    assert parsed == ["20240101000000_a.sql", "20240102000000_b.sql", "20240103000000_c.sql"]  # the uncached run
+    parsed.clear()
+    run(migrations, ReplayCache(folder))
+    assert parsed == []
+    (migrations / "20240104000000_d.sql").write_text("select 1;\n")
+    run(migrations, ReplayCache(folder))
+    assert parsed == ["20240104000000_d.sql"]
+
+
+def test_the_directory_is_created_private(migrations, tmp_path):
+    folder = tmp_path / "fresh" / "rlslint"
+    run(migrations, ReplayCache(folder))
+    assert entries(folder)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in folder.iterdir())
+
+
+def test_relative_cache_locations_are_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("RLSLINT_CACHE_DIR", "inside/the/checkout")
+    monkeypatch.setenv("XDG_CACHE_HOME", ".cache")
+    assert default_directory() == tmp_path / ".cache" / "rlslint"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_directory() == tmp_path / "xdg" / "rlslint"
+
+
+# --- what cannot change a finding -------------------------------------------------------
+
+def _truth(migrations: Path):
+    return run(migrations, None)
+
+
+def _plant_everywhere(folder: Path, payload: bytes) -> None:
+    for entry in entries(folder):
+        entry.write_bytes(payload)
+
+
+def test_a_damaged_entry_is_a_miss_and_is_replaced(migrations, folder):
+    run(migrations, ReplayCache(folder))
+    for entry in entries(folder):
+        data = entry.read_bytes()
+        entry.write_bytes(data[: len(data) // 2])  # what a torn write would leave
+    cache = ReplayCache(folder)
+    assert run(migrations, cache) == _truth(migrations)
+    assert cache.hits == 0
+    again = ReplayCache(folder)
+    assert run(migrations, again) == _truth(migrations)
+    assert again.hits == 3  # the damaged entry was written anew
+
+
+def _forged_entry(folder: Path, secret: bytes) -> tuple[bytes, Path]:
+    """The stored entry for the three files, with RLS turned on for every table, signed
+    with ``secret``: what someone planting a snapshot would write."""
+    cache = ReplayCache(folder)
+    cache._open_directory(create=False, root=Path("/nonexistent"))  # noqa: SLF001
+    for entry in entries(folder):
+        good = cache._thaw(entry.read_bytes(), _key(entry), 3)  # noqa: SLF001
+        if good is not None:
+            break
+    state = good.state
+    for qname, table in list(state.tables.items()):
+        state.tables[qname] = evolve(table, rls=True)
+    cache._key = secret  # noqa: SLF001
+    return cache._freeze(cache_module.Snapshot(3, state, ()), _key(entry)), entry  # noqa: SLF001
+
+
+def _key(entry: Path) -> str:
+    return entry.name.split("-", 1)[1].removesuffix(".snapshot")
+
+
+def test_a_forged_entry_is_not_believed(migrations, folder):
+    run(migrations, ReplayCache(folder))
+    assert ("RLS001", "20240103000000_c.sql", 0) in _truth(migrations)[0]
+    payload, entry = _forged_entry(folder, b"0" * 64)  # not this user's key
+    entry.write_bytes(payload)
+    cache = ReplayCache(folder)
+    assert run(migrations, cache) == _truth(migrations)
+    assert cache.hits < 3
+
+
+def test_the_key_decides_what_is_believed(migrations, folder):
+    """The control for the test above: signed with the right key, the same forgery would
+    have hidden the finding, so the key is what keeps it out."""
+    run(migrations, ReplayCache(folder))
+    payload, entry = _forged_entry(folder, (folder / "key").read_bytes())
+    entry.write_bytes(payload)
+    assert ("RLS001", "20240103000000_c.sql", 0) not in run(migrations, ReplayCache(folder))[0]
+
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['RLSLINT_BOOM']}",))
+
+
+def test_a_planted_pickle_never_runs(migrations, folder, tmp_path, monkeypatch):
+    boom = tmp_path / "boom"
+    monkeypatch.setenv("RLSLINT_BOOM", str(boom))
+    run(migrations, ReplayCache(folder))
+    _plant_everywhere(folder, pickle.dumps(_Boom()))
+    for name in ("x.pickle", "key.pickle"):
+        (folder / name).write_bytes(pickle.dumps(_Boom()))
+    assert run(migrations, ReplayCache(folder)) == _truth(migrations)
+    assert not boom.exists()
+
+
+def test_a_directory_owned_by_someone_else_is_not_used(migrations, folder):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the directory away")
+    run(migrations, ReplayCache(folder))
+    payload, entry = _forged_entry(folder, (folder / "key").read_bytes())
+    entry.write_bytes(payload)  # what the other user would plant: valid under their key
+    os.chown(folder, 65534, 65534)
+    for path in folder.iterdir():
+        os.chown(path, 65534, 65534)
+    cache = ReplayCache(folder)
+    assert run(migrations, cache) == _truth(migrations)
+    assert cache.hits == 0 and "not owned" in cache.problem
+
+
+def test_a_directory_others_can_write_is_not_used(migrations, folder):
+    run(migrations, ReplayCache(folder))
+    payload, entry = _forged_entry(folder, (folder / "key").read_bytes())
+    entry.write_bytes(payload)
+    folder.chmod(0o777)
+    cache = ReplayCache(folder)
+    assert run(migrations, cache) == _truth(migrations)
+    assert cache.hits == 0 and "writable by other users" in cache.problem
+
+
+def test_a_symlinked_directory_is_not_used_and_its_target_is_left_alone(migrations, tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir(mode=0o700)
+    (target / "keep.txt").write_text("mine")
+    link = tmp_path / "cache"
+    link.symlink_to(target)
+    cache = ReplayCache(link)
+    assert run(migrations, cache) == _truth(migrations)
+    assert "symlink" in cache.problem
+    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
+
+
+def test_symlinked_entries_are_not_followed_nor_their_targets_removed(migrations, folder, tmp_path):
+    run(migrations, ReplayCache(folder))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read or delete")
+    for entry in entries(folder):
+        entry.unlink()
+        entry.symlink_to(secret)
+    (migrations / "20240104000000_d.sql").write_text("select 1;\n")
+    cache = ReplayCache(folder)
+    assert run(migrations, cache) == _truth(migrations)
+    assert cache.hits == 0
+    assert secret.read_text() == "do not read or delete"
+    assert not any(p.is_symlink() for p in folder.iterdir())  # the old links were removed, not followed
+
+
+def test_a_cache_inside_the_project_is_never_read(migrations):
+    inside = migrations.parent / ".cache" / "rlslint"
+    cache = ReplayCache(inside)
+    run(migrations, cache)
+    assert not inside.exists()
+    assert "inside the project" in cache.problem
+
+
+def test_the_cli_says_once_why_the_cache_is_not_used_and_goes_on(migrations, tmp_path):
+    folder = tmp_path / "shared-cache"
+    folder.mkdir()
+    folder.chmod(0o777)
+    env = {**os.environ, "RLSLINT_CACHE_DIR": str(folder)}
+    cmd = [sys.executable, "-m", "rlslint", "check", str(migrations)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=migrations.parent.parent)
+    plain = subprocess.run([*cmd, "--no-cache"], capture_output=True, text=True, env=env, cwd=migrations.parent.parent)
+    assert proc.returncode == plain.returncode == 1
+    assert proc.stdout == plain.stdout
+    assert proc.stderr.count("cache not used") == 1 and "writable by other users" in proc.stderr
+    assert plain.stderr == "" and list(folder.iterdir()) == []
+
+
+def test_no_cache_reads_and_writes_nothing(migrations, tmp_path):
+    folder = tmp_path / "cli-cache"
+    env = {**os.environ, "RLSLINT_CACHE_DIR": str(folder)}
+    cmd = [sys.executable, "-m", "rlslint", "check", str(migrations), "--no-cache"]
+    subprocess.run(cmd, capture_output=True, env=env, cwd=migrations.parent.parent, check=False)
+    assert not folder.exists()
+
+
+def _lint_many(args: tuple[str, str, int]) -> set:
+    migrations, folder, rounds = args
+    seen = set()
+    for _ in range(rounds):
+        cache = ReplayCache(Path(folder))
+        seen.add(repr(run(Path(migrations), cache)))
+    return seen
+
+
+def test_concurrent_runs_see_whole_entries_only(migrations, folder):
+    # Enough files that an entry takes a while to write, and new files between rounds
+    # so that runs keep writing while others read.
+    for i in range(40):
+        (migrations / f"2024020100{i:04d}_t.sql").write_text(
+            f"create table public.t{i} (id int primary key, a_id int references public.a);\n" * 3)
+    truth = repr(_truth(migrations))
+    with ProcessPoolExecutor(4) as pool:
+        seen = set().union(*pool.map(_lint_many, [(str(migrations), str(folder), 6)] * 4))
+    assert seen == {truth}
+    assert not list(folder.glob(".*.tmp"))
