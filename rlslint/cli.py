@@ -16,7 +16,7 @@ import click
 from rlslint import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "json", "github", "sarif", "markdown")  # rlslint.report.REPORTERS, without importing it
+FORMATS = ("text", "concise", "json", "github", "sarif", "markdown")  # rlslint.report.REPORTERS, without importing it
 # rlslint.layouts.LAYOUTS, without importing it (a test keeps the two equal)
 LAYOUT_NAMES = ("supabase", "supabase-schemas", "prisma", "drizzle", "flyway", "golang-migrate", "dbmate", "plain")
 
@@ -70,6 +70,8 @@ def main() -> None:
 @click.option("--write-baseline", "write_baseline_path", type=click.Path(dir_okay=False),
               help="Record every current finding in this baseline file and exit 0.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--statistics", is_flag=True,
+              help="Instead of the findings, print how many each rule found and how many `rlslint fix` fixes.")
 @click.option("--no-cache", is_flag=True,
               help="Replay every migration instead of loading the state of unchanged ones from the cache "
                    "($RLSLINT_CACHE_DIR, else $XDG_CACHE_HOME/rlslint, else ~/.cache/rlslint).")
@@ -79,7 +81,7 @@ def main() -> None:
               help="Order every set as this layout's tool does, instead of detecting the layout.")
 @click.option("--list-files", is_flag=True, help="Print every migration set, its layout and its files in apply order; lint nothing.")
 def check(paths, output_format, output, reports, fail_on, select, ignore, extend_select, config_path, baseline_path,
-          write_baseline_path, exit_zero, no_cache, verbose, color, layout, list_files) -> None:
+          write_baseline_path, exit_zero, statistics, no_cache, verbose, color, layout, list_files) -> None:
     """Lint migrations. With no PATHS, every migration set of the repository.
 
     A directory is linted whole, or each set below it. Given files (as pre-commit passes
@@ -125,7 +127,7 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
         _write_baseline(result, Path(write_baseline_path))
     if color is None:
         color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    _emit(result, ReportContext(rules, color=color, verbose=verbose), output_format, output, reports)
+    _emit(result, ReportContext(rules, color=color, verbose=verbose), output_format, output, reports, statistics)
     if result.errors:
         sys.exit(EXIT_ERROR)
     # With several projects in one run, the strictest threshold decides.
@@ -188,13 +190,18 @@ def _parse_reports(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(parsed)
 
 
-def _emit(result, ctx, output_format: str | None, output: str | None, reports: tuple[tuple[str, str], ...]) -> None:
+def _emit(result, ctx, output_format: str | None, output: str | None, reports: tuple[tuple[str, str], ...],
+          statistics: bool = False) -> None:
     """Every report from one lint run: the main one (stdout or --output), then each --report file."""
+    import importlib
     from dataclasses import replace
 
-    from rlslint.report import renderer
+    from rlslint.report import STATISTICS, renderer
 
-    main_report = renderer(output_format or "text")(result, ctx)
+    if statistics:
+        main_report = importlib.import_module(STATISTICS).render(result, ctx)
+    else:
+        main_report = renderer(output_format or "text")(result, ctx)
     if output:
         _write(Path(output), main_report)
     else:

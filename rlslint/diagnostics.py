@@ -126,6 +126,13 @@ class Diagnostic:
         return self.subject.commands
 
     @property
+    def fixable(self) -> bool:
+        """The fix holds SQL that resolves the finding, not only advice in comments for a person."""
+        from pglast.parser import scan
+
+        return any(t.name not in ("SQL_COMMENT", "C_COMMENT") for t in scan(self.fix)) if self.fix else False
+
+    @property
     def identity(self) -> tuple[str, ...]:
         """What the finding is about, independent of where it sits in a file and of renames."""
         return (self.code, *self.subject.key())
@@ -182,6 +189,7 @@ class TablePosture:
     """
 
     name: str  # as PostgreSQL prints it: public.tasks
+    schema: str  # what reports group tables by
     exposed: bool  # in a schema the API serves
     rls: bool
     covered: tuple[str, ...]  # commands some permissive policy allows, in SELECT, INSERT, UPDATE, DELETE order
