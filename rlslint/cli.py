@@ -245,6 +245,60 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
+@main.command(name="fix")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--diff", "show_diff", is_flag=True, help="Print the migration as a diff instead of writing it.")
+@click.option("--select", multiple=True, help="Only fix these rules (codes, names or prefixes such as IDX); repeatable.")
+@click.option("--ignore", multiple=True, help="Do not fix these rules (codes, names or prefixes); repeatable.")
+@click.option("--extend-select", multiple=True, help="Add these rules to the selection; repeatable.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Read settings from this file instead of the one found above the migrations.")
+def fix_command(paths, show_diff, select, ignore, extend_select, config_path) -> None:
+    """Write one new migration with the fixes for the findings, after the others.
+
+    Existing migrations are never edited. The new file starts with what it fixes and what
+    it leaves to a person. Exit 0 when nothing is left, 1 when findings remain for a person
+    (with --diff: when there is anything to write), 2 when rlslint could not do its job.
+    """
+    from rlslint import engine, fixes, sources
+    from rlslint.config import ConfigError, Overrides, SettingsLoader
+    from rlslint.rules import ALL_RULES, KNOWN_RULES
+    from rlslint.selection import SelectionError, check_selectors
+
+    try:
+        check_selectors(KNOWN_RULES, (*select, *extend_select, *ignore))
+    except SelectionError as exc:
+        _fail(str(exc))
+    gc.disable()  # as in check: parse trees hold no cycles
+    cwd = Path.cwd()
+    try:
+        settings_for = SettingsLoader(cwd, config_path, Overrides(select or None, ignore or None, extend_select, None))
+        result = engine.lint(list(paths), cwd, settings_for, ALL_RULES)
+        if result.errors:
+            for error in result.errors:
+                click.echo(f"{error.path or 'rlslint'}: error: {error.message}", err=True)
+            _fail("no fixes written: a migration rlslint cannot read or parse would make them wrong")
+        planned = []
+        for migration_set in sources.discover(list(paths), cwd).sets:
+            migration = fixes.plan(migration_set, result, settings_for(migration_set), ALL_RULES, cwd)
+            if migration is not None:
+                planned.append(migration)
+        for migration in planned:
+            if show_diff:
+                click.echo(fixes.diff(migration), nl=False)
+            else:
+                fixes.write(migration)
+                click.echo(f"rlslint: wrote {migration.display}: {len(migration.fixed)} fixed, "
+                           f"{len(migration.left)} left to a person", err=True)
+    except (ConfigError, fixes.FixError) as exc:
+        _fail(str(exc))
+    if not planned:
+        click.echo("rlslint: nothing to fix", err=True)
+    if show_diff:
+        sys.exit(EXIT_FINDINGS if planned else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if any(m.left for m in planned) else EXIT_CLEAN)
+
+
 @main.command()
 @click.argument("code_or_name")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -128,9 +128,14 @@ class Diagnostic:
     @property
     def fixable(self) -> bool:
         """The fix holds SQL that resolves the finding, not only advice in comments for a person."""
+        return self.holds_statement(self.fix)
+
+    @staticmethod
+    def holds_statement(sql: str) -> bool:
+        """Some of the text is SQL, not only comments (pglast's scanner tells them apart)."""
         from pglast.parser import scan
 
-        return any(t.name not in ("SQL_COMMENT", "C_COMMENT") for t in scan(self.fix)) if self.fix else False
+        return bool(sql) and any(t.name not in ("SQL_COMMENT", "C_COMMENT") for t in scan(sql))
 
     @property
     def identity(self) -> tuple[str, ...]:
