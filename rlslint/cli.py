@@ -261,25 +261,30 @@ def fix_command(paths, show_diff, select, ignore, extend_select, config_path) ->
     (with --diff: when there is anything to write), 2 when rlslint could not do its job.
     """
     from rlslint import engine, fixes, sources
-    from rlslint.config import ConfigError, Overrides, SettingsLoader
+    from rlslint.config import ConfigError, Overrides, SettingsLoader, declared_sets
     from rlslint.rules import ALL_RULES, KNOWN_RULES
     from rlslint.selection import SelectionError, check_selectors
 
-    try:
-        check_selectors(KNOWN_RULES, (*select, *extend_select, *ignore))
-    except SelectionError as exc:
-        _fail(str(exc))
-    gc.disable()  # as in check: parse trees hold no cycles
     cwd = Path.cwd()
     try:
+        check_selectors(KNOWN_RULES, (*select, *extend_select, *ignore))
+        declared = declared_sets(cwd, config_path)
+    except (SelectionError, ConfigError) as exc:
+        _fail(str(exc))
+    gc.disable()  # as in check: parse trees hold no cycles
+    try:
         settings_for = SettingsLoader(cwd, config_path, Overrides(select or None, ignore or None, extend_select, None))
-        result = engine.lint(list(paths), cwd, settings_for, ALL_RULES)
+        result = engine.lint(list(paths), cwd, settings_for, ALL_RULES, declared=declared)
         if result.errors:
             for error in result.errors:
                 click.echo(f"{error.path or 'rlslint'}: error: {error.message}", err=True)
             _fail("no fixes written: a migration rlslint cannot read or parse would make them wrong")
         planned = []
-        for migration_set in sources.discover(list(paths), cwd).sets:
+        for migration_set in sources.discover(list(paths), cwd, declared=declared).sets:
+            if migration_set.naming is None:
+                click.echo(f"rlslint: {sources.display_path(migration_set.root, cwd)}: no fixes written there: its "
+                           f"tool ({migration_set.layout}) does not apply numbered migrations", err=True)
+                continue
             migration = fixes.plan(migration_set, result, settings_for(migration_set), ALL_RULES, cwd)
             if migration is not None:
                 planned.append(migration)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import os
 import pickle
-import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -148,37 +147,18 @@ def write(migration: FixMigration) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-_VERSION = re.compile(r"^([0-9]+)")
-
-
 def next_path(migration_set: sources.MigrationSet, now: datetime | None = None) -> Path:
-    """Where the set's tool expects its next migration, sorting after every existing one."""
-    if migration_set.layout == "supabase-schemas":
-        raise FixError("declarative schema files are diffed by the Supabase CLI, not applied; "
-                       "run `rlslint fix` on supabase/migrations")
-    versions = [m.group(1) for f in migration_set.files
-                if (m := _VERSION.match(f.path.parent.name if migration_set.layout == "prisma" else f.path.name))]
-    if migration_set.layout in ("supabase", "prisma", "dbmate", "golang-migrate"):
-        stamp = _timestamp(versions, now)
-        tail = {"prisma": f"{stamp}_{NAME}/migration.sql", "golang-migrate": f"{stamp}_{NAME}.up.sql"}
-        return migration_set.root / tail.get(migration_set.layout, f"{stamp}_{NAME}.sql")
-    if migration_set.layout == "flyway":
-        numbers = [int(re.match(r"V([0-9]+)", f.path.name, re.IGNORECASE).group(1)) for f in migration_set.files
-                   if re.match(r"V[0-9]+", f.path.name, re.IGNORECASE)]
-        return migration_set.root / f"V{max(numbers, default=0) + 1}__{NAME}.sql"
-    width = max((len(v) for v in versions), default=4)
-    number = max((int(v) for v in versions), default=0) + 1
-    return migration_set.root / f"{str(number).zfill(width)}_{NAME}.sql"
-
-
-def _timestamp(versions: list[str], now: datetime | None) -> str:
-    """Now, in UTC, or one second after the newest version if that lies in the future."""
+    """Where the set's tool expects its next migration (``rlslint.layouts``), sorting after every
+    existing one: a timestamp is never earlier than one second after the newest version."""
+    if migration_set.naming is None:
+        raise FixError(f"{migration_set.layout} files are not migrations that run in order; "
+                       "run `rlslint fix` on the migrations directory")
     moment = now or datetime.now(timezone.utc)
-    stamps = [v for v in versions if len(v) == 14]
-    if stamps:
+    stamps = [v for v in migration_set.versions if len(v) == 14 and v.isdigit()]
+    if migration_set.naming.version == "timestamp" and stamps:
         try:
             newest = datetime.strptime(max(stamps), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
             moment = max(moment, newest + timedelta(seconds=1))
-        except ValueError:
+        except ValueError:  # not a date: the layout's own naming decides
             pass
-    return moment.strftime("%Y%m%d%H%M%S")
+    return migration_set.next_file(NAME, moment)
