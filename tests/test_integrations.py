@@ -291,8 +291,9 @@ but it is created without row level security: anyone with the anon key can read 
   Fix (in a new migration):
 
   ```sql
+  -- with row level security on, public.legacy is deny-all for SELECT, INSERT, UPDATE, DELETE to the API's roles (anon, authenticated)
+  -- until policies grant them: the app stops reading or writing it.
   ALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;
-  ```
 """
 
 
