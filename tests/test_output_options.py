@@ -23,7 +23,8 @@ def _large(tmp_path: Path, tables: int) -> Path:
 
 
 def test_statistics_counts_each_rule_and_what_fix_fixes(project):  # noqa: F811
-    # Nothing says whether legacy.owner owns the row or records who acted: FK001's fix is advice.
+    # Nothing says whether legacy.owner owns the row or records who acted, nor who may write
+    # todos (only a read policy names user_id): those two fixes are advice for a person.
     result = run(["--statistics"], project)
     assert result.exit_code == 1
     assert result.output == (
@@ -31,8 +32,8 @@ def test_statistics_counts_each_rule_and_what_fix_fixes(project):  # noqa: F811
         "    1  FK001         0  owner-fk-without-cascade\n"
         "    1  IDX001        1  unindexed-foreign-key\n"
         "    1  RLS001        1  table-without-rls\n"
-        "    1  RLS002        1  missing-policy\n"
-        "Found 4 findings (3 errors, 1 warning) in 3 files. 3 fixable with `rlslint fix`.\n")
+        "    1  RLS002        0  missing-policy\n"
+        "Found 4 findings (3 errors, 1 warning) in 3 files. 2 fixable with `rlslint fix`.\n")
 
 
 def test_statistics_orders_by_count_and_counts_advice_as_not_fixable(tmp_path):
@@ -58,7 +59,7 @@ def test_concise_is_one_line_per_finding(project):  # noqa: F811
         "public.legacy point at them",
         "supabase/migrations/20240101000000_init.sql:1:63: IDX001 [*] [warning] foreign key legacy_owner_fkey on "
         "public.legacy (owner) has no index: deletes from auth.users and joins on this key scan the whole table",
-        "supabase/migrations/20240102000000_todos.sql:6:1: RLS002 [*] [error] table public.todos has row level security "
+        "supabase/migrations/20240102000000_todos.sql:6:1: RLS002 [error] table public.todos has row level security "
         "enabled but no permissive policy for INSERT, UPDATE, DELETE: inserts fail with a policy violation; updates and "
         "deletes silently change zero rows",
         "Found 4 findings (3 errors, 1 warning) in 3 files.",
