@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import pickle
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -21,7 +20,8 @@ from rlslint import sources
 from rlslint.diagnostics import Diagnostic, LintResult
 from rlslint.engine import run_rules
 from rlslint.rules.base import Rule
-from rlslint.schema.replay import Replayer
+from rlslint.schema.replay import replay_file
+from rlslint.schema.state import ReplayState, strict_mode
 from rlslint.settings import Settings
 from rlslint.sql.parse import parse_file
 
@@ -52,13 +52,12 @@ def plan(migration_set: sources.MigrationSet, result: LintResult, settings: Sett
         return None
     path = next_path(migration_set, now)
     display = sources.display_path(path, cwd)
-    replayer = Replayer()
+    history = ReplayState(strict_mode())
     for file in migration_set.files:
         if file.text is not None:
-            replayer.replay_file(parse_file(file.display, file.text))
-    history = pickle.dumps(replayer, protocol=pickle.HIGHEST_PROTOCOL)  # replayed again once per round
+            replay_file(parse_file(file.display, file.text), history)
     # Findings the suppressions removed stay removed: they are not this migration's business.
-    silenced = {d.identity for d in run_rules(replayer.catalog(), settings, rules, fixes=False)} - {
+    silenced = {d.identity for d in run_rules(history.catalog(), settings, rules, fixes=False)} - {
         d.identity for d in reported}
     attempted: list[Diagnostic] = []
     remaining = reported
@@ -76,15 +75,15 @@ def plan(migration_set: sources.MigrationSet, result: LintResult, settings: Sett
     return FixMigration(path, display, render(attempted, left, display, advice), fixed, left)
 
 
-def _after(history: bytes, display: str, text: str, settings: Settings, rules: tuple[Rule, ...],
+def _after(history: ReplayState, display: str, text: str, settings: Settings, rules: tuple[Rule, ...],
            silenced: set) -> list[Diagnostic]:
     """The findings once the history and then ``text`` have run."""
-    replayer = pickle.loads(history)
+    state = history.copy()  # the history is replayed once; each round runs on a copy
     parsed = parse_file(display, text)
     if parsed.errors:
         raise FixError(f"{display}: the fixes do not parse ({parsed.errors[0].message}); this is a bug in rlslint")
-    replayer.replay_file(parsed)
-    return [d for d in run_rules(replayer.catalog(), settings, rules) if d.identity not in silenced]
+    replay_file(parsed, state)
+    return [d for d in run_rules(state.catalog(), settings, rules) if d.identity not in silenced]
 
 
 def render(fixes: list[Diagnostic], left: tuple[Diagnostic, ...] | list[Diagnostic], display: str,
