@@ -16,7 +16,7 @@ import click
 from rlslint import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "json", "github", "sarif", "markdown")  # rlslint.report.REPORTERS, without importing it
+FORMATS = ("text", "concise", "json", "github", "sarif", "markdown")  # rlslint.report.REPORTERS, without importing it
 # rlslint.layouts.LAYOUTS, without importing it (a test keeps the two equal)
 LAYOUT_NAMES = ("supabase", "supabase-schemas", "prisma", "drizzle", "flyway", "golang-migrate", "dbmate", "plain")
 
@@ -70,6 +70,8 @@ def main() -> None:
 @click.option("--write-baseline", "write_baseline_path", type=click.Path(dir_okay=False),
               help="Record every current finding in this baseline file and exit 0.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--statistics", is_flag=True,
+              help="Instead of the findings, print how many each rule found and how many `rlslint fix` fixes.")
 @click.option("--no-cache", is_flag=True,
               help="Replay every migration instead of loading the state of unchanged ones from the cache "
                    "($RLSLINT_CACHE_DIR, else $XDG_CACHE_HOME/rlslint, else ~/.cache/rlslint; absolute paths only).")
@@ -79,7 +81,7 @@ def main() -> None:
               help="Order every set as this layout's tool does, instead of detecting the layout.")
 @click.option("--list-files", is_flag=True, help="Print every migration set, its layout and its files in apply order; lint nothing.")
 def check(paths, output_format, output, reports, fail_on, select, ignore, extend_select, config_path, baseline_path,
-          write_baseline_path, exit_zero, no_cache, verbose, color, layout, list_files) -> None:
+          write_baseline_path, exit_zero, statistics, no_cache, verbose, color, layout, list_files) -> None:
     """Lint migrations. With no PATHS, every migration set of the repository.
 
     A directory is linted whole, or each set below it. Given files (as pre-commit passes
@@ -127,7 +129,7 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
         _write_baseline(result, Path(write_baseline_path))
     if color is None:
         color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    _emit(result, ReportContext(rules, color=color, verbose=verbose), output_format, output, reports)
+    _emit(result, ReportContext(rules, color=color, verbose=verbose), output_format, output, reports, statistics)
     if result.errors:
         sys.exit(EXIT_ERROR)
     # With several projects in one run, the strictest threshold decides.
@@ -190,13 +192,18 @@ def _parse_reports(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(parsed)
 
 
-def _emit(result, ctx, output_format: str | None, output: str | None, reports: tuple[tuple[str, str], ...]) -> None:
+def _emit(result, ctx, output_format: str | None, output: str | None, reports: tuple[tuple[str, str], ...],
+          statistics: bool = False) -> None:
     """Every report from one lint run: the main one (stdout or --output), then each --report file."""
+    import importlib
     from dataclasses import replace
 
-    from rlslint.report import renderer
+    from rlslint.report import STATISTICS, renderer
 
-    main_report = renderer(output_format or "text")(result, ctx)
+    if statistics:
+        main_report = importlib.import_module(STATISTICS).render(result, ctx)
+    else:
+        main_report = renderer(output_format or "text")(result, ctx)
     if output:
         _write(Path(output), main_report)
     else:
@@ -238,6 +245,65 @@ def _fail(message: str) -> None:
 
     click.echo(f"rlslint: error: {log_line(message)}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+@main.command(name="fix")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--diff", "show_diff", is_flag=True, help="Print the migration as a diff instead of writing it.")
+@click.option("--select", multiple=True, help="Only fix these rules (codes, names or prefixes such as IDX); repeatable.")
+@click.option("--ignore", multiple=True, help="Do not fix these rules (codes, names or prefixes); repeatable.")
+@click.option("--extend-select", multiple=True, help="Add these rules to the selection; repeatable.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Read settings from this file instead of the one found above the migrations.")
+def fix_command(paths, show_diff, select, ignore, extend_select, config_path) -> None:
+    """Write one new migration with the fixes for the findings, after the others.
+
+    Existing migrations are never edited. The new file starts with what it fixes and what
+    it leaves to a person. Exit 0 when nothing is left, 1 when findings remain for a person
+    (with --diff: when there is anything to write), 2 when rlslint could not do its job.
+    """
+    from rlslint import engine, fixes, sources
+    from rlslint.config import ConfigError, Overrides, SettingsLoader, declared_sets
+    from rlslint.rules import ALL_RULES, KNOWN_RULES
+    from rlslint.selection import SelectionError, check_selectors
+
+    cwd = Path.cwd()
+    try:
+        check_selectors(KNOWN_RULES, (*select, *extend_select, *ignore))
+        declared = declared_sets(cwd, config_path)
+    except (SelectionError, ConfigError) as exc:
+        _fail(str(exc))
+    gc.disable()  # as in check: parse trees hold no cycles
+    try:
+        settings_for = SettingsLoader(cwd, config_path, Overrides(select or None, ignore or None, extend_select, None))
+        result = engine.lint(list(paths), cwd, settings_for, ALL_RULES, declared=declared)
+        if result.errors:
+            for error in result.errors:
+                click.echo(f"{error.path or 'rlslint'}: error: {error.message}", err=True)
+            _fail("no fixes written: a migration rlslint cannot read or parse would make them wrong")
+        planned = []
+        for migration_set in sources.discover(list(paths), cwd, declared=declared).sets:
+            if migration_set.naming is None:
+                click.echo(f"rlslint: {sources.display_path(migration_set.root, cwd)}: no fixes written there: its "
+                           f"tool ({migration_set.layout}) does not apply numbered migrations", err=True)
+                continue
+            migration = fixes.plan(migration_set, result, settings_for(migration_set), ALL_RULES, cwd)
+            if migration is not None:
+                planned.append(migration)
+        for migration in planned:
+            if show_diff:
+                click.echo(fixes.diff(migration), nl=False)
+            else:
+                fixes.write(migration)
+                click.echo(f"rlslint: wrote {migration.display}: {len(migration.fixed)} fixed, "
+                           f"{len(migration.left)} left to a person", err=True)
+    except (ConfigError, fixes.FixError) as exc:
+        _fail(str(exc))
+    if not planned:
+        click.echo("rlslint: nothing to fix", err=True)
+    if show_diff:
+        sys.exit(EXIT_FINDINGS if planned else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if any(m.left for m in planned) else EXIT_CLEAN)
 
 
 @main.command()

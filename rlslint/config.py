@@ -162,6 +162,7 @@ def resolve(options: Options, overrides: Overrides, config_dir: Path | None, roo
     return Settings(
         exposed_schemas=exposed,
         owner_tables=options.owner_tables if options.owner_tables is not None else Settings.owner_tables,
+        owner_columns=options.owner_columns,
         enabled=enabled,
         severities=MappingProxyType({code: t.severity for code, t in tables.items() if t.severity is not None}),
         fail_on=overrides.fail_on or options.fail_on or Settings.fail_on,

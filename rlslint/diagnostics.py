@@ -126,6 +126,18 @@ class Diagnostic:
         return self.subject.commands
 
     @property
+    def fixable(self) -> bool:
+        """The fix holds SQL that resolves the finding, not only advice in comments for a person."""
+        return self.holds_statement(self.fix)
+
+    @staticmethod
+    def holds_statement(sql: str) -> bool:
+        """Some of the text is SQL, not only comments (pglast's scanner tells them apart)."""
+        from pglast.parser import scan
+
+        return bool(sql) and any(t.name not in ("SQL_COMMENT", "C_COMMENT") for t in scan(sql))
+
+    @property
     def identity(self) -> tuple[str, ...]:
         """What the finding is about, independent of where it sits in a file and of renames."""
         return (self.code, *self.subject.key())
@@ -182,6 +194,7 @@ class TablePosture:
     """
 
     name: str  # as PostgreSQL prints it: public.tasks
+    schema: str  # what reports group tables by
     exposed: bool  # in a schema the API serves
     rls: bool
     covered: tuple[str, ...]  # commands some permissive policy allows, in SELECT, INSERT, UPDATE, DELETE order

@@ -129,6 +129,7 @@ def posture(table: Table, settings: Settings) -> TablePosture:
     accepted = frozenset(owner_fk_without_cascade.RULE.option(settings, "on-delete"))
     return TablePosture(
         name=str(table.qname),
+        schema=table.qname.schema,
         exposed=table.qname.schema in settings.exposed_schemas,
         rls=table.rls,
         covered=covered_commands(table),

@@ -47,6 +47,7 @@ class Options:
     fail_on: Severity | None = None
     exposed_schemas: tuple[str, ...] | None = None
     owner_tables: tuple[QName, ...] | None = None
+    owner_columns: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     require_suppression_reason: bool = False
@@ -64,7 +65,7 @@ class MigrationsEntry:
 
 
 KEYS = (
-    "exclude", "exposed-schemas", "extend-select", "fail-on", "ignore", "migrations", "owner-tables",
+    "exclude", "exposed-schemas", "extend-select", "fail-on", "ignore", "migrations", "owner-columns", "owner-tables",
     "per-file-ignores", "require-suppression-reason", "rules", "select",
 )
 
@@ -132,7 +133,7 @@ def parse_options(data: Mapping[str, Any], file: str, prefix: str = "") -> Optio
     for key in ("select", "ignore", "extend-select"):
         if key in data:
             values[key.replace("-", "_")] = read.selectors(data[key], key)
-    for key in ("exposed-schemas", "exclude"):
+    for key in ("exposed-schemas", "exclude", "owner-columns"):
         if key in data:
             values[key.replace("-", "_")] = read.strings(data[key], key)
     if "owner-tables" in data:

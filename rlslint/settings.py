@@ -14,6 +14,8 @@ from rlslint.sql.names import QName
 class Settings:
     exposed_schemas: frozenset[str] = frozenset({"public"})
     owner_tables: tuple[QName, ...] = (QName("auth", "users"),)
+    # Columns that name a row's owner: a bare column name (any table), or schema.table.column.
+    owner_columns: tuple[str, ...] = ()
     enabled: frozenset[str] | None = None  # rule codes; None = the rules on by default
     severities: Mapping[str, Severity] = field(default_factory=lambda: MappingProxyType({}))
     fail_on: Severity = Severity.WARNING

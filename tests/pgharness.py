@@ -6,6 +6,7 @@ exactly as `psql -f file` runs it: its own session, no implicit transaction.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -16,7 +17,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 
 class ServerUnavailable(RuntimeError):
@@ -158,6 +159,13 @@ _db_counter = itertools.count()
 
 def apply_migrations(server: Server, files: list[Path]) -> dict:
     """Apply `files` in order to a fresh database with the Supabase stub; return its snapshot."""
+    with migrated_database(server, files) as dbname:
+        return catalog_snapshot(server, dbname)
+
+
+@contextlib.contextmanager
+def migrated_database(server: Server, files: list[Path]) -> Iterator[str]:
+    """A fresh database with the Supabase stub and `files` applied in order, dropped afterwards."""
     dbname = f"replay_{os.getpid()}_{next(_db_counter)}_{uuid.uuid4().hex[:8]}"
     server.psql("postgres", "-c", f'create database "{dbname}"', what=f"create database {dbname}")
     try:
@@ -168,7 +176,7 @@ def apply_migrations(server: Server, files: list[Path]) -> dict:
             # One psql per file, no -1: session state (SET search_path) ends with the file,
             # and CREATE INDEX CONCURRENTLY stays legal.
             server.psql(dbname, "-f", str(f), what=str(f))
-        return catalog_snapshot(server, dbname)
+        yield dbname
     finally:
         server.psql("postgres", "-c", f'drop database if exists "{dbname}" with (force)',
                     what=f"drop database {dbname}")

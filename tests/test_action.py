@@ -122,12 +122,24 @@ def test_action_annotates_fails_and_writes_the_summary_and_sarif(action_path, ru
     assert annotations == [
         f"::error file={path},line=1,col=1,endLine=1,endColumn=85,title=RLS001%3A table-without-rls::table public.legacy "
         "is exposed through the API (schema public) but it is created without row level security: anyone with the anon "
-        "key can read and write every row%0AFix (in a new migration):%0AALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;",
+        "key can read and write every row%0AFix (in a new migration):%0A-- with row level security on, public.legacy is "
+        "deny-all for SELECT, INSERT, UPDATE, DELETE to the API's roles (anon, authenticated)%0A-- until policies grant "
+        "them: the app stops reading or writing it.%0AALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;%0A-- decide "
+        "which rows SELECT, INSERT, UPDATE, DELETE may touch on public.legacy: no policy guards writes and no owner column "
+        "says who may change a row.%0A-- Replace <condition>, or grant nothing on purpose and suppress the finding:%0A"
+        "-- CREATE POLICY legacy_select ON public.legacy FOR SELECT TO authenticated USING (<condition>);%0A"
+        "-- CREATE POLICY legacy_insert ON public.legacy FOR INSERT TO authenticated WITH CHECK (<condition>);%0A"
+        "-- CREATE POLICY legacy_update ON public.legacy FOR UPDATE TO authenticated USING (<condition>) WITH CHECK "
+        "(<condition>);%0A-- CREATE POLICY legacy_delete ON public.legacy FOR DELETE TO authenticated USING (<condition>);",
         f"::error file={path},line=1,col=63,endLine=1,endColumn=84,title=FK001%3A owner-fk-without-cascade::foreign key "
         "legacy_owner_fkey on public.legacy references owner table auth.users with ON DELETE NO ACTION: deleting a user "
-        "fails while rows of public.legacy point at them%0AFix (in a new migration):%0AALTER TABLE public.legacy%0A  "
-        "DROP CONSTRAINT legacy_owner_fkey,%0A  ADD CONSTRAINT legacy_owner_fkey FOREIGN KEY (owner) REFERENCES auth.users "
-        "(id) ON DELETE CASCADE;",
+        "fails while rows of public.legacy point at them%0AFix (in a new migration):%0A-- decide what deleting a user does "
+        "to the rows of public.legacy that public.legacy.owner points at;%0A-- rlslint cannot tell whether the column "
+        "owns the row or records who acted. Either:%0A-- the row belongs to the user, and goes with them:%0A-- ALTER "
+        "TABLE public.legacy%0A--   DROP CONSTRAINT legacy_owner_fkey,%0A--   ADD CONSTRAINT legacy_owner_fkey FOREIGN "
+        "KEY (owner) REFERENCES auth.users (id) ON DELETE CASCADE;%0A-- or the column records who acted, and the row "
+        "stays without them:%0A-- ALTER TABLE public.legacy%0A--   DROP CONSTRAINT legacy_owner_fkey,%0A--   ADD "
+        "CONSTRAINT legacy_owner_fkey FOREIGN KEY (owner) REFERENCES auth.users (id) ON DELETE SET NULL;",
         f"::warning file={path},line=1,col=63,endLine=1,endColumn=84,title=IDX001%3A unindexed-foreign-key::foreign key "
         "legacy_owner_fkey on public.legacy (owner) has no index: deletes from auth.users and joins on this key scan the "
         "whole table%0AFix (in a new migration):%0ACREATE INDEX IF NOT EXISTS legacy_owner_idx ON public.legacy (owner);",

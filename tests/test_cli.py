@@ -86,17 +86,23 @@ def test_seed_without_cascade_adds_fk001(tmp_path):
     ]
 
 
-def test_rls002_fix_writes_the_owner_template_not_the_select_predicate(tmp_path):
-    """Who may read a row says nothing about who may change it: the owner FK decides."""
+def test_rls002_fix_offers_the_owner_policies_as_a_template_when_only_a_read_policy_names_the_owner(tmp_path):
+    """Who may read a row says nothing about who may change it: the person decides, with the
+    owner policies written out for them to uncomment; nothing is applied that silences the finding."""
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     (migrations / "20240101000000_seed.sql").write_text(SEED)
     document = json.loads(run([str(migrations), "--format", "json"]).output)
     assert document["diagnostics"][0]["fix"] == (
-        "CREATE POLICY tasks_insert ON public.tasks FOR INSERT TO authenticated WITH CHECK ((SELECT auth.uid()) = user_id);\n"
-        "CREATE POLICY tasks_update ON public.tasks FOR UPDATE TO authenticated USING ((SELECT auth.uid()) = user_id) "
+        "-- decide which rows INSERT, UPDATE, DELETE may touch on public.tasks: no policy guards writes and no owner "
+        "column says who may change a row.\n"
+        '-- policy "Users see own tasks" reads rows by user_id = auth.uid(), which says who may see a row, not who may '
+        "change it. If each user may\n"
+        "-- also change the rows they own by user_id, these are the policies:\n"
+        "-- CREATE POLICY tasks_insert ON public.tasks FOR INSERT TO authenticated WITH CHECK ((SELECT auth.uid()) = user_id);\n"
+        "-- CREATE POLICY tasks_update ON public.tasks FOR UPDATE TO authenticated USING ((SELECT auth.uid()) = user_id) "
         "WITH CHECK ((SELECT auth.uid()) = user_id);\n"
-        "CREATE POLICY tasks_delete ON public.tasks FOR DELETE TO authenticated USING ((SELECT auth.uid()) = user_id);"
+        "-- CREATE POLICY tasks_delete ON public.tasks FOR DELETE TO authenticated USING ((SELECT auth.uid()) = user_id);"
     )
 
 
@@ -158,8 +164,10 @@ def test_text_output_shows_location_source_caret_and_fix(project):
         " 1 | create table public.legacy (id int primary key);",
         "   | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
         "   = fix (in a new migration):",
-        "     ALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;",
+        "     -- with row level security on, public.legacy is deny-all for SELECT, INSERT, UPDATE, DELETE to the API's "
+        "roles (anon, authenticated)",
     ]
+    assert "     ALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;" in lines
     assert lines[-1] == "Found 1 finding (1 error) in 2 files."
 
 
@@ -223,9 +231,10 @@ def test_quoted_names_are_printed_as_postgresql_prints_them(tmp_path):
     migrations.mkdir()
     (migrations / "1_a.sql").write_text('create table "Profiles" (id int primary key);\n')
     document = json.loads(run([str(migrations), "--format", "json"]).output)
-    assert [(d["object"], d["fix"]) for d in document["diagnostics"]] == [
-        ('public."Profiles"', 'ALTER TABLE public."Profiles" ENABLE ROW LEVEL SECURITY;')
-    ]
+    ((name, fix),) = [(d["object"], d["fix"]) for d in document["diagnostics"]]
+    assert name == 'public."Profiles"'
+    assert 'ALTER TABLE public."Profiles" ENABLE ROW LEVEL SECURITY;' in fix.splitlines()
+    assert '-- CREATE POLICY "Profiles_select" ON public."Profiles" FOR SELECT TO authenticated USING (<condition>);' in fix
 
 
 def test_python_dash_m_and_rule_commands():

@@ -17,7 +17,8 @@ SQL = (
     "create table private.jobs (id bigint primary key, owner uuid references auth.users on delete cascade);\n"
 )
 DEFAULT = {(MIGRATION, 1, "RLS001"), (MIGRATION, 1, "FK001"), (MIGRATION, 1, "IDX001"), (MIGRATION, 3, "IDX001")}
-ALLOWED_KEYS = ("exclude, exposed-schemas, extend-select, fail-on, ignore, migrations, owner-tables, per-file-ignores, "
+ALLOWED_KEYS = ("exclude, exposed-schemas, extend-select, fail-on, ignore, migrations, owner-columns, owner-tables, "
+                "per-file-ignores, "
                 "require-suppression-reason, rules, select")
 
 

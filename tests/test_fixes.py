@@ -1,22 +1,23 @@
 """Fixes are real SQL: applied to PostgreSQL after the migrations, they resolve what they claim to.
 
-For every rule's failing fixture (and the example project), lint with every rule on, write
-all the fixes into one new migration after the others, apply the lot to a real server, and
-lint again. Every fix must be accepted in that order, every finding whose fix is SQL must be
-gone, and no new finding may appear except those listed in ``surfaced_by_enabling_rls``,
-whose own fixes must then resolve them. A fix that is only a comment (advice a human has to
-follow) leaves its finding in place, and that is all it may leave. RLS002's ``false``
-template is applied like any fix: it must be valid SQL, though a human still edits it.
+For every rule fixture and the example project, ``rlslint fix`` plans one new migration
+with every rule on; the tests apply the history and that migration to a real server, lint
+again, and find exactly the findings the migration's header leaves to a person: none of
+those it claims to fix, and nothing new. A template (a decision for a person) is a
+comment, so it never silences a finding.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from rlslint import engine, fixes, sources
 from rlslint.diagnostics import Diagnostic
 from rlslint.engine import run_rules
 from rlslint.rules import ALL_RULES
@@ -29,24 +30,9 @@ from tests.pgharness import apply_migrations
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "rules"
 EVERY_RULE = Settings(enabled=frozenset(rule.code for rule in ALL_RULES))
+NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
-# Rules that judge only tables with RLS on: their policies are not evaluated otherwise.
-RLS_ON_RULES = frozenset({"RLS002", "RLS004", "RLS005", "PERF001"})
-
-
-def surfaced_by_enabling_rls(new: Diagnostic, before: list[Diagnostic]) -> bool:
-    """A finding that the RLS001/RLS003 fix (enable RLS, nothing more) brings into play.
-
-    Enabling RLS is the whole fix for those rules; what the policies should be is for a
-    human to decide. On the now-protected table the RLS-only rules speak up: RLS002 for the
-    commands no policy grants, PERF001 for per-row calls in policies that now run. Their
-    own fixes are applied in a second round.
-    """
-    return new.code in RLS_ON_RULES and any(d.code in ("RLS001", "RLS003") and d.object == new.object for d in before)
-
-
-CASES = [pytest.param([path], id=path.parent.name) for path in sorted(FIXTURES.glob("*/fail.sql"))]
-CASES.append(pytest.param(sorted((ROOT / "example" / "supabase" / "migrations").glob("*.sql")), id="example"))
+CASES = [pytest.param(path, id=f"{path.parent.name}/{path.name}") for path in sorted(FIXTURES.glob("*/*.sql"))]
 
 
 def lint(paths: list[Path]) -> list[Diagnostic]:
@@ -56,34 +42,60 @@ def lint(paths: list[Path]) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.span.path, d.span.start, d.code))
 
 
-def is_sql(fix: str) -> bool:
-    """The fix holds a statement, not only a comment for a human."""
-    return any(line.strip() and not line.strip().startswith("--") for line in fix.splitlines())
+def project_of(tmp_path: Path, fixture: Path) -> Path:
+    """The fixture as the one migration of a Supabase project."""
+    migrations = tmp_path / "supabase" / "migrations"
+    migrations.mkdir(parents=True)
+    shutil.copy(fixture, migrations / "20240101000000_fixture.sql")
+    return migrations
 
 
-@pytest.mark.parametrize("paths", CASES)
-def test_fixes_apply_and_resolve_their_findings(pg, tmp_path, paths):
-    before = lint(paths)
-    after = apply_fixes(pg, tmp_path / "99999999999990_fixes.sql", paths, before)
-    advice = Counter(d.identity for d in before if not is_sql(d.fix))
-    surfaced = [d for d in after if d.identity not in advice and surfaced_by_enabling_rls(d, before)]
-    assert Counter(d.identity for d in after if d not in surfaced) == advice
-    # Second round: the fixes of what enabling RLS brought into play.
-    if surfaced:
-        files = [*paths, tmp_path / "99999999999990_fixes.sql"]
-        after = apply_fixes(pg, tmp_path / "99999999999991_fixes.sql", files, surfaced)
-        assert Counter(d.identity for d in after) == advice
+def fix_and_relint(pg, migrations: Path, settings_for) -> tuple[fixes.FixMigration, list[Diagnostic]]:
+    """Plan the fix migration, write it, apply everything to PostgreSQL, lint again."""
+    cwd = migrations.parents[1]
+    result = engine.lint([str(migrations)], cwd, settings_for)
+    assert not result.errors
+    (migration_set,) = sources.discover([str(migrations)], cwd).sets
+    migration = fixes.plan(migration_set, result, settings_for(migration_set), ALL_RULES, cwd, NOW)
+    assert migration is not None
+    fixes.write(migration)
+    apply_migrations(pg, [f.path for f in migration_set.files] + [migration.path])  # raises if PostgreSQL rejects it
+    after = engine.lint([str(migrations)], cwd, settings_for)
+    return migration, list(after.diagnostics)
 
 
-def apply_fixes(pg, fix_file: Path, paths: list[Path], findings: list[Diagnostic]) -> list[Diagnostic]:
-    """Write the findings' SQL fixes as a new migration, apply everything, lint again."""
-    fixes = [d.fix for d in findings if is_sql(d.fix)]  # all of them, repeats included: each must be idempotent
-    # Two rules asking for the same index must ask in the same words (IF NOT EXISTS, same name).
-    indexes = {m.group(2): m.group(1) for f in fixes for m in re.finditer(r"CREATE INDEX IF NOT EXISTS (\S+) ON (.+);", f)}
-    assert len(indexes) == len({m for f in fixes for m in re.findall(r"CREATE INDEX .*;", f)}), fixes
-    fix_file.write_text("\n\n".join(fixes) + "\n", encoding="utf-8")
-    apply_migrations(pg, [*paths, fix_file])  # raises MigrationError if PostgreSQL rejects a fix
-    return lint([*paths, fix_file])
+def identities(found) -> Counter:
+    return Counter(d.identity for d in found)
+
+
+@pytest.mark.parametrize("fixture", CASES)
+def test_the_fix_migration_leaves_only_what_it_says_it_leaves(pg, tmp_path, fixture):
+    migrations = project_of(tmp_path, fixture)
+    migration, after = fix_and_relint(pg, migrations, lambda _: EVERY_RULE)
+    assert identities(after) == identities(migration.left)
+    assert not identities(migration.fixed) & identities(after)
+    header = migration.text.split("\n\n", 1)[0]
+    for d in migration.left:
+        assert f"--   {fixes.label(d)}" in header
+    for d in migration.fixed:
+        assert f"--   {fixes.label(d)}\n" in header + "\n"
+
+
+def test_the_example_project_keeps_only_the_findings_left_to_a_person(pg, tmp_path):
+    shutil.copytree(ROOT / "example", tmp_path / "example")
+    migrations = tmp_path / "example" / "supabase" / "migrations"
+    from rlslint.config import Overrides, SettingsLoader
+
+    migration, after = fix_and_relint(pg, migrations, SettingsLoader(tmp_path / "example", None, Overrides()))
+    assert identities(after) == identities(migration.left)
+    assert sorted((d.code, d.object) for d in migration.left) == [
+        ("FK001", "public.projects"),  # owner or actor: nothing in the migrations says
+        ("RLS002", "public.activity"),  # enabling RLS brings the read-only policy into force
+        ("RLS002", "public.tasks"),  # "assignees see their tasks" is no licence to write
+        ("RLS004", "public.comments"),
+        ("SEC001", "public.announcements"),
+    ]
+    assert migration.path.name == "20300101000000_rlslint_fixes.sql"
 
 
 def test_each_index_is_created_once(pg, tmp_path):
@@ -111,8 +123,9 @@ def test_rls002_never_copies_an_always_true_or_select_predicate():
         'create policy "Public profiles are viewable by everyone." on public.profiles for select using (true);\n'
     )
     (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)]), EVERY_RULE) if d.code == "RLS002"]
-    assert d.fix.splitlines()[0] == (
-        "CREATE POLICY profiles_insert ON public.profiles FOR INSERT TO authenticated WITH CHECK ((SELECT auth.uid()) = id);")
+    assert d.fix.splitlines()[:2] == [
+        "-- each user reaches the rows they own: id is the owner (it is the table's primary key: each row belongs to one user)",
+        "CREATE POLICY profiles_insert ON public.profiles FOR INSERT TO authenticated WITH CHECK ((SELECT auth.uid()) = id);"]
     assert "TRUE" not in d.fix.upper()
     assert d.message.endswith(
         "no permissive policy for INSERT, UPDATE, DELETE: inserts fail with a policy violation; "
@@ -130,18 +143,20 @@ def test_rls002_copies_a_write_policy_with_its_roles_and_wraps_auth_calls():
     assert d.commands == ("SELECT", "DELETE")
     assert d.message.endswith("no permissive policy for SELECT, DELETE: reads return no rows; deletes silently change zero rows")
     assert d.fix == (
+        '-- the condition of policy "notes_edit", which already guards writes on public.notes\n'
         "CREATE POLICY notes_select ON public.notes FOR SELECT TO authenticated USING ((SELECT auth.uid()) = author);\n"
         "CREATE POLICY notes_delete ON public.notes FOR DELETE TO authenticated USING ((SELECT auth.uid()) = author);")
 
 
-def test_rls002_without_policies_or_owner_writes_false_for_a_human():
+def test_rls002_without_policies_or_owner_is_a_template_that_silences_nothing():
     sql = "create table public.secrets (id bigint primary key);\nalter table public.secrets enable row level security;\n"
     (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)]), EVERY_RULE) if d.code == "RLS002"]
     assert d.message == (
         "table public.secrets has row level security enabled but no policy at all: reads return no rows; "
         "inserts fail with a policy violation; updates and deletes silently change zero rows")
-    assert d.fix.startswith("-- replace false with the rows each command may touch\n")
-    assert "TO authenticated USING (false);" in d.fix
+    assert d.fix.startswith("-- decide which rows SELECT, INSERT, UPDATE, DELETE may touch on public.secrets")
+    assert "-- CREATE POLICY secrets_delete ON public.secrets FOR DELETE TO authenticated USING (<condition>);" in d.fix
+    assert not d.fixable
 
 
 def test_a_predicate_is_printed_from_the_model_not_from_text_a_rename_made_stale(pg, tmp_path):

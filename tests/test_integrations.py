@@ -267,9 +267,16 @@ MARKDOWN_HEAD = """## rlslint
 
 ### Checklist
 
+#### `private`: 1 table, 0 failing
+
 | Table | RLS on | SELECT | INSERT | UPDATE | DELETE | FKs indexed | Owner FKs cascade |
 | --- | :-: | :-: | :-: | :-: | :-: | :-: | :-: |
 | `private.jobs` | ➖ | ➖ | ➖ | ➖ | ➖ | ➖ | ➖ |
+
+#### `public`: 2 tables, 2 failing
+
+| Table | RLS on | SELECT | INSERT | UPDATE | DELETE | FKs indexed | Owner FKs cascade |
+| --- | :-: | :-: | :-: | :-: | :-: | :-: | :-: |
 | `public.legacy` | ❌ | ➖ | ➖ | ➖ | ➖ | ❌ | ❌ |
 | `public.todos` | ✅ | ✅ | ❌ | ❌ | ❌ | ✅ | ✅ |
 
@@ -284,8 +291,9 @@ but it is created without row level security: anyone with the anon key can read 
   Fix (in a new migration):
 
   ```sql
+  -- with row level security on, public.legacy is deny-all for SELECT, INSERT, UPDATE, DELETE to the API's roles (anon, authenticated)
+  -- until policies grant them: the app stops reading or writing it.
   ALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;
-  ```
 """
 
 
@@ -300,8 +308,8 @@ def test_markdown_has_the_checklist_matrix_and_each_finding_with_its_fix(project
 
 def test_markdown_matrix_marks_follow_the_posture():
     tables = (
-        TablePosture("public.a", exposed=True, rls=True, covered=("SELECT", "UPDATE"), fk_indexed=None, owner_fk_ok=None),
-        TablePosture('public."we|rd`"', exposed=False, rls=True, covered=(), fk_indexed=True, owner_fk_ok=False),
+        TablePosture("public.a", "public", exposed=True, rls=True, covered=("SELECT", "UPDATE"), fk_indexed=None, owner_fk_ok=None),
+        TablePosture('public."we|rd`"', "public", exposed=False, rls=True, covered=(), fk_indexed=True, owner_fk_ok=False),
     )
     result = LintResult((), (), (), {}, 2, tables)
     out = renderer("markdown")(result, ReportContext(ALL_RULES))
@@ -326,6 +334,7 @@ def test_report_command_shows_the_matrix_in_the_terminal(project):
 ┃ Table         ┃ RLS on ┃ SELECT ┃ INSERT ┃ UPDATE ┃ DELETE ┃ FKs indexed ┃ Owner FKs cascade ┃
 ┡━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━╇━━━━━━━━╇━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━┩
 │ private.jobs  │   –    │   –    │   –    │   –    │   –    │      –      │         –         │
+├───────────────┼────────┼────────┼────────┼────────┼────────┼─────────────┼───────────────────┤
 │ public.legacy │   ✗    │   –    │   –    │   –    │   –    │      ✗      │         ✗         │
 │ public.todos  │   ✓    │   ✓    │   ✗    │   ✗    │   ✗    │      ✓      │         ✓         │
 └───────────────┴────────┴────────┴────────┴────────┴────────┴─────────────┴───────────────────┘

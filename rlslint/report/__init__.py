@@ -22,11 +22,16 @@ Render = Callable[[LintResult, ReportContext], str]
 # format name -> module; imported only when that format is asked for (rich stays unloaded otherwise)
 REPORTERS = {
     "text": "rlslint.report.text",
+    "concise": "rlslint.report.concise",
     "json": "rlslint.report.json",
     "github": "rlslint.report.github",
     "sarif": "rlslint.report.sarif",
     "markdown": "rlslint.report.markdown",
 }
+
+
+# Not a format: `--statistics` replaces the main report with counts per rule.
+STATISTICS = "rlslint.report.statistics"
 
 
 def renderer(name: str) -> Render:

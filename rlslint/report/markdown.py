@@ -1,26 +1,52 @@
 """``--format markdown``: what a person reads on a pull request or in a job summary.
 
-GitHub-flavoured Markdown: a headline, the checklist matrix (one row per table), then
-each finding with its fix. GitHub rejects a step summary over 1 MiB, so the list of
-findings is cut at MAX_FINDINGS; the matrix always stays whole.
+GitHub-flavoured Markdown: a headline, the checklist matrix grouped by schema, then each
+finding with its fix. A pull-request comment holds at most 65,536 characters, so the
+report stays below that: the headline and the matrix come first, findings follow while
+they fit, and a closing line says how many were left out and how to see them all.
 """
 
 from __future__ import annotations
 
 import re
+from itertools import groupby
 
-from rlslint.diagnostics import Diagnostic, LintResult, Severity
+from rlslint.diagnostics import Diagnostic, LintResult, Severity, TablePosture
 from rlslint.docs import rule_url
-from rlslint.report import ReportContext
-from rlslint.report.checklist import HEADERS, cells
 from rlslint.escape import log_text, markdown_cell, markdown_code, markdown_text
+from rlslint.report import ReportContext
+from rlslint.report.checklist import HEADERS, cells, passes
 
-MAX_FINDINGS = 300
+# GitHub's limit for an issue or pull-request comment body, in characters.
+COMMENT_LIMIT = 65_536
+# Room kept for the lines that say what was left out, which come after the blocks they count.
+_RESERVE = 1_024
 MARKS = {True: "✅", False: "❌", None: "➖"}
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+class _Page:
+    """Lines under COMMENT_LIMIT; a block that does not fit is left out whole, never cut."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.size = 0
+
+    @property
+    def room(self) -> int:
+        return COMMENT_LIMIT - _RESERVE - self.size
+
+    def add(self, block: list[str], note: bool = False, end: int | None = None) -> bool:
+        """A note (what was left out) may use the reserve; nothing else may, nor pass ``end``."""
+        size = sum(len(line) + 1 for line in block)
+        if size > self.room + (_RESERVE if note else 0) or (end is not None and self.size + size > end):
+            return False
+        self.lines += block
+        self.size += size
+        return True
 
 
 def _headline(result: LintResult) -> str:
@@ -33,15 +59,43 @@ def _headline(result: LintResult) -> str:
     return f"❌ **{_plural(len(result.diagnostics), 'finding')}** ({', '.join(counts)}) in {files}{errors}."
 
 
-def _matrix(result: LintResult) -> list[str]:
+def _row(table: TablePosture) -> str:
+    return f"| {markdown_cell(table.name)} | " + " | ".join(MARKS[c] for c in cells(table)) + " |"
+
+
+def _matrix(result: LintResult, page: _Page) -> list[str]:
+    """One table per schema, in at most half the page, so that findings are shown too.
+
+    When every row does not fit, passing tables are only counted; failing rows that still do
+    not fit are counted in the line this returns.
+    """
     if not result.tables:
         return []
-    lines = ["### Checklist", "", "| Table | " + " | ".join(HEADERS) + " |",
-             "| --- |" + " :-: |" * len(HEADERS)]
-    for table in result.tables:
-        lines.append(f"| {markdown_cell(table.name)} | " + " | ".join(MARKS[c] for c in cells(table)) + " |")
-    lines += ["", "✅ passes · ❌ fails · ➖ does not apply (not exposed, RLS off, or no such foreign key)", ""]
-    return lines
+    ordered = sorted(result.tables, key=lambda t: (t.schema, t.name))
+    share = page.room // 2
+    failing_only = sum(len(_row(t)) + 1 for t in ordered) > share
+    end = page.size + share
+    page.add(["### Checklist", ""])
+    left_out = 0
+    for schema, group in groupby(ordered, key=lambda t: t.schema):
+        tables = list(group)
+        shown = [t for t in tables if not (failing_only and passes(t))]
+        failing = sum(1 for t in tables if not passes(t))
+        block = [f"#### {markdown_code(schema)}: {_plural(len(tables), 'table')}, {failing} failing", ""]
+        if shown:
+            block += ["| Table | " + " | ".join(HEADERS) + " |", "| --- |" + " :-: |" * len(HEADERS)]
+        rows = [_row(t) for t in shown]
+        if not page.add(block + rows[:1], end=end):
+            left_out += len(rows)
+            continue
+        left_out += sum(1 for row in rows[1:] if not page.add([row], end=end))
+        hidden = len(tables) - len(shown)
+        page.add(["", f"{_plural(hidden, 'more table')} pass every check."] if hidden else [])
+        page.add([""])
+    page.add(["✅ passes · ❌ fails · ➖ does not apply (not exposed, RLS off, or no such foreign key)", ""])
+    if left_out:
+        return [f"… and {_plural(left_out, 'more failing table')} not shown; `rlslint report` shows every table.", ""]
+    return []
 
 
 def _fence(sql: str) -> str:
@@ -64,30 +118,43 @@ def _finding(result: LintResult, d: Diagnostic, urls: dict[str, str]) -> list[st
     return [f"- **{d.severity.label}** {rule} at {where}: {_message(d)}", "", "  Fix (in a new migration):", "", fix, ""]
 
 
-def _findings(result: LintResult, ctx: ReportContext) -> list[str]:
+def _findings(result: LintResult, ctx: ReportContext, page: _Page) -> list[str]:
     if not result.diagnostics:
         return []
     urls = {rule.code: rule_url(rule) for rule in ctx.rules}
     ordered = sorted(result.diagnostics, key=lambda d: -d.severity)  # stable: file order within a severity
-    lines = ["### Findings", ""]
-    for d in ordered[:MAX_FINDINGS]:
-        lines += _finding(result, d, urls)
-    if len(ordered) > MAX_FINDINGS:
-        lines += [f"… and {len(ordered) - MAX_FINDINGS} more; run `rlslint` locally or see the SARIF report for all of them.", ""]
-    return lines
+    page.add(["### Findings", ""])
+    shown = 0
+    for d in ordered:
+        if not page.add(_finding(result, d, urls)):
+            break
+        shown += 1
+    if shown < len(ordered):
+        return [f"… and {_plural(len(ordered) - shown, 'more finding')} not shown: a comment holds at most "
+                f"{COMMENT_LIMIT:,} characters. `rlslint check --format concise` lists every finding, one a line; "
+                "`--statistics` counts them per rule.", ""]
+    return []
 
 
-def _errors(result: LintResult) -> list[str]:
+def _errors(result: LintResult, page: _Page) -> list[str]:
     if not result.errors:
         return []
-    lines = ["### Files rlslint could not read or parse", ""]
+    page.add(["### Files rlslint could not read or parse", ""])
+    shown = 0
     for error in result.errors:
         pos = result.error_position(error)
         where = f"{error.path}:{pos.line}:{pos.column}" if pos else (error.path or "rlslint")
-        lines.append(f"- {markdown_code(where)}: {markdown_text(error.message)}")
-    return lines + [""]
+        if not page.add([f"- {markdown_code(where)}: {markdown_text(error.message)}"]):
+            break
+        shown += 1
+    page.add([""])
+    return [f"… and {_plural(len(result.errors) - shown, 'more file error')} not shown.", ""] if shown < len(result.errors) else []
 
 
 def render(result: LintResult, ctx: ReportContext) -> str:
-    lines = ["## rlslint", "", _headline(result), "", *_errors(result), *_matrix(result), *_findings(result, ctx)]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    page = _Page()
+    page.add(["## rlslint", "", _headline(result), ""])
+    page.add(_errors(result, page), note=True)
+    page.add(_matrix(result, page), note=True)
+    page.add(_findings(result, ctx, page), note=True)
+    return "\n".join(page.lines).rstrip("\n") + "\n"

@@ -44,7 +44,7 @@ def _lines(result: LintResult, ctx: ReportContext) -> list[tuple[str, str]]:
                 out.append((f"{note.span.path}:{pos.line}:{pos.column}: note: {note.message}", "dim"))
             else:
                 out.append((f"{note.span.path}: note: {note.message}", "dim"))
-    out.append((_summary(result), "bold"))
+    out.append((summary(result), "bold"))
     return out
 
 
@@ -65,7 +65,7 @@ def _excerpt(result: LintResult, path: str, line: int, column: int, end_column: 
     return [(f" {line} | {shown}", ""), (f" {' ' * width} | {caret}", "bold magenta")]
 
 
-def _summary(result: LintResult) -> str:
+def summary(result: LintResult) -> str:
     files = f"{result.files_checked} file{'s' if result.files_checked != 1 else ''}"
     if not result.diagnostics and not result.errors:
         return f"All checks passed ({files})."
@@ -103,9 +103,13 @@ def render_checklist(result: LintResult, color: bool, terminal: bool) -> str:
     table = Table("Table", *HEADERS, title=f"rlslint checklist ({len(result.tables)} tables)")
     for column in table.columns[1:]:
         column.justify = "center"
-    for posture in result.tables:
+    previous = None
+    for posture in sorted(result.tables, key=lambda t: (t.schema, t.name)):
+        if previous is not None and posture.schema != previous:
+            table.add_section()  # a rule between schemas
         # A Text, not a str: rich would read "[link=…]" in a table name as markup.
         table.add_row(Text(log_line(posture.name)), *(marks[c] for c in cells(posture)))
+        previous = posture.schema
     # In a terminal, fit it; in a pipe or a file, never cut a table name short.
     width = Console().width if terminal else 10_000
     console = Console(no_color=not color, force_terminal=color, highlight=False, width=width)

@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
+from rlslint.rules._owners import owner
 from rlslint.rules._predicates import owner_fk_blocks_delete
 from rlslint.rules.base import Rule, RuleContext, RuleOption
 from rlslint.schema.model import ON_DELETE, ForeignKey, Table
+from rlslint.settings import Settings
 from rlslint.sql.names import quote_ident
 
 
@@ -43,18 +45,47 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
                 f"foreign key {fk.name} on {table.qname} references owner table {fk.ref_table} with {why}: "
                 f"deleting a user fails while rows of {table.qname} point at them",
                 Subject.of(Kind.FOREIGN_KEY, table, columns=fk.columns, constraint=fk.name),
-                _fix(table, fk),
+                _fix(table, fk, ctx.settings),
             )
 
 
-def _fix(table: Table, fk: ForeignKey) -> str:
+def _fix(table: Table, fk: ForeignKey, settings: Settings) -> str:
+    """CASCADE for the row's owner, SET NULL for a nullable column that records who acted,
+    and where rlslint cannot tell which the column is, both as comments for a person.
+
+    Cascading an actor column is the dangerous mistake: deleting the admin who suspended
+    a user would delete the suspension, and the user is unbanned.
+    """
+    found = owner(table, settings)
+    target = ", ".join(f"{table.qname}.{quote_ident(c)}" for c in fk.columns)
+    nullable = all((col := table.column(c)) is not None and not col.not_null for c in fk.columns)
+    if found is not None and fk.columns == (found.column,):
+        return f"-- {target} is the row's owner ({found.why}): the rows go with the user\n" + _re_add(table, fk, "CASCADE")
+    if found is not None and nullable:
+        return (f"-- {target} records who acted, not who owns the row (the owner is {quote_ident(found.column)}): "
+                "deleting the user keeps the row and forgets them\n" + _re_add(table, fk, "SET NULL"))
+    drop_not_null = "" if nullable else "".join(
+        f"  ALTER COLUMN {quote_ident(c)} DROP NOT NULL,\n" for c in fk.columns)
+    cascade = _re_add(table, fk, "CASCADE").splitlines()
+    set_null = _re_add(table, fk, "SET NULL", drop_not_null).splitlines()
+    return "\n".join([
+        f"-- decide what deleting a user does to the rows of {table.qname} that {target} points at;",
+        "-- rlslint cannot tell whether the column owns the row or records who acted. Either:",
+        "-- the row belongs to the user, and goes with them:",
+        *(f"-- {line}" for line in cascade),
+        "-- or the column records who acted, and the row stays without them:",
+        *(f"-- {line}" for line in set_null),
+    ])
+
+
+def _re_add(table: Table, fk: ForeignKey, action: str, before: str = "") -> str:
     columns = ", ".join(quote_ident(c) for c in fk.columns)
     ref_columns = f" ({', '.join(quote_ident(c) for c in fk.ref_columns)})" if fk.ref_columns else ""
     name = quote_ident(fk.name)
     return (
-        f"ALTER TABLE {table.qname}\n"
+        f"ALTER TABLE {table.qname}\n{before}"
         f"  DROP CONSTRAINT {name},\n"
-        f"  ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {fk.ref_table}{ref_columns} ON DELETE CASCADE;"
+        f"  ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {fk.ref_table}{ref_columns} ON DELETE {action};"
     )
 
 

@@ -13,10 +13,15 @@ at the `CREATE TABLE`, or at the `DISABLE ROW LEVEL SECURITY` that turned RLS of
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterator
 
-from rlslint.diagnostics import Finding, Kind, Severity, Subject
+from rlslint.diagnostics import Diagnostic, Finding, Kind, Severity, Subject
+from rlslint.rules._policy_fix import missing_policies_sql
+from rlslint.rules._predicates import covered_commands
 from rlslint.rules.base import Rule, RuleContext
+from rlslint.schema.model import COMMANDS, Table
+from rlslint.settings import Settings
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
@@ -30,8 +35,25 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
             f"table {table.qname} is exposed through the API (schema {table.qname.schema}) but {where}: "
             "anyone with the anon key can read and write every row",
             Subject.of(Kind.TABLE, table),
-            f"ALTER TABLE {table.qname} ENABLE ROW LEVEL SECURITY;",
+            partial(_fix, table, ctx.settings),
         )
+
+
+def _fix(table: Table, settings: Settings) -> str:
+    """Enable RLS together with the policies the table then needs, or say plainly that the
+    table becomes deny-all: with RLS on, a command no policy grants is denied to every role
+    without BYPASSRLS, the API's ``anon`` and ``authenticated`` among them."""
+    enable = f"ALTER TABLE {table.qname} ENABLE ROW LEVEL SECURITY;"
+    covered = covered_commands(table)
+    missing = tuple(c for c in COMMANDS if c not in covered)
+    if not missing:
+        return enable
+    policies = missing_policies_sql(table, missing, settings)
+    if Diagnostic.holds_statement(policies):
+        return f"{enable}\n{policies}"
+    return (f"-- with row level security on, {table.qname} is deny-all for {', '.join(missing)} to the API's roles "
+            "(anon, authenticated)\n-- until policies grant them: the app stops reading or writing it.\n"
+            f"{enable}\n{policies}")
 
 
 RULE = Rule(
