@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from rlslint.platform import SUPABASE_MEMBERSHIPS, SUPABASE_ROLES, SUPABASE_SCAFFOLD
+
 
 class ServerUnavailable(RuntimeError):
     """No PostgreSQL server could be started; the message says why."""
 
 
 class MigrationError(RuntimeError):
-    """A migration file (or the stub) failed; carries psql's stderr."""
+    """A migration file (or the scaffold) failed; carries psql's stderr."""
 
     def __init__(self, file: Path | str, stderr: str):
         super().__init__(f"psql failed on {file}:\n{stderr.strip()}")
@@ -125,61 +127,64 @@ def _start_with_path_binaries(base_dir: Path, why: str) -> Server:
     return Server(Path(psql), sock, 5432, "postgres", stop, data, log)
 
 
-SUPABASE_STUB = """
+# Roles belong to the cluster, not to a database: what a history creates or grants among
+# roles would leak into the next history's database, so it is undone after each one.
+_KEPT_ROLES = ", ".join(f"'{r.name}'" for r in SUPABASE_ROLES)
+_KEPT_MEMBERSHIPS = ", ".join(f"('{m.role}', '{m.member}')" for m in SUPABASE_MEMBERSHIPS)
+RESET_ROLES_SQL = f"""
 do $$
-declare r text;
+declare r record;
 begin
-  foreach r in array array['anon', 'authenticated', 'service_role'] loop
-    if not exists (select 1 from pg_roles where rolname = r) then
-      execute format('create role %I nologin', r);
-    end if;
+  for r in select rolname from pg_roles
+           where rolname !~ '^pg_' and rolname <> all (array[{_KEPT_ROLES}])
+  loop
+    execute format('drop role %I', r.rolname);
+  end loop;
+  for r in select g.rolname as role, m.rolname as member from pg_auth_members a
+           join pg_roles g on g.oid = a.roleid join pg_roles m on m.oid = a.member
+           where g.rolname !~ '^pg_' and (g.rolname, m.rolname) not in ({_KEPT_MEMBERSHIPS})
+  loop
+    execute format('revoke %I from %I cascade', r.role, r.member);
   end loop;
 end
 $$;
-
-create schema auth;
-create table auth.users (id uuid primary key, email text, raw_user_meta_data jsonb, raw_app_meta_data jsonb);
-create function auth.uid() returns uuid language sql stable
-  as $f$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $f$;
-create function auth.jwt() returns jsonb language sql stable
-  as $f$ select coalesce(nullif(current_setting('request.jwt.claims', true), ''), '{}')::jsonb $f$;
-create function auth.role() returns text language sql stable
-  as $f$ select nullif(current_setting('request.jwt.claim.role', true), '')::text $f$;
-
-create schema storage;
-create table storage.objects (id uuid primary key, bucket_id text, name text, owner uuid);
-
-create schema extensions;
-create function extensions.uuid_generate_v4() returns uuid language sql volatile
-  as $f$ select gen_random_uuid() $f$;
 """
+
+
+def scaffold_database(server: Server, dbname: str) -> None:
+    """The Supabase platform's starting state (rlslint.platform) in a fresh database."""
+    server.psql(dbname, input=SUPABASE_SCAFFOLD + f"""
+        alter database "{dbname}" set search_path = "$user", public, extensions;""", what="Supabase scaffold")
+
+
+def drop_database(server: Server, dbname: str) -> None:
+    server.psql("postgres", "-c", f'drop database if exists "{dbname}" with (force)', what=f"drop database {dbname}")
+    server.psql("postgres", input=RESET_ROLES_SQL, what="reset roles")
+
 
 _db_counter = itertools.count()
 
 
 def apply_migrations(server: Server, files: list[Path]) -> dict:
-    """Apply `files` in order to a fresh database with the Supabase stub; return its snapshot."""
+    """Apply `files` in order to a fresh database with the Supabase scaffold; return its snapshot."""
     with migrated_database(server, files) as dbname:
         return catalog_snapshot(server, dbname)
 
 
 @contextlib.contextmanager
 def migrated_database(server: Server, files: list[Path]) -> Iterator[str]:
-    """A fresh database with the Supabase stub and `files` applied in order, dropped afterwards."""
+    """A fresh database with the Supabase scaffold and `files` applied in order, dropped afterwards."""
     dbname = f"replay_{os.getpid()}_{next(_db_counter)}_{uuid.uuid4().hex[:8]}"
     server.psql("postgres", "-c", f'create database "{dbname}"', what=f"create database {dbname}")
     try:
-        server.psql(dbname, input=SUPABASE_STUB + f"""
-            alter database "{dbname}" set search_path = "$user", public, extensions;""",
-                    what="Supabase stub")
+        scaffold_database(server, dbname)
         for f in files:
             # One psql per file, no -1: session state (SET search_path) ends with the file,
             # and CREATE INDEX CONCURRENTLY stays legal.
             server.psql(dbname, "-f", str(f), what=str(f))
         yield dbname
     finally:
-        server.psql("postgres", "-c", f'drop database if exists "{dbname}" with (force)',
-                    what=f"drop database {dbname}")
+        drop_database(server, dbname)
 
 
 SNAPSHOT_SQL = r"""

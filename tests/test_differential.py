@@ -26,7 +26,7 @@ from rlslint.settings import Settings
 from rlslint.sql.parse import parse_file
 from tests.histories import migration_histories
 from tests.model_snapshot import model_snapshot
-from tests.pgharness import SUPABASE_STUB, catalog_snapshot, normalise_snapshot
+from tests.pgharness import catalog_snapshot, drop_database, normalise_snapshot, scaffold_database
 from tests.test_ground_truth import snapshot_differences
 
 OWNER = "auth.users"
@@ -45,13 +45,13 @@ def apply_and_read(server, files: list[Path]) -> tuple[dict, list]:
     dbname = f"diff_{os.getpid()}_{uuid.uuid4().hex[:10]}"
     server.psql("postgres", "-c", f'create database "{dbname}"')
     try:
-        server.psql(dbname, input=SUPABASE_STUB + f'alter database "{dbname}" set search_path = "$user", public, extensions;')
+        scaffold_database(server, dbname)
         for f in files:
             server.psql(dbname, "-f", str(f), what=str(f))
         expressions = json.loads(server.psql(dbname, "-A", "-t", "-c", POLICY_EXPRESSIONS_SQL))
         return catalog_snapshot(server, dbname), expressions
     finally:
-        server.psql("postgres", "-c", f'drop database if exists "{dbname}" with (force)')
+        drop_database(server, dbname)
 
 
 # --- the checklist, computed from PostgreSQL's catalog ------------------------------------

@@ -60,6 +60,7 @@ def add_foreign_key(stmt: Statement, state: ReplayState, qname: QName, constrain
     table = state.tables[qname]
     columns = (column,) if column else strs(constraint.get("fk_attrs"))
     pktable = constraint["pktable"]
+    state.access.saw_schema(pktable.get("schemaname"))
     ref = state.lookup(pktable.get("schemaname"), pktable["relname"])
     if ref is None:
         schema = pktable.get("schemaname") or next((s for s in state.search_path if state.is_platform(s) or s in state.schemas), "public")

@@ -110,9 +110,111 @@ class Table:
     rls_changed: Span | None  # the last ENABLE/DISABLE ROW LEVEL SECURITY
     partition_of: QName | None = None
     created_as: QName | None = None  # its name when created, once renamed: findings keep it as their identity
+    owner: str = ""  # the role that created it or ALTER … OWNER TO named; "" before access is replayed
+    acl: Acl = frozenset()  # table privileges, the owner's own included (as pg_class.relacl spells them)
+    column_acl: frozenset[tuple[str, str, str]] = frozenset()  # (column, grantee, privilege)
+    # The statements that could not be analysed (dynamic SQL) and may have changed the table.
+    unanalysed: tuple[Span, ...] = ()
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
+
+
+# --- access: roles and privileges ------------------------------------------------------
+
+# (grantee, privilege): one aclitem of PostgreSQL's, without its grantor. "public" is PUBLIC.
+Grant = tuple[str, str]
+PUBLIC = "public"
+Acl = frozenset[Grant]
+
+# What ALL means, per kind of object (PostgreSQL 16; MAINTAIN arrives in 17).
+PRIVILEGES = {
+    "table": ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"),
+    "column": ("SELECT", "INSERT", "UPDATE", "REFERENCES"),
+    "sequence": ("USAGE", "SELECT", "UPDATE"),
+    "function": ("EXECUTE",),
+    "schema": ("USAGE", "CREATE"),
+}
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    superuser: bool = False
+    bypassrls: bool = False
+    inherit: bool = True
+    login: bool = False
+    created: Span | None = None  # None: the platform made it
+
+
+@dataclass(frozen=True)
+class Membership:
+    """``GRANT role TO member``. Since PostgreSQL 16 inheritance is per grant: it defaults to
+    the member's INHERIT flag at the time of the grant, and a later ALTER ROLE does not change it."""
+
+    role: str
+    member: str
+    inherit: bool
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A function or procedure, for its EXECUTE privilege."""
+
+    schema: str
+    name: str
+    args: tuple[str, ...]  # the argument types as pglast names them (``int4``, ``text``)
+    owner: str
+    acl: Acl
+    procedure: bool = False
+
+
+# Kinds of object that default privileges (pg_default_acl.defaclobjtype) apply to.
+DEFAULT_ACL_KINDS = {"table": "r", "sequence": "S", "function": "f", "schema": "n"}
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who holds what: roles, their memberships, and the privileges on everything but tables
+    (a table's own privileges live on the Table, so they follow renames and drops with it)."""
+
+    platform: str = "postgres"  # where the project starts from: "supabase" or "postgres"
+    migration_role: str = "postgres"  # the role that runs the migrations and owns what they create
+    roles: Mapping[str, Role] = field(default_factory=lambda: MappingProxyType({}))
+    memberships: frozenset[Membership] = frozenset()
+    schema_acl: Mapping[str, Acl] = field(default_factory=lambda: MappingProxyType({}))
+    schema_owner: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    sequence_acl: Mapping[QName, Acl] = field(default_factory=lambda: MappingProxyType({}))
+    routines: tuple[Routine, ...] = ()
+    # (creating role, schema or None for every schema, DEFAULT_ACL_KINDS value) -> grants. A
+    # missing global entry means PostgreSQL's built-in default; per-schema entries only add.
+    default_acl: Mapping[tuple[str, str | None, str], Acl] = field(default_factory=lambda: MappingProxyType({}))
+
+    def privileges_of(self, role: str) -> frozenset[str]:
+        """The roles whose privileges ``role`` uses without SET ROLE: itself, PUBLIC, and every
+        role it is a member of through grants that inherit (``has_privs_of_role``)."""
+        found = self._privileges_of.get(role)
+        if found is None:
+            reached, stack = {role, PUBLIC}, [role]
+            while stack:
+                for granted in self._inherited.get(stack.pop(), ()):
+                    if granted not in reached:
+                        reached.add(granted)
+                        stack.append(granted)
+            found = self._privileges_of[role] = frozenset(reached)
+        return found
+
+    @cached_property
+    def _inherited(self) -> dict[str, list[str]]:
+        edges: dict[str, list[str]] = {}
+        for membership in self.memberships:
+            if membership.inherit:
+                edges.setdefault(membership.member, []).append(membership.role)
+        return edges
+
+    @cached_property
+    def _privileges_of(self) -> dict[str, frozenset[str]]:
+        return {}  # filled as rules ask: one model, many questions about the same few roles
 
 
 @dataclass(frozen=True)
@@ -123,6 +225,7 @@ class Catalog:
     # (path, statement start) -> the tables that CREATE TABLE / ALTER TABLE statement created
     # or altered, under their final names: what a suppression comment on it extends to.
     targets: Mapping[tuple[str, int], tuple[QName, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    access: Access = field(default_factory=Access)
 
     def table(self, qname: QName) -> Table | None:
         return self.tables.get(qname)

@@ -27,7 +27,7 @@ def create_policy(stmt: Statement, state: ReplayState) -> None:
         name,
         (node.get("cmd_name") or "all").upper(),
         bool(node.get("permissive", False)),
-        _roles(node.get("roles")),
+        policy_roles(state, node.get("roles")),
         policy_expr(stmt, state, table.qname, node.get("qual"), "qual"),
         policy_expr(stmt, state, table.qname, node.get("with_check"), "with_check"),
         stmt.span,
@@ -48,7 +48,7 @@ def alter_policy(stmt: Statement, state: ReplayState) -> None:
         return
     changes: dict[str, Any] = {"changed": stmt.span}
     if node.get("roles"):
-        changes["roles"] = _roles(node["roles"])
+        changes["roles"] = policy_roles(state, node["roles"])
     if "qual" in node:
         changes["using"] = policy_expr(stmt, state, table.qname, node["qual"], "qual")
     if "with_check" in node:
@@ -75,6 +75,8 @@ def policy_expr(stmt: Statement, state: ReplayState, owner: QName, tree: Node | 
     """The expression with its sub-selects' table names qualified as they resolve now."""
     if tree is None:
         return None
+    if not state.access.names_platform and _mentions(tree, "auth"):
+        state.access.saw_schema("auth")  # auth.uid() and friends: a Supabase project
     # Copy only a tree that qualifying changes: copying every policy tree was the replay's
     # largest cost, and only a sub-select (which needs FROM) names tables at all.
     lookup = lambda name: state.lookup(None, name)  # noqa: E731
@@ -106,6 +108,13 @@ def policies_follow_column(state: ReplayState, table: QName, old: str, new: str)
 def rename_policy(stmt: Statement, state: ReplayState, qname: QName, old: str, new: str) -> None:
     table = state.tables[qname]
     state.put(stmt, evolve(table, policies=tuple(evolve(p, name=new, changed=stmt.span) if p.name == old else p for p in table.policies)))
+
+
+def policy_roles(state: ReplayState, roles: Iterable[Node] | None) -> tuple[str, ...]:
+    found = _roles(roles)
+    for role in found:
+        state.access.saw_role(role)
+    return found
 
 
 def _roles(roles: Iterable[Node] | None) -> tuple[str, ...]:

@@ -14,16 +14,17 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping
 
-from rlslint.schema import constraints, policies, session, tables
+from rlslint.schema import constraints, policies, privileges, roles, session, tables
 from rlslint.schema.model import Catalog
 from rlslint.schema.state import ReplayState, strict_mode, strs
 from rlslint.sql.parse import ParsedFile, Statement
 
 Handler = Callable[[Statement, ReplayState], None]
-# DROP of one object: (statement, state, its dotted name, IF EXISTS, CASCADE)
+# DROP of one object: (statement, state, its dotted name (a function's ObjectWithArgs node),
+# IF EXISTS, CASCADE)
 DropHandler = Callable[[Statement, ReplayState, tuple[str, ...], bool, bool], None]
 
-HANDLER_MODULES = (session, tables, constraints, policies)
+HANDLER_MODULES = (session, tables, constraints, policies, privileges, roles)
 
 
 def merged(modules: Iterable, attribute: str) -> Mapping[str, Callable]:
@@ -47,7 +48,10 @@ def drop(stmt: Statement, state: ReplayState) -> None:
         return  # DROP of an object the model does not hold
     missing_ok, cascade = bool(node.get("missing_ok")), node.get("behavior") == "DROP_CASCADE"
     for obj in node.get("objects", ()):
-        handler(stmt, state, strs(obj["List"]["items"]) if "List" in obj else strs([obj]), missing_ok, cascade)
+        if "ObjectWithArgs" in obj:  # a function: its argument types say which one
+            handler(stmt, state, obj["ObjectWithArgs"], missing_ok, cascade)
+        else:
+            handler(stmt, state, strs(obj["List"]["items"]) if "List" in obj else strs([obj]), missing_ok, cascade)
 
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType({**merged(HANDLER_MODULES, "HANDLERS"), "DropStmt": drop})
@@ -55,12 +59,12 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType({**merged(HANDLER_MODULES, "H
 # Statements that cannot change anything the model holds.
 PASS_THROUGH = frozenset(
     {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CommentStmt",
-     "GrantStmt", "GrantRoleStmt", "AlterDefaultPrivilegesStmt", "CreateFunctionStmt", "AlterFunctionStmt",
-     "CreateTrigStmt", "ViewStmt", "CreateExtensionStmt", "AlterExtensionStmt", "CreateSeqStmt", "AlterSeqStmt",
-     "CreateRoleStmt", "AlterRoleStmt", "AlterRoleSetStmt", "DropRoleStmt", "CreateEnumStmt", "AlterEnumStmt",
+     "AlterFunctionStmt",
+     "CreateTrigStmt", "ViewStmt", "CreateExtensionStmt", "AlterExtensionStmt", "AlterSeqStmt",
+     "AlterRoleSetStmt", "CreateEnumStmt", "AlterEnumStmt",
      "CompositeTypeStmt", "CreateDomainStmt", "AlterDomainStmt", "DefineStmt", "DoStmt", "CreatePublicationStmt",
      "AlterPublicationStmt", "CreateEventTrigStmt", "RuleStmt", "NotifyStmt", "LockStmt", "VacuumStmt",
-     "ExplainStmt", "CallStmt", "AlterOwnerStmt", "CreateCastStmt", "CreateOpClassStmt", "CreateConversionStmt",
+     "ExplainStmt", "CallStmt", "CreateCastStmt", "CreateOpClassStmt", "CreateConversionStmt",
      "SecLabelStmt", "CreateStatsStmt", "ClusterStmt", "ReindexStmt", "AnalyzeStmt", "CheckPointStmt",
      "DiscardStmt", "ListenStmt", "UnlistenStmt", "PrepareStmt", "ExecuteStmt", "DeallocateStmt",
      "DeclareCursorStmt", "FetchStmt", "ClosePortalStmt", "CopyStmt", "TruncateStmt", "CreateForeignTableStmt",
@@ -70,14 +74,15 @@ PASS_THROUGH = frozenset(
      "AlterDatabaseStmt", "CreatedbStmt", "DropdbStmt", "AlterSystemStmt", "ConstraintsSetStmt", "VariableShowStmt",
      "AlterEventTrigStmt", "CreateSubscriptionStmt", "AlterSubscriptionStmt", "DropSubscriptionStmt",
      "AlterObjectDependsStmt", "CreateTableSpaceStmt", "DropTableSpaceStmt", "AlterTableSpaceOptionsStmt",
-     "AlterTableMoveAllStmt", "DropOwnedStmt", "ReassignOwnedStmt", "LoadStmt", "RefreshMatViewStmt",
+     "AlterTableMoveAllStmt", "LoadStmt", "RefreshMatViewStmt",
      "CreateOpFamilyStmt", "AlterOpFamilyStmt", "AlterStatsStmt", "ReturnStmt", "PLAssignStmt",
      "WaitStmt"}
 )
 
 
-def replay(files: Iterable[ParsedFile], strict: bool | None = None) -> Catalog:
-    state = ReplayState(strict_mode() if strict is None else strict)
+def replay(files: Iterable[ParsedFile], strict: bool | None = None, start: str | None = None) -> Catalog:
+    """The model after ``files``; ``start``: where the project starts from (see AccessState)."""
+    state = ReplayState(strict_mode() if strict is None else strict, start)
     for parsed in files:
         replay_file(parsed, state)
     return state.catalog()

@@ -16,8 +16,22 @@ def transaction(stmt: Statement, state: ReplayState) -> None:
             state.search_path, state.path_before_local = state.path_before_local, None
 
 
+def set_role(stmt: Statement, state: ReplayState) -> None:
+    """SET ROLE: what the migration creates next belongs to that role (until RESET ROLE)."""
+    node = stmt.node
+    value = next((a["A_Const"]["sval"]["sval"] for a in node.get("args", ()) if "sval" in a.get("A_Const", {})), None)
+    if node.get("kind") == "VAR_SET_VALUE" and value is not None and value.lower() != "none":
+        state.access.saw_role(value)
+        state.access.current_role = value
+    else:
+        state.access.current_role = state.access.migration_role
+
+
 def set_variable(stmt: Statement, state: ReplayState) -> None:
     node = stmt.node
+    if node.get("name") in ("role", "session_authorization"):
+        set_role(stmt, state)
+        return
     if node.get("name") != "search_path" and node.get("kind") != "VAR_RESET_ALL":
         return
     if node.get("is_local"):

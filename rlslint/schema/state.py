@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Callable, Iterable
 
 from rlslint.diagnostics import Note
+from rlslint.schema.access import AccessState
 from rlslint.schema.model import Catalog, Expr, Index, Table, evolve
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node, Statement
@@ -135,8 +136,9 @@ class ReplayState:
     whatever handlers do to either afterwards.
     """
 
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, start: str | None = None) -> None:
         self.strict = strict
+        self.access = AccessState(start)  # ``start``: see AccessState; None decides from the migrations
         self.schemas: set[str] = {"public"}
         self.tables = TableRegistry()
         self.search_path: tuple[str, ...] = DEFAULT_SEARCH_PATH
@@ -149,6 +151,7 @@ class ReplayState:
 
     def copy(self) -> "ReplayState":
         other = ReplayState(self.strict)
+        other.access = self.access.copy()
         other.schemas = set(self.schemas)
         other.tables = self.tables.copy()
         other.search_path, other.path_before_local = self.search_path, self.path_before_local
@@ -161,10 +164,12 @@ class ReplayState:
         """Each migration runs in a fresh session: default search_path, no transaction."""
         self.search_path = DEFAULT_SEARCH_PATH
         self.in_transaction, self.path_before_local = False, None
+        self.access.new_session()
 
     def catalog(self) -> Catalog:
-        return Catalog(frozenset(self.schemas), MappingProxyType(dict(self.tables)), tuple(self.notes),
-                       MappingProxyType(self._final_targets()))
+        access, tables = self.access.model(dict(self.tables))
+        return Catalog(frozenset(self.schemas), MappingProxyType(tables), tuple(self.notes),
+                       MappingProxyType(self._final_targets()), access)
 
     def target(self, stmt: Statement, table: Table) -> None:
         """Record that ``stmt`` creates or alters ``table``."""

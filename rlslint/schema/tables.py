@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rlslint.schema import privileges, roles
 from rlslint.schema.columns import add_column, drop_column, rename_column, set_not_null
 from rlslint.schema.constraints import add_constraint, add_index, drop_constraint, rename_constraint
 from rlslint.schema.model import Column, Table, evolve
@@ -18,6 +19,7 @@ def create_schema(stmt: Statement, state: ReplayState) -> None:
     name = node.get("schemaname") or (node.get("authrole") or {}).get("rolename")
     if name:
         state.schemas.add(name)
+        privileges.new_schema(state, name, privileges.role_name(state, node["authrole"]) if node.get("authrole") else None)
     if node.get("schemaElts"):
         state.unmodelled(stmt, "CREATE SCHEMA with embedded elements is not modelled")
 
@@ -42,6 +44,7 @@ def create_table(stmt: Statement, state: ReplayState) -> None:
     state.schemas.add(schema)
     span = stmt.span
     table = Table(qname, "p" if node.get("partspec") else "r", (), False, False, (), (), (), span, span, None)
+    table = state.access.new_table(table)
     parents = [state.relation(stmt, p["RangeVar"]) for p in node.get("inhRelations", ()) if "RangeVar" in p]
     for parent in parents:
         if parent is not None:
@@ -81,7 +84,8 @@ def create_table_as(stmt: Statement, state: ReplayState) -> None:
     qname = QName(schema, rangevar["relname"])
     if qname not in state.tables:
         columns = tuple(Column(n, "", False, stmt.span) for n in strs(node["into"].get("colNames")))
-        state.tables[qname] = Table(qname, "r", columns, False, False, (), (), (), stmt.span, stmt.span, None)
+        table = Table(qname, "r", columns, False, False, (), (), (), stmt.span, stmt.span, None)
+        state.tables[qname] = state.access.new_table(table)
         if not columns:
             state.note(stmt, f"columns of {qname} (CREATE TABLE AS) are not known statically")
 
@@ -139,6 +143,7 @@ def drop_schema(stmt: Statement, state: ReplayState, names: tuple[str, ...], mis
         if qname in state.tables:
             drop_table(stmt, state, (qname.schema, qname.name), True)
     state.schemas.discard(schema)
+    privileges.drop_schema(state, schema)
 
 
 def rename(stmt: Statement, state: ReplayState) -> None:
@@ -147,6 +152,15 @@ def rename(stmt: Statement, state: ReplayState) -> None:
     new = node["newname"]
     if kind == "OBJECT_SCHEMA":
         _rename_schema(stmt, state, node["subname"], new)
+        return
+    if kind == "OBJECT_ROLE":
+        roles.rename_role(state, node["subname"], new)
+        return
+    if kind in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"):
+        privileges.rename_routine(state, node["object"]["ObjectWithArgs"], name=new)
+        return
+    if kind == "OBJECT_SEQUENCE":
+        privileges.move_sequence(state, node["relation"], name=new)
         return
     if kind == "OBJECT_INDEX":
         rangevar = node["relation"]
@@ -180,6 +194,10 @@ def rename(stmt: Statement, state: ReplayState) -> None:
 
 def set_schema(stmt: Statement, state: ReplayState) -> None:
     node = stmt.node
+    if node.get("objectType") in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"):
+        privileges.rename_routine(state, node["object"]["ObjectWithArgs"], schema=node["newschema"])
+    if node.get("objectType") == "OBJECT_SEQUENCE":
+        privileges.move_sequence(state, node["relation"], schema=node["newschema"])
     if node.get("objectType") != "OBJECT_TABLE":
         return
     table = state.relation(stmt, node["relation"], missing_ok=bool(node.get("missing_ok")))
@@ -205,6 +223,7 @@ def _rename_schema(stmt: Statement, state: ReplayState, old: str, new: str) -> N
         return
     state.schemas.discard(old)
     state.schemas.add(new)
+    privileges.rename_schema(state, old, new)
     for qname in [q for q in state.tables if q.schema == old]:
         _move_table(stmt, state, qname, QName(new, qname.name))
 
@@ -271,6 +290,7 @@ ALTER_TABLE: dict[str, AlterTableHandler] = {
     "AT_DisableRowSecurity": lambda s, r, q, c: _set_rls(s, r, q, rls=False),
     "AT_ForceRowSecurity": lambda s, r, q, c: _set_rls(s, r, q, force_rls=True),
     "AT_NoForceRowSecurity": lambda s, r, q, c: _set_rls(s, r, q, force_rls=False),
+    "AT_ChangeOwner": lambda s, r, q, c: roles.table_owner(r, q, c["newowner"]),
     "AT_SetNotNull": lambda s, r, q, c: set_not_null(s, r, q, c["name"], True),
     "AT_DropNotNull": lambda s, r, q, c: set_not_null(s, r, q, c["name"], False),
 }
@@ -289,7 +309,7 @@ DROPS = {"OBJECT_TABLE": drop_table, "OBJECT_FOREIGN_TABLE": drop_table, "OBJECT
 
 
 _ALTER_TABLE_IGNORED = frozenset(
-    {"AT_ColumnDefault", "AT_CookedColumnDefault", "AT_AlterColumnType", "AT_ChangeOwner", "AT_SetStatistics",
+    {"AT_ColumnDefault", "AT_CookedColumnDefault", "AT_AlterColumnType", "AT_SetStatistics",
      "AT_SetStorage", "AT_SetCompression", "AT_SetRelOptions", "AT_ResetRelOptions", "AT_ReplaceRelOptions",
      "AT_ValidateConstraint", "AT_AlterConstraint", "AT_AddIdentity", "AT_SetIdentity", "AT_DropIdentity",
      "AT_EnableTrig", "AT_DisableTrig", "AT_EnableAlwaysTrig", "AT_EnableReplicaTrig", "AT_EnableTrigAll",
