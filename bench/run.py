@@ -1,84 +1,223 @@
-"""Benchmarks: rlslint against pglast's parse floor on a generated Supabase-style history.
+"""Benchmarks: what a user waits for, rlslint against its peers, as whole processes.
 
-    python bench/run.py [COUNT]        (default 500 files; needs shared/bench/gen_synthetic.py)
+    python bench/run.py [--runs N] [--json PATH] [--quick]
 
-Prints the median of several runs for: the parse floor (pglast's C parser plus
-json.loads, nothing else), rlslint's whole pipeline in-process, the CLI cold from a
-fresh interpreter on the whole directory, and the CLI on one new file (the usual
-pre-commit run, which still replays the whole history for context).
+Each figure is a whole process, measured by the operating system (CPU = user + system time of
+the finished child, wall time, peak resident memory), and each comparison interleaves the
+two commands (A B A B ...) in the same run so that the machine's drift cancels out of the
+ratio; the table shows medians of those pairs. Corpora come from the shared generator
+(``$RLSLINT_SHARED/bench/gen_synthetic.py``): 500 files, 5,000 files, and the 500 with
+non-ASCII comments added. Peers (squawk, pgrls) are installed from PyPI into
+``bench/.peers``, a virtual environment of their own; a peer that cannot be installed is
+reported as such in the table.
 """
 
 from __future__ import annotations
 
-import gc
+import argparse
 import json
 import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RLSLINT_SHARED") or ROOT.parent / "shared")
-RUNS = 5
+PEERS = ROOT / "bench" / ".peers"
+PEER_PACKAGES = ("squawk-cli", "pgrls")
+RLSLINT = [sys.executable, "-m", "rlslint"]
+NON_ASCII = "-- Überprüfung: Zugriff nur für Mitglieder des Mandanten ✓ — データ\n"
 
 
-def median_seconds(action, runs: int = RUNS) -> float:
-    times = []
+@dataclass(frozen=True)
+class Sample:
+    cpu: float
+    wall: float
+    peak_mib: float
+    status: int
+
+
+def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> Sample:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Sample(usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, proc.returncode)
+
+
+@dataclass
+class Figure:
+    name: str
+    a: str
+    b: str | None
+    a_cpu: float
+    a_wall: float
+    a_peak_mib: float
+    b_cpu: float | None = None
+    b_wall: float | None = None
+    b_peak_mib: float | None = None
+    cpu_ratio: float | None = None  # median of the pairs' A/B
+    wall_ratio: float | None = None
+    note: str = ""
+
+
+def compare(name: str, a: tuple[str, list[str], dict], b: tuple[str, list[str], dict] | None, runs: int,
+            cwd: Path) -> Figure:
+    """A and B in turn, one warm-up each, then ``runs`` pairs."""
+    measure(a[1], a[2], cwd)
+    if b is not None:
+        measure(b[1], b[2], cwd)
+    pairs = []
     for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        first = measure(a[1], a[2], cwd)
+        second = measure(b[1], b[2], cwd) if b is not None else None
+        pairs.append((first, second))
+    med = lambda values: statistics.median(values)  # noqa: E731
+    figure = Figure(name, a[0], b[0] if b else None, med(p[0].cpu for p in pairs), med(p[0].wall for p in pairs),
+                    max(p[0].peak_mib for p in pairs))
+    if b is not None:
+        figure.b_cpu = med(p[1].cpu for p in pairs)
+        figure.b_wall = med(p[1].wall for p in pairs)
+        figure.b_peak_mib = max(p[1].peak_mib for p in pairs)
+        figure.cpu_ratio = med(p[0].cpu / max(p[1].cpu, 1e-6) for p in pairs)
+        figure.wall_ratio = med(p[0].wall / max(p[1].wall, 1e-6) for p in pairs)
+    return figure
+
+
+def generate(work: Path, count: int) -> Path:
+    project = work / f"p{count}"
+    migrations = project / "supabase" / "migrations"
+    subprocess.run([sys.executable, str(SHARED / "bench" / "gen_synthetic.py"), str(count), str(migrations)],
+                   check=True, capture_output=True)
+    (project / ".git").mkdir()  # a checkout, as users have it
+    return project
+
+
+def non_ascii_copy(project: Path, work: Path) -> Path:
+    other = work / (project.name + "-non-ascii")
+    shutil.copytree(project, other)
+    for path in sorted((other / "supabase" / "migrations").glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        path.write_text("".join(NON_ASCII + line if line.startswith("create") else line
+                                for line in text.splitlines(keepends=True)), encoding="utf-8")
+    return other
+
+
+def install_peers() -> dict[str, str]:
+    """Each peer's executable, or why it is missing."""
+    found: dict[str, str] = {}
+    python = PEERS / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True, capture_output=True)
+    for package in PEER_PACKAGES:
+        proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", package],
+                              capture_output=True, text=True)
+        executable = PEERS / "bin" / ("squawk" if package == "squawk-cli" else package)
+        if proc.returncode == 0 and executable.exists():
+            found[package] = str(executable)
+        else:
+            found[package] = "not installable here: " + (proc.stderr.strip().splitlines() or ["no executable"])[-1]
+    return found
+
+
+FLOOR = """
+import json, sys
+from pathlib import Path
+from pglast.parser import parse_sql_json
+for path in sorted(Path(sys.argv[1]).glob("*.sql")):
+    json.loads(parse_sql_json(path.read_text(encoding="utf-8")))
+"""
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="pairs per figure (default 5)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json", help="where to write the figures")
+    parser.add_argument("--quick", action="store_true", help="skip the 5,000-file corpus")
+    args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rlslint-bench-"))
-    migrations = work / "supabase" / "migrations"
-    subprocess.run([sys.executable, str(SHARED / "bench" / "gen_synthetic.py"), str(count), str(migrations)],
-                   check=True, capture_output=True)
-    files = sorted(migrations.glob("*.sql"))
-    texts = [f.read_text(encoding="utf-8") for f in files]
+    peers = install_peers()
+    squawk, pgrls = peers["squawk-cli"], peers["pgrls"]
+    cache = work / "cache"
+    env = {**os.environ, "RLSLINT_CACHE_DIR": str(cache)}
+    env.pop("RLSLINT_STRICT", None)
+    figures: list[Figure] = []
+    runs = args.runs
 
-    from pglast.parser import parse_sql_json
+    def run(name, a, b=None, at=None, count=runs):
+        figure = compare(name, a, b, count, at or work)
+        figures.append(figure)
+        print(_row(figure), flush=True)
 
-    from rlslint.config import settings_for_root
-    from rlslint.engine import lint
+    small = generate(work, 500)
+    small_set = small / "supabase" / "migrations"
+    files = sorted(small_set.glob("*.sql"))
+    floor = ("parse floor", [sys.executable, "-c", FLOOR, str(small_set)], env)
+    cold = ("rlslint cold", [*RLSLINT, "check", "--no-cache", "--format", "json", str(small_set)], env)
+    warm = ("rlslint warm", [*RLSLINT, "check", "--format", "json", str(small_set)], env)
+    newest = ("rlslint pre-commit", [*RLSLINT, "check", "--format", "json", str(files[-1])], env)
+    print(f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; medians of {runs} interleaved pairs")
+    run("cold, 500 files / parse floor", cold, floor, small)
+    squawk_all = ("squawk, 500 files", [squawk, *map(str, files)], env) if os.path.isabs(squawk) else None
+    if squawk_all:
+        run("cold, 500 files / squawk", cold, squawk_all, small)
+    subprocess.run(warm[1], env=env, capture_output=True, cwd=small)
+    if squawk_all:
+        run("warm, 500 files / squawk", warm, squawk_all, small)
+        run("pre-commit (newest file, history cached) / squawk on the whole set", newest, squawk_all, small)
+    else:
+        run("warm, 500 files / cold", warm, cold, small)
+        run("pre-commit (newest file, history cached) / cold", newest, cold, small)
+    if os.path.isabs(pgrls):
+        offline = [pgrls, "lint", *[arg for f in files for arg in ("--sql-file", str(f))]]
+        run("cold, 500 files / pgrls (offline)", cold, ("pgrls", offline, env), small, count=max(1, runs // 2))
+    non_ascii = non_ascii_copy(small, work)
+    non_ascii_set = non_ascii / "supabase" / "migrations"
+    run("500 files non-ASCII / ASCII, rlslint", ("rlslint non-ASCII", [*cold[1][:-1], str(non_ascii_set)], env), cold,
+        non_ascii)
+    run("500 files non-ASCII / ASCII, parse floor", ("floor non-ASCII", [sys.executable, "-c", FLOOR, str(non_ascii_set)], env),
+        floor, non_ascii)
+    one = work / "one" / "supabase" / "migrations"
+    one.mkdir(parents=True)
+    shutil.copy(files[0], one)
+    python_pass = ("python -c pass", [sys.executable, "-c", "pass"], env)
+    run("one-file lint / python -c pass", ("rlslint one file", [*RLSLINT, "check", "--no-cache", str(one)], env),
+        python_pass, one.parent.parent)
+    run("--version / python -c pass", ("rlslint --version", [*RLSLINT, "--version"], env), python_pass)
+    if not args.quick:
+        big = generate(work, 5000)
+        big_cold = ("rlslint cold 5,000", [*cold[1][:-1], str(big / "supabase" / "migrations")], env)
+        run("cold, 5,000 files / 500 files", big_cold, cold, big, count=max(1, runs // 2))
+    result = {
+        "machine": {"node": platform.node(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                    "python": platform.python_version(), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "runs": runs,
+        "peers": peers,
+        "figures": [asdict(f) for f in figures],
+    }
+    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    for package, where in peers.items():
+        if not os.path.isabs(where):
+            print(f"{package}: {where}")
+    print(f"figures written to {args.json}")
+    shutil.rmtree(work, ignore_errors=True)
 
-    floor_with_gc = median_seconds(lambda: [json.loads(parse_sql_json(t)) for t in texts])
-    # Measured as the CLI runs: with the cyclic garbage collector off (see rlslint/cli.py).
-    gc.disable()
-    floor = median_seconds(lambda: [json.loads(parse_sql_json(t)) for t in texts])
-    pipeline = median_seconds(lambda: lint([str(migrations)], work, lambda s: settings_for_root(s.root)))
-    gc.enable()
-    cli = [sys.executable, "-m", "rlslint", "--format", "json"]
-    cold = median_seconds(lambda: subprocess.run([*cli, "--no-cache", str(migrations)], capture_output=True, cwd=work))
-    one_file = median_seconds(lambda: subprocess.run([*cli, "--no-cache", str(files[-1])], capture_output=True, cwd=work))
-    # The usual pre-commit run: the history is unchanged since the last run, one file is new.
-    cache_env = {**os.environ, "RLSLINT_CACHE_DIR": str(work / "cache")}
-    new_file = migrations / "99999999999999_new.sql"
-    new_file.write_text("create table public.bench_new (id bigint primary key);\n", encoding="utf-8")
-    subprocess.run([*cli, str(files[-1])], capture_output=True, cwd=work, env=cache_env)  # warm: history without new_file
-    warm = median_seconds(lambda: subprocess.run([*cli, str(new_file)], capture_output=True, cwd=work, env=cache_env))
-    startup = median_seconds(lambda: subprocess.run([sys.executable, "-m", "rlslint", "--version"], capture_output=True))
 
-    statements = sum(len(json.loads(parse_sql_json(t))["stmts"]) for t in texts)
-    print(f"{len(files)} files, {statements} statements, {sum(len(t) for t in texts) / 1e6:.2f} MB (median of {RUNS})")
-    rows = [
-        ("parse floor: parse_sql_json + json.loads, gc on", floor_with_gc),
-        ("parse floor: parse_sql_json + json.loads, gc off", floor),
-        ("rlslint pipeline in-process (parse, replay, rules)", pipeline),
-        ("rlslint CLI cold, whole directory", cold),
-        ("rlslint CLI cold, one file (pre-commit)", one_file),
-        ("rlslint CLI, one new file, history cached", warm),
-        ("rlslint --version (start-up)", startup),
-    ]
-    for label, seconds in rows:
-        print(f"  {label:<52} {seconds * 1000:8.1f} ms")
-    print(f"  pipeline / parse floor: {pipeline / floor:.1f}x (gc off), {pipeline / floor_with_gc:.1f}x of the gc-on floor")
+def _row(f: Figure) -> str:
+    a = f"{f.a_cpu * 1000:7.0f} ms cpu {f.a_wall * 1000:7.0f} ms wall {f.a_peak_mib:6.1f} MiB"
+    if f.b is None:
+        return f"{f.name:<66} {a}"
+    b = f"{f.b_cpu * 1000:7.0f} ms cpu {f.b_peak_mib:6.1f} MiB"
+    return f"{f.name:<66} {a} | {b} | cpu x{f.cpu_ratio:.2f} wall x{f.wall_ratio:.2f}"
 
 
 if __name__ == "__main__":
