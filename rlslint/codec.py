@@ -27,6 +27,7 @@ from typing import Any, Iterable
 
 from rlslint import diagnostics
 from rlslint.schema import model, state as state_module
+from rlslint.schema.access import AccessState
 from rlslint.schema.replay import HANDLER_MODULES
 from rlslint.schema.state import ReplayState, TableRegistry
 from rlslint.sql import names, spans
@@ -65,6 +66,11 @@ _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is
 _RAW_TYPES = ("Mapping[str, Any]", "Node", "dict[str, Any]")
 _RAW = {cls: frozenset(f.name for f in dataclasses.fields(cls) if str(f.type).removesuffix(" | None") in _RAW_TYPES)
         for cls in REGISTRY.values() if dataclasses.is_dataclass(cls)}
+
+# Mutable parts of the replay state kept as plain objects: stored as their attributes, and
+# rebuilt without running __init__. A closed list: nothing else is ever constructed.
+STATE_OBJECTS: dict[str, type] = {"rlslint.schema.access.AccessState": AccessState}
+_STATE_OBJECT_NAMES = {cls: name for name, cls in STATE_OBJECTS.items()}
 
 # The replay's own containers: their attributes, encoded like any value.
 _STATE_ATTRIBUTES = ("strict", "schemas", "search_path", "path_before_local", "in_transaction", "notes", "targets")
@@ -128,6 +134,9 @@ def _encode(value: Any) -> Any:
     if name is not None:
         raw = _RAW.get(kind, ())
         return {"~": name, "v": [{"~j": getattr(value, f)} if f in raw else _encode(getattr(value, f)) for f in _FIELDS[kind]]}
+    state_object = _STATE_OBJECT_NAMES.get(kind)
+    if state_object is not None:
+        return {"~o": state_object, "a": {k: _encode(v) for k, v in sorted(vars(value).items())}}
     if kind is tuple:
         return {"~t": [_encode(v) for v in value]}
     if kind is set:
@@ -156,6 +165,17 @@ def _decode(value: Any) -> Any:
         obj = object.__new__(cls)  # no __init__ or __post_init__ runs: the fields are set as stored
         for field, arg in zip(_FIELDS[cls], args):
             object.__setattr__(obj, field, arg)
+        return obj
+    if "~o" in value:
+        cls = STATE_OBJECTS.get(value["~o"])
+        attributes = value.get("a")
+        if cls is None or type(attributes) is not dict or len(value) != 2:
+            raise NotDecodable(f"unknown or malformed state object {value['~o']!r}")
+        obj = object.__new__(cls)
+        for name, item in attributes.items():
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                raise NotDecodable(f"bad attribute {name!r}")
+            setattr(obj, name, _decode(item))
         return obj
     if len(value) == 1:
         (tag, items), = value.items()

@@ -48,6 +48,12 @@ class AccessState:
             self.routines[(schema, name, args)] = Routine(
                 schema, name, args, self.migration_role, acl.new_object_acl(self.default_acl, self.migration_role, schema, "function"))
 
+    def __eq__(self, other: object) -> bool:
+        # Equal state, equal verdicts: the cache's round-trip test compares replays this way.
+        return type(other) is AccessState and vars(self) == vars(other)
+
+    __hash__ = None  # mutable
+
     def copy(self) -> "AccessState":
         other = object.__new__(AccessState)
         other.__dict__.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()})
