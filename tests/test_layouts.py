@@ -144,3 +144,13 @@ def test_each_set_says_how_its_tool_names_the_next_migration(tmp_path, monkeypat
         (migration_set,) = sources.discover([], root).sets
         got = migration_set.next_file("add_rls", now)
         assert (got.relative_to(root).as_posix() if got else None) == (want if name != "drizzle" else "drizzle/0001_add_rls.sql"), name
+
+
+def test_flyway_toml_prefix_and_separator(tmp_path):
+    root = project(tmp_path, "flyway-conf")
+    (root / "flyway.conf").unlink()
+    (root / "flyway.toml").write_text('[flyway]\nsqlMigrationPrefix = "M"\nsqlMigrationSeparator = "-"\n')
+    listed = run(["--list-files"], cwd=root)
+    assert listed.output.splitlines()[1:] == ["  db/sql/M2-tables.sql", "  db/sql/M10-rls.sql"]
+    (root / "flyway.toml").unlink()  # without its configuration, Flyway would apply none of them
+    assert run(["--list-files"], cwd=root).exit_code == 2
