@@ -95,10 +95,7 @@ def encode_state(state: ReplayState) -> dict:
 def decode_state(data: Any) -> ReplayState:
     try:
         state = ReplayState(False)
-        for name, value in data["attributes"].items():
-            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
-                raise NotDecodable(f"bad attribute {name!r}")
-            setattr(state, name, _decode(value))
+        _set_attributes(state, data["attributes"])
         registry = TableRegistry()
         for table in _decode(data["tables"]):
             if not isinstance(table, model.Table):
@@ -172,10 +169,7 @@ def _decode(value: Any) -> Any:
         if cls is None or type(attributes) is not dict or len(value) != 2:
             raise NotDecodable(f"unknown or malformed state object {value['~o']!r}")
         obj = object.__new__(cls)
-        for name, item in attributes.items():
-            if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
-                raise NotDecodable(f"bad attribute {name!r}")
-            setattr(obj, name, _decode(item))
+        _set_attributes(obj, attributes)
         return obj
     if len(value) == 1:
         (tag, items), = value.items()
@@ -197,6 +191,14 @@ def _decode(value: Any) -> Any:
     if any(k.startswith("~") for k in value):
         raise NotDecodable("unknown tag")
     return {k: _decode(v) for k, v in value.items()}
+
+
+def _set_attributes(obj: object, attributes: dict) -> None:
+    """Stored attributes onto a state object; a name that could reach its internals is refused."""
+    for name, value in attributes.items():
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise NotDecodable(f"bad attribute {name!r}")
+        setattr(obj, name, _decode(value))
 
 
 def _items(items: Any) -> list:
