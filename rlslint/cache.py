@@ -38,7 +38,7 @@ from rlslint.diagnostics import SourceError
 from rlslint.repository import repository_root
 from rlslint.schema.state import ReplayState
 
-FORMAT = 6  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC
+FORMAT = 7  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index expressions
 _MAGIC = b"rlslint-snapshot\n"
 _SUFFIX = ".snapshot"
 _KEY_FILE = "key"

@@ -69,11 +69,10 @@ def test_opt_in_advisor_rules_run_when_selected(tmp_path):
     ]
 
 
-def test_seed_without_the_index_adds_idx001_and_idx002(tmp_path):
+def test_seed_without_the_index_adds_one_idx001_for_the_key_and_the_policy(tmp_path):
     sql = SEED.replace("CREATE INDEX idx_tasks_user_id ON tasks(user_id);\n", "")
     assert findings(tmp_path, sql) == [
         ("IDX001", 3, "public.tasks", ("user_id",), ()),
-        ("IDX002", 10, "public.tasks", ("user_id",), ()),
         ("RLS002", 8, "public.tasks", (), ("INSERT", "UPDATE", "DELETE")),
     ]
 
@@ -291,7 +290,6 @@ def test_a_named_file_answers_for_findings_it_causes_in_older_files(tmp_path):
         result = run(["supabase/migrations/20240102000000_b.sql", "--format", "json", *cache], cwd=tmp_path)
         found = sorted((d["code"], Path(d["file"]).name, d["line"]) for d in json.loads(result.output)["diagnostics"])
         assert found == [
-            ("IDX001", "20240101000000_a.sql", 1),  # the index that covered the key is gone
-            ("IDX002", "20240102000000_b.sql", 3),
+            ("IDX001", "20240101000000_a.sql", 1),  # the index that covered the key and the policy is gone
             ("RLS002", "20240101000000_a.sql", 3),  # INSERT, UPDATE and DELETE lost their policy
         ]

@@ -23,6 +23,7 @@ from rlslint.engine import run_rules
 from rlslint.schema.model import COMMANDS
 from rlslint.schema.replay import replay
 from rlslint.settings import Settings
+from rlslint.sql.names import quote_ident
 from rlslint.sql.parse import parse_file
 from tests.histories import migration_histories
 from tests.model_snapshot import model_snapshot
@@ -39,8 +40,17 @@ from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.
 where n.nspname not in ('auth', 'storage')
 """
 
+# Partial indexes: (table, leading column, predicate as PostgreSQL prints it)
+PARTIAL_INDEXES_SQL = r"""
+select coalesce(json_agg(json_build_array(format('%I.%I', n.nspname, c.relname), a.attname,
+                                          pg_get_expr(i.indpred, i.indrelid))), '[]')
+from pg_index i join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace
+left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+where i.indpred is not null and n.nspname not in ('auth', 'storage')
+"""
 
-def apply_and_read(server, files: list[Path]) -> tuple[dict, list]:
+
+def apply_and_read(server, files: list[Path]) -> tuple[dict, tuple[list, list]]:
     """Like pgharness.apply_migrations, and also reads the policy expressions before the drop."""
     dbname = f"diff_{os.getpid()}_{uuid.uuid4().hex[:10]}"
     server.psql("postgres", "-c", f'create database "{dbname}"')
@@ -49,7 +59,8 @@ def apply_and_read(server, files: list[Path]) -> tuple[dict, list]:
         for f in files:
             server.psql(dbname, "-f", str(f), what=str(f))
         expressions = json.loads(server.psql(dbname, "-A", "-t", "-c", POLICY_EXPRESSIONS_SQL))
-        return catalog_snapshot(server, dbname), expressions
+        partial = json.loads(server.psql(dbname, "-A", "-t", "-c", PARTIAL_INDEXES_SQL))
+        return catalog_snapshot(server, dbname), (expressions, partial)
     finally:
         drop_database(server, dbname)
 
@@ -75,10 +86,9 @@ def _compared_columns(expression: str | None) -> set[str]:
             stack.extend(item)
         elif isinstance(item, dict):
             operands = []
+            # Not `x IN (SELECT …)`: a policy runs it as a hashed sub-plan, which no index serves.
             if "A_Expr" in item and item["A_Expr"].get("kind") == "AEXPR_OP":
                 operands = [item["A_Expr"].get("lexpr"), item["A_Expr"].get("rexpr")]
-            if "SubLink" in item and item["SubLink"].get("subLinkType") == "ANY_SUBLINK":
-                operands = [item["SubLink"].get("testexpr")]
             for operand in operands:
                 fields = (operand or {}).get("ColumnRef", {}).get("fields", [])
                 if len(fields) == 1 and "String" in fields[0]:
@@ -87,7 +97,8 @@ def _compared_columns(expression: str | None) -> set[str]:
     return found
 
 
-def catalog_findings(snapshot: dict, expressions: list) -> set[tuple]:
+def catalog_findings(snapshot: dict, read: tuple[list, list]) -> set[tuple]:
+    expressions, partial = read
     found = set()
     for name, table in snapshot["tables"].items():
         exposed = name.split(".")[0] == "public"
@@ -110,8 +121,14 @@ def catalog_findings(snapshot: dict, expressions: list) -> set[tuple]:
                 found.add(("FK001", name, tuple(columns), ()))
     for name, _policy, using, with_check in expressions:
         for column in _compared_columns(using) | _compared_columns(with_check):
-            if not _leads_index(snapshot["tables"][name], [column]):
-                found.add(("IDX002", name, (column,), ()))
+            if _leads_index(snapshot["tables"][name], [column]):
+                continue
+            # `column = …` never holds for NULL, so it implies a `column IS NOT NULL` predicate.
+            if [name, column, f"({quote_ident(column)} IS NOT NULL)"] in partial:
+                continue
+            if ("IDX001", name, (column,), ()) in found:
+                continue  # one finding for both reasons
+            found.add(("IDX002", name, (column,), ()))
     return found
 
 

@@ -44,7 +44,8 @@ def expected(tables: dict) -> Counter:
             if fk["references"] == "auth.users" and fk["on_delete"] in (None, "no action", "restrict"):
                 found[("FK001", table, fk["column"])] += 1
         for column in truth["unindexed_policy_columns"]:
-            found[("IDX002", table, column)] += 1
+            if ("IDX001", table, column) not in found:  # IDX001 gives both reasons in one finding
+                found[("IDX002", table, column)] += 1
     return found
 
 
@@ -63,6 +64,8 @@ def test_findings_equal_the_generators_ground_truth(corpus):
         actual[(d.code, d.object, detail)] += 1
     truth = expected(tables)
     assert sum(truth.values()) > 100, "the corpus should exercise every rule many times"
-    assert {code for code, _, _ in truth} == {"RLS001", "RLS002", "IDX001", "IDX002", "FK001"}
+    # The generator's policies filter on foreign-key columns only, which IDX001 reports (naming
+    # the policies), so IDX002 has nothing left to add here; its own fixtures exercise it.
+    assert {code for code, _, _ in truth} == {"RLS001", "RLS002", "IDX001", "FK001"}
     missing, extra = truth - actual, actual - truth
     assert not missing and not extra, f"missed: {sorted(missing)[:10]}\nextra: {sorted(extra)[:10]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -57,33 +58,219 @@ def owner_fk_blocks_delete(table: Table, fk: ForeignKey, accepted: frozenset[str
 
 @dataclass(frozen=True)
 class ColumnUse:
+    """A column compared where an index on its table could serve the comparison."""
+
     table: QName
     column: str
     span: Span
+    # The cast or call the column is compared under (``"tenantId"::uuid``, ``lower(email)``):
+    # a plain index on the column does not serve it, an index on the expression does.
+    wrapped: Node | None = None
+    # The conditions the query holds together with this comparison (the AND chain up to the
+    # sub-select it sits in): a partial index serves it when they imply the index's WHERE.
+    conditions: tuple[Node, ...] = ()
 
 
 def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> list[ColumnUse]:
-    """Columns a policy expression compares with ``=``, ``IN`` or ``= ANY``, bound to their
-    tables, in source order.
+    """Columns a policy expression compares with ``=``, ``IN`` or ``= ANY`` against a value
+    that does not depend on the same row, bound to their tables, in source order.
 
     Binding is the replay's own (``schema.scopes``), the one that keeps policies right
     through renames: a qualified reference names a FROM item by alias or table name; an
     unqualified one binds to the innermost FROM item that has the column, so
     ``m.team_id = team_id`` inside a sub-select on ``members`` compares ``members.team_id``
-    with itself when ``members`` has that column.
+    with itself when ``members`` has that column. Only a column of the query level it is
+    compared in counts: the correlated outer column of a sub-select is a value there, and an
+    index on it would not serve the sub-select.
     """
-    compared = {id(ref) for node in _nodes(expr.tree) for ref in _compared_operands(node)}
     has_column = lambda qname, column: _has_column(catalog, qname, column)  # noqa: E731
+    bound: dict[int, scopes.Ref] = {}
+    scopes.walk(expr.tree, table.qname, has_column, lambda ref: bound.__setitem__(id(ref.node), ref))
     found: list[ColumnUse] = []
-
-    def on_ref(ref: scopes.Ref) -> None:
-        if id(ref.node) in compared and ref.table is not None and has_column(ref.table, ref.names[-1]):
-            start = ref.node.get("location", -1)
+    for kind, node, path in walk(expr.tree):
+        for operand, others in _comparisons(kind, node):
+            target = _indexable(operand)
+            if target is None:
+                continue
+            column_ref, wrapped = target
+            ref = bound.get(id(column_ref))
+            if ref is None or ref.table is None or ref.outer or not has_column(ref.table, ref.names[-1]):
+                continue
+            if any(other.via is ref.via for other in _refs(others, bound)):
+                continue  # `a = b` on one row: no index lookup answers it
+            if wrapped is not None and "TypeCast" in wrapped and _no_cast(wrapped, catalog, ref):
+                wrapped = None
+            start = column_ref.get("location", -1)
             span = expr.origin if start < 0 else Span(expr.origin.path, start, token_end(expr, start))
-            found.append(ColumnUse(ref.table, ref.names[-1], span))
-
-    scopes.walk(expr.tree, table.qname, has_column, on_ref)
+            found.append(ColumnUse(ref.table, ref.names[-1], span, wrapped, _conditions({kind: node}, path)))
     return sorted(found, key=lambda use: use.span.start)
+
+
+@dataclass(frozen=True)
+class PolicyUse:
+    use: ColumnUse
+    table: QName  # the policy's table
+    policy: str
+
+
+def policy_filters(catalog: Catalog) -> dict[tuple[QName, str, str | None], list[PolicyUse]]:
+    """Every compared column of every policy, by (table, column, shape of the cast or call
+    around it), each list in source order: one index serves every policy in a list."""
+    uses: dict[tuple[QName, str, str | None], list[PolicyUse]] = {}
+    for table in catalog.tables.values():
+        for policy in table.policies:
+            for expr in (policy.using, policy.with_check):
+                if expr is None:
+                    continue
+                for use in compared_columns(expr, table, catalog):
+                    key = (use.table, use.column, None if use.wrapped is None else shape(use.wrapped))
+                    uses.setdefault(key, []).append(PolicyUse(use, table.qname, policy.name))
+    for refs in uses.values():
+        refs.sort(key=lambda ref: ref.use.span)  # source order: file, then offset
+    return uses
+
+
+# Type names as the parser spells them, so ``x::integer`` on an int4 column is no cast at all.
+_TYPE_ALIASES = {"integer": "int4", "int": "int4", "bigint": "int8", "smallint": "int2", "boolean": "bool",
+                 "character varying": "varchar", "real": "float4", "double precision": "float8"}
+
+
+def type_name(name: str) -> str:
+    return _TYPE_ALIASES.get(name.lower(), name.lower())
+
+
+def _no_cast(cast: Node, catalog: Catalog, ref: scopes.Ref) -> bool:
+    """A cast to the column's own type: PostgreSQL drops it, and a plain index serves."""
+    names = [n["String"]["sval"] for n in cast["TypeCast"].get("typeName", {}).get("names", ()) if "String" in n]
+    column = catalog.table(ref.table).column(ref.names[-1])
+    return bool(names) and not cast["TypeCast"]["typeName"].get("arrayBounds") and type_name(names[-1]) == type_name(column.type)
+
+
+def policy_names(refs: list[PolicyUse]) -> str:
+    """``"a", "b" on public.x and "c" on public.y``: each policy once, grouped by table."""
+    by_table: dict[QName, list[str]] = {}
+    for ref in refs:
+        if ref.policy not in by_table.setdefault(ref.table, []):
+            by_table[ref.table].append(ref.policy)
+    return " and ".join(", ".join(f'"{name}"' for name in names) + f" on {table}" for table, names in by_table.items())
+
+
+def _comparisons(kind: str, node: Node) -> list[tuple[Any, list[Any]]]:
+    """(operand, what it is compared with) for ``a = b`` (both ways), ``a IN (…)`` and
+    ``a = ANY (…)``.
+
+    Not ``a IN (SELECT …)``: in a policy PostgreSQL runs it as a hashed sub-plan that
+    filters each row, never as a join an index on ``a`` could drive (the sub-select's own
+    comparisons count, for its tables)."""
+    if kind == "A_Expr":
+        op = [n["String"]["sval"] for n in node.get("name", ()) if "String" in n]
+        left, right = node.get("lexpr"), node.get("rexpr")
+        if node.get("kind") == "AEXPR_OP" and op == ["="]:
+            return [(left, [right]), (right, [left])]
+        if node.get("kind") == "AEXPR_IN" or (node.get("kind") == "AEXPR_OP_ANY" and op == ["="]):
+            return [(left, [right])]
+    return []
+
+
+def _indexable(operand: Any) -> tuple[Node, Node | None] | None:
+    """(the ColumnRef body, the cast or call around it) when an index could serve the operand:
+    a column, a cast of one, or a call whose only column argument is it."""
+    if not isinstance(operand, dict):
+        return None
+    if "ColumnRef" in operand:
+        return operand["ColumnRef"], None
+    if "TypeCast" in operand:
+        arg = operand["TypeCast"].get("arg")
+        inner = _indexable(arg)
+        if inner is not None and inner[1] is None:
+            return inner[0], operand
+    if "FuncCall" in operand:
+        args = operand["FuncCall"].get("args", ())
+        columns = [a for a in args if "ColumnRef" in a]
+        if len(columns) == 1 and all("ColumnRef" in a or "A_Const" in a for a in args):
+            return columns[0]["ColumnRef"], operand
+    return None
+
+
+def _refs(trees: list[Any], bound: dict[int, scopes.Ref]) -> Iterator[scopes.Ref]:
+    for node in _nodes(trees):
+        if "ColumnRef" in node and id(node["ColumnRef"]) in bound:
+            yield bound[id(node["ColumnRef"])]
+
+
+def _conditions(comparison: Node, path: Path) -> tuple[Node, ...]:
+    """The comparison and its fellow AND conditions up to the (sub-)select it sits in."""
+    found = [comparison]
+    for kind, body in reversed(path):
+        if kind == "SelectStmt":
+            break
+        if kind == "BoolExpr" and body.get("boolop") == "AND_EXPR":
+            found.extend(body.get("args", ()))
+    return tuple(found)
+
+
+def shape(tree: Any) -> str:
+    """A tree's structure without locations and column qualifiers: ``docs.team_id`` in a
+    policy and ``team_id`` in an index's WHERE are the same condition."""
+    def strip(node: Any) -> Any:
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "ColumnRef" in node and len(node) == 1:
+            fields = node["ColumnRef"].get("fields", ())
+            return {"ColumnRef": strip(fields[-1:])}
+        return {key: strip(value) for key, value in node.items() if key != "location"}
+
+    return json.dumps(strip(tree), sort_keys=True)
+
+
+def serves(index: Index, use: ColumnUse) -> bool:
+    """The index leads with the used column (or its expression), and if partial, the
+    conditions the policy holds imply its WHERE, as PostgreSQL's planner proves it."""
+    if not index.columns:
+        return False
+    if use.wrapped is None:
+        if index.columns[0] != use.column:
+            return False
+    elif index.columns[0] is not None or not index.expressions or shape(index.expressions[0]) != shape(use.wrapped):
+        return False
+    return not index.partial or implies(use.conditions, index.predicate)
+
+
+def implies(conditions: tuple[Node, ...], predicate: Any) -> bool:
+    """Each AND-ed part of the predicate is one of the conditions, or ``x IS NOT NULL`` for a
+    column an ``=``, ``IN (…)`` or ``= ANY`` condition compares (they never hold for NULL).
+    ``x IN (SELECT …)`` proves nothing: the planner turns it into a join, whose clauses do
+    not prove an index predicate."""
+    if predicate is None:
+        return False
+    held = {shape(c) for c in conditions}
+    compared = {name for c in conditions for name in _equated_columns(c)}
+    for part in _and_parts(predicate):
+        if shape(part) in held:
+            continue
+        test = part.get("NullTest", {}) if isinstance(part, dict) else {}
+        names = [f["String"]["sval"] for f in test.get("arg", {}).get("ColumnRef", {}).get("fields", ()) if "String" in f]
+        if test.get("nulltesttype") == "IS_NOT_NULL" and names and names[-1] in compared:
+            continue
+        return False
+    return True
+
+
+def _and_parts(tree: Any) -> list[Any]:
+    if isinstance(tree, dict) and tree.get("BoolExpr", {}).get("boolop") == "AND_EXPR":
+        return [part for arg in tree["BoolExpr"].get("args", ()) for part in _and_parts(arg)]
+    return [tree]
+
+
+def _equated_columns(condition: Node) -> Iterator[str]:
+    for kind, node in condition.items():
+        for operand, _ in _comparisons(kind, node):
+            target = _indexable(operand)  # a strict cast or call of a column is NULL when it is
+            fields = target[0].get("fields", ()) if target else ()
+            if fields and "String" in fields[-1]:
+                yield fields[-1]["String"]["sval"]
 
 
 def _nodes(tree: Any) -> Iterator[Node]:
@@ -97,33 +284,6 @@ def _nodes(tree: Any) -> Iterator[Node]:
             if len(item) == 1:
                 yield item
             stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
-
-
-def _compared_operands(node: Node) -> list[Node]:
-    """The column references this node compares: ``a = b``, ``a IN (…)``, ``a = ANY (…)``."""
-    if "A_Expr" in node:
-        a = node["A_Expr"]
-        kind = a.get("kind")
-        name = [n["String"]["sval"] for n in a.get("name", ()) if "String" in n]
-        if kind == "AEXPR_OP" and name == ["="]:
-            operands = [a.get("lexpr"), a.get("rexpr")]
-        elif kind == "AEXPR_IN" or (kind == "AEXPR_OP_ANY" and name == ["="]):
-            operands = [a.get("lexpr")]
-        else:
-            return []
-        return [ref for ref in map(_column_ref, operands) if ref is not None]
-    if "SubLink" in node and node["SubLink"].get("subLinkType") == "ANY_SUBLINK":  # x IN (SELECT …)
-        ref = _column_ref(node["SubLink"].get("testexpr"))
-        return [ref] if ref is not None else []
-    return []
-
-
-def _column_ref(node: Any) -> Node | None:
-    if not isinstance(node, dict):
-        return None
-    if "TypeCast" in node:
-        return _column_ref(node["TypeCast"].get("arg"))
-    return node.get("ColumnRef")
 
 
 def _has_column(catalog: Catalog, qname: QName, column: str) -> bool:

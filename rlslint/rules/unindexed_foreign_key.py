@@ -8,6 +8,8 @@ PostgreSQL indexes the referenced side of a foreign key, never the referencing s
 Every `DELETE` or key `UPDATE` on the parent (deleting a user, say) then scans the whole
 child table to find dependent rows, under lock, and joins along the key cannot use an
 index. Supabase's performance advisor reports the same problem on a live database.
+When policies also filter on the column, the message says so: one index serves both, and
+IDX002 does not report the column again.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules._predicates import create_index_sql, leads_index
+from rlslint.rules._predicates import create_index_sql, leads_index, policy_filters, policy_names
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.sql.names import quote_ident
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
+    filters = None  # the policies' compared columns, worked out at the first unindexed key
     for table in ctx.catalog.tables.values():
         parent = ctx.catalog.table(table.partition_of) if table.partition_of else None
         for fk in table.foreign_keys:
@@ -29,13 +32,25 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
             if parent is not None and any(p.columns == fk.columns and p.ref_table == fk.ref_table for p in parent.foreign_keys):
                 continue  # cloned from the partitioned parent: reported there once
             columns = ", ".join(quote_ident(c) for c in fk.columns)
+            if filters is None:
+                filters = policy_filters(ctx.catalog)
+            policies = _policies(filters.get((table.qname, fk.columns[0], None), ())) if len(fk.columns) == 1 else ""
             yield Finding(
                 fk.clause,
                 f"foreign key {fk.name} on {table.qname} ({columns}) has no index: deletes from {fk.ref_table} "
-                "and joins on this key scan the whole table",
+                f"and joins on this key scan the whole table{policies}",
                 Subject.of(Kind.FOREIGN_KEY, table, columns=fk.columns, constraint=fk.name),
                 create_index_sql(ctx.catalog, table, fk.columns),
             )
+
+
+def _policies(refs) -> str:
+    """``, and policy "a" on public.x filters on it: every query it guards scans the table too``."""
+    if not refs:
+        return ""
+    several = len({(ref.table, ref.policy) for ref in refs}) > 1
+    return (f", and {'policies' if several else 'policy'} {policy_names(refs)} {'filter' if several else 'filters'} "
+            f"on it: every query {'they guard' if several else 'it guards'} scans it too")
 
 
 RULE = Rule(

@@ -1,10 +1,28 @@
 """
 ## What it flags
-A column that a policy compares with `=`, `IN` or `= ANY` and that leads no valid,
-non-partial index of its table. Columns of other tables filtered inside a policy's
-sub-select (`exists (select 1 from members m where m.user_id = auth.uid())`) count for
-those tables. Each column is reported once, at the first policy reference to it; the
-message names every policy that filters on it.
+A column that a policy compares with `=`, `IN` or `= ANY` against a value that does not
+depend on the same row, where no index of its table could serve the comparison. It
+follows what PostgreSQL's planner can use:
+
+- Inside a sub-select (`exists (select 1 from members m where m.team_id = t.team_id and
+  m.user_id = (select auth.uid()))`), the sub-select's own columns count for its tables
+  (`members.team_id`, `members.user_id`); the correlated outer column `t.team_id` is a
+  value there, and an index on it would not serve the sub-select.
+- A column compared under a cast or a function (`"tenantId"::uuid = …` on a `text`
+  column, `lower(email) = …`) is not served by a plain index on the column; the finding
+  asks for an index on the expression, or for the column to have the compared type.
+- A partial index counts when the policy's conditions imply its `WHERE`: the same
+  condition AND-ed in the policy, or `col IS NOT NULL` for a column the policy compares
+  with `=`.
+- A foreign-key column without an index is reported once, by IDX001, whose message says
+  that policies filter on it too.
+- A boolean column gives no finding: an index on two values rarely beats a scan. When
+  few rows match (`where not archived`), a partial index on the column the policy also
+  compares, `create index on t (owner_id) where not archived`, serves both; that depends on
+  the data, which migrations do not show.
+
+Each column is reported once, at the first policy reference to it; the message names every
+policy that filters on it.
 
 ## Why it matters
 A policy is an extra `WHERE` clause on every query against the table. Without an index
@@ -15,48 +33,99 @@ columns as the first fix.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules._predicates import compared_columns, create_index_sql, leads_index
+from rlslint.rules import unindexed_foreign_key
+from rlslint.rules._predicates import (ColumnUse, PolicyUse, create_index_sql, leads_index, policy_filters, policy_names,
+                                      serves, type_name)
 from rlslint.rules.base import Rule, RuleContext
-from rlslint.sql.names import QName, quote_ident
-from rlslint.sql.spans import Span
-
+from rlslint.schema.model import Catalog, Table
+from rlslint.schema.naming import choose_name
+from rlslint.sql.names import quote_ident
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
-    # One finding per column, not per policy: one index fixes every policy that filters on it.
-    uses: dict[tuple[QName, str], list[tuple[Span, QName, str]]] = {}
-    for table in ctx.catalog.tables.values():
-        for policy in table.policies:
-            for expr in (policy.using, policy.with_check):
-                if expr is None:
-                    continue
-                for use in compared_columns(expr, table, ctx.catalog):
-                    uses.setdefault((use.table, use.column), []).append((use.span, table.qname, policy.name))
-    for (qname, column), refs in uses.items():
+    # IDX001 reports an unindexed foreign-key column, naming the policies that filter on it too.
+    fk_rule_runs = ctx.settings.runs(unindexed_foreign_key.RULE)
+    for (qname, column, wrapped_shape), refs in policy_filters(ctx.catalog).items():
         target = ctx.catalog.table(qname)
-        if target is None or leads_index(target, (column,)):
+        if target is None:
             continue
-        refs.sort(key=lambda ref: ref[0])  # source order: file, then offset
-        several = len({(table, name) for _, table, name in refs}) > 1
-        yield Finding(
-            refs[0][0],
-            f"{_policies(refs, several)} on {qname}.{quote_ident(column)}, which no index leads: "
-            f"every query {'these policies guard' if several else 'this policy guards'} scans the table",
-            Subject.of(Kind.COLUMN, target, columns=(column,)),
-            create_index_sql(ctx.catalog, target, (column,)),
-        )
+        # A partial index can serve one policy's comparison and not another's.
+        refs = [ref for ref in refs if not any(serves(index, ref.use) for index in target.indexes)]
+        if not refs:
+            continue
+        col = target.column(column)
+        if wrapped_shape is None:
+            if col is not None and type_name(col.type) == "bool":
+                continue
+            if fk_rule_runs and _unindexed_fk_column(target, column):
+                continue
+        yield _finding(ctx, target, column, refs)
 
 
-def _policies(refs: list[tuple[Span, QName, str]], several: bool) -> str:
+def _finding(ctx: RuleContext, target: Table, column: str, refs: list[PolicyUse]) -> Finding:
+    use = refs[0].use
+    several = len({(ref.table, ref.policy) for ref in refs}) > 1
+    guarded = "these policies guard" if several else "this policy guards"
+    where = f"{target.qname}.{quote_ident(column)}"
+    if use.wrapped is None:
+        message = f"{_policies(refs, several)} on {where}, which no index leads: every query {guarded} scans the table"
+        fix = create_index_sql(ctx.catalog, target, (column,))
+    else:
+        expression = _expression_sql(use)
+        col = target.column(column)
+        cast = use.wrapped.get("TypeCast")
+        what = f"{where} cast to {_cast_type(cast)}" if cast else f"{expression} of {target.qname}"
+        mismatch = (f"; or store the column as {_cast_type(cast)} (it is {col.type}) and compare it directly"
+                    if cast and col is not None else "")
+        message = (f"{_policies(refs, several)} on {what}: a plain index on the column does not serve that, "
+                   f"so every query {guarded} scans the table; an index on the expression does{mismatch}")
+        fix = partial(_expression_index_sql, ctx.catalog, target, column, use)
+    return Finding(use.span, message, Subject.of(Kind.COLUMN, target, columns=(column,)), fix)
+
+
+def _unindexed_fk_column(table: Table, column: str) -> bool:
+    return any(fk.columns == (column,) for fk in table.foreign_keys) and not leads_index(table, (column,))
+
+
+def _cast_type(cast: dict) -> str:
+    names = [n["String"]["sval"] for n in cast.get("typeName", {}).get("names", ()) if "String" in n]
+    return names[-1] if names else "?"
+
+
+def _expression_sql(use: ColumnUse) -> str:
+    from rlslint.sql.deparse import print_sql, to_ast
+
+    try:
+        return print_sql(to_ast(_unqualified(use.wrapped)))
+    except Exception:  # an unusual node shape: name the column instead
+        return quote_ident(use.column)
+
+
+def _unqualified(tree):
+    """The tree with column references reduced to the column name, as an index expression needs."""
+    if isinstance(tree, list):
+        return [_unqualified(item) for item in tree]
+    if not isinstance(tree, dict):
+        return tree
+    if "ColumnRef" in tree and len(tree) == 1:
+        return {"ColumnRef": {"fields": tree["ColumnRef"].get("fields", ())[-1:]}}
+    return {key: _unqualified(value) for key, value in tree.items()}
+
+
+def _expression_index_sql(catalog: Catalog, table: Table, column: str, use: ColumnUse) -> str:
+    # PostgreSQL names an expression index after the cast column, or after the called function.
+    call = use.wrapped.get("FuncCall")
+    middle = [n["String"]["sval"] for n in call["funcname"] if "String" in n][-1] if call else column
+    name = choose_name(table.qname.name, middle, "idx", catalog.relation_names(table.qname.schema).__contains__)
+    return f"CREATE INDEX IF NOT EXISTS {quote_ident(name)} ON {table.qname} (({_expression_sql(use)}));"
+
+
+def _policies(refs: list[PolicyUse], several: bool) -> str:
     """``policy "a" on public.x filters`` / ``policies "a", "b" on public.x filter``."""
-    by_table: dict[QName, list[str]] = {}
-    for _, table, name in refs:
-        if name not in by_table.setdefault(table, []):
-            by_table[table].append(name)
-    parts = [", ".join(f'"{name}"' for name in names) + f" on {table}" for table, names in by_table.items()]
-    return ("policies " if several else "policy ") + " and ".join(parts) + (" filter" if several else " filters")
+    return ("policies " if several else "policy ") + policy_names(refs) + (" filter" if several else " filters")
 
 
 RULE = Rule(
@@ -66,7 +135,7 @@ RULE = Rule(
     default_severity=Severity.WARNING,
     tags=("performance",),
     checklist=True,
-    fires_when="a column a policy compares (`=`, `IN`, `= ANY`) leads no such index; columns of other tables filtered in a policy's sub-select count for those tables",
+    fires_when="a column a policy compares (`=`, `IN`, `= ANY`) with a value not of the same row has no index that could serve it: columns of a sub-select's own tables count for those tables, casts and calls ask for an expression index, a partial index counts when the policy implies its `WHERE`; not for boolean columns or a foreign key IDX001 reports",
     points_at="the column reference in the policy",
     check=check,
     docs=__doc__,

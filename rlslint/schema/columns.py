@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from rlslint.schema.constraints import add_constraint
-from rlslint.schema.model import Column, evolve
-from rlslint.schema.policies import policies_follow_column, policy_uses_column
+from rlslint.schema.model import Column, Index, evolve
+from rlslint.schema.policies import column_refs, policies_follow_column, policy_uses_column
 from rlslint.schema.state import ReplayState, strs
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node, Statement
@@ -72,7 +74,7 @@ def rename_column(stmt: Statement, state: ReplayState, qname: QName, old: str, n
     state.tables[qname] = evolve(
         table,
         columns=tuple(evolve(c, name=new) if c.name == old else c for c in table.columns),
-        indexes=tuple(evolve(i, columns=rename(i.columns), uses=rename(i.uses)) for i in table.indexes),
+        indexes=tuple(_index_renamed(i, old, new, rename) for i in table.indexes),
         foreign_keys=tuple(evolve(fk, columns=rename(fk.columns)) for fk in table.foreign_keys),
     )
     for other in list(state.tables.values()):
@@ -92,3 +94,18 @@ def set_not_null(stmt: Statement, state: ReplayState, qname: QName, name: str, v
     state.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=value) if c.name == name else c for c in table.columns))
     for child in state.partitions_of(qname):
         set_not_null(stmt, state, child, name, value)
+
+
+def _index_renamed(index: Index, old: str, new: str, rename) -> Index:
+    """The index after a column rename: its key and WHERE expressions read the new name."""
+    if old not in index.columns and old not in index.uses:
+        return index
+    expressions, predicate = index.expressions, index.predicate
+    if old in index.uses:  # only then do its trees mention the column; copy them, others share them
+        expressions, predicate = json.loads(json.dumps([expressions, predicate]))
+        for ref in column_refs([expressions, predicate]):
+            fields = ref.get("fields", ())
+            if fields and fields[-1].get("String", {}).get("sval") == old:
+                fields[-1] = {"String": {"sval": new}}
+        expressions = tuple(expressions)
+    return evolve(index, columns=rename(index.columns), uses=rename(index.uses), expressions=expressions, predicate=predicate)

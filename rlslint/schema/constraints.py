@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from rlslint.schema.model import ForeignKey, Index, evolve
 from rlslint.schema.naming import choose_name, column_part
@@ -116,7 +116,8 @@ def rename_constraint(state: ReplayState, qname: QName, old: str, new: str) -> N
 
 def add_index(stmt: Statement, state: ReplayState, qname: QName, name: str | None, columns: tuple[str | None, ...],
               unique: bool, partial: bool, primary: bool, constraint: bool, label: str,
-              expression_names: tuple[str, ...] = (), uses: tuple[str, ...] = ()) -> Index | None:
+              expression_names: tuple[str, ...] = (), uses: tuple[str, ...] = (), expressions: tuple[Any, ...] = (),
+              predicate: Any = None) -> Index | None:
     table = state.tables[qname]
     taken = state.tables.relation_taken(qname.schema)
     if not name:
@@ -125,10 +126,11 @@ def add_index(stmt: Statement, state: ReplayState, qname: QName, name: str | Non
     elif taken(name):
         state.rejected(stmt, f"relation {name} already exists")
         return None
-    index = Index(name, columns, unique, partial, primary, constraint, stmt.span, uses)
+    index = Index(name, columns, unique, partial, primary, constraint, stmt.span, uses, expressions, predicate)
     state.tables[qname] = evolve(table, indexes=table.indexes + (index,))
     for child in state.partitions_of(qname):
-        add_index(stmt, state, child, None, columns, unique, partial, primary, constraint, label, expression_names, uses)
+        add_index(stmt, state, child, None, columns, unique, partial, primary, constraint, label, expression_names, uses,
+                  expressions, predicate)
     return index
 
 
@@ -151,7 +153,8 @@ def create_index(stmt: Statement, state: ReplayState) -> None:
     read = {strs(ref.get("fields"))[-1] for ref in column_refs([node.get("indexParams"), node.get("whereClause")])
             if strs(ref.get("fields"))}
     add_index(stmt, state, table.qname, name, tuple(columns), bool(node.get("unique")), "whereClause" in node,
-                   bool(node.get("primary")), False, "idx", tuple(expressions), tuple(sorted(read)))
+                   bool(node.get("primary")), False, "idx", tuple(expressions), tuple(sorted(read)),
+                   tuple(param["IndexElem"].get("expr") for param in node.get("indexParams", ())), node.get("whereClause"))
     state.put(stmt, state.tables[table.qname])
 
 

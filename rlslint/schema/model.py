@@ -67,6 +67,10 @@ class Index:
     constraint: bool  # backs a PRIMARY KEY / UNIQUE constraint (dropped with it)
     created: Span
     uses: tuple[str, ...] = ()  # columns its expressions and WHERE read: dropping one drops the index
+    # JSON trees, for the rules to match policy conditions against: the key expressions
+    # (None for a plain column) and the partial index's WHERE.
+    expressions: tuple[Any, ...] = ()
+    predicate: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

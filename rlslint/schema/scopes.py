@@ -35,6 +35,7 @@ class Ref:
     names: tuple[str, ...]
     table: QName | None  # the table it binds to
     via: Item | None  # the FROM item it binds through
+    outer: bool = False  # bound in an enclosing query's FROM: a correlated reference
 
 
 OnRef = Callable[[Ref], None]
@@ -124,11 +125,12 @@ class _Walker:
         if not names or len(names) != len(fields):  # t.* and the like
             return Ref(ref, names, None, None)
         column = names[-1]
+        innermost = scopes[-1]
         if len(names) == 1:
             for scope in reversed(scopes):
                 for item in scope.values():
                     if item.table is not None and self.has_column(item.table, column):
-                        return Ref(ref, names, item.table, item)
+                        return Ref(ref, names, item.table, item, scope is not innermost)
             return Ref(ref, names, None, None)
         qualifier = names[-2]
         for scope in reversed(scopes):
@@ -139,7 +141,7 @@ class _Walker:
                 continue
             if len(names) > 3:
                 break
-            return Ref(ref, names, item.table, item)
+            return Ref(ref, names, item.table, item, scope is not innermost)
         return Ref(ref, names, None, None)
 
 
