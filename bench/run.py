@@ -136,6 +136,18 @@ for path in sorted(Path(sys.argv[1]).glob("*.sql")):
 """
 
 
+def compile_bytecode() -> None:
+    """Byte-compile rlslint as ``pip install`` does for a wheel.
+
+    An editable checkout compiles its modules on first import and caches them in
+    ``__pycache__``; where ``PYTHONDONTWRITEBYTECODE`` is set (CI images often set it) that
+    cache is never written, and every run would compile rlslint's sources again (about
+    170 ms of the start-up here), which no installed copy pays. The peers are installed
+    from wheels and so are compiled already.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "rlslint")], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="pairs per figure (default 5)")
@@ -144,6 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rlslint-bench-"))
     peers = install_peers()
+    compile_bytecode()
     squawk, pgrls = peers["squawk-cli"], peers["pgrls"]
     cache = work / "cache"
     env = {**os.environ, "RLSLINT_CACHE_DIR": str(cache)}
