@@ -14,6 +14,7 @@ import json
 import re
 
 from rlslint.sql.names import UNPRINTABLE as _INVISIBLE
+from rlslint.sql.names import UNPRINTABLE_BUT_LINE_FEED
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
 
@@ -57,7 +58,7 @@ def json_text(document: object) -> str:
     """
     text = json.dumps(document, indent=2, ensure_ascii=False)
     # json.dumps escaped every control character inside strings: a raw "\n" is the layout.
-    text = _INVISIBLE.sub(lambda m: m.group() if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text)
+    text = UNPRINTABLE_BUT_LINE_FEED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text.replace(_LEGACY_COMMAND, "#\\u0023[")
 
 

@@ -11,8 +11,12 @@ _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*\Z")
 _NEEDS_QUOTES = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
 # Characters that must never reach a terminal, a CI log or Markdown raw: C0 and C1 controls,
 # DEL, line separators, bidirectional overrides, the BOM and lone surrogates.
-UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
-                         "\u2066-\u2069\ufeff\ud800-\udfff]")
+_UNPRINTABLE_BUT_LINE_FEED = ("\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                              "\u2066-\u2069\ufeff\ud800-\udfff")
+UNPRINTABLE = re.compile(f"[\n{_UNPRINTABLE_BUT_LINE_FEED}]")
+# For text whose line feeds are layout (indented JSON): searching for the line feeds made
+# escaping a large report cost more than writing it.
+UNPRINTABLE_BUT_LINE_FEED = re.compile(f"[{_UNPRINTABLE_BUT_LINE_FEED}]")
 
 
 def quote_ident(name: str) -> str:
