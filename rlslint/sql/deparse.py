@@ -9,7 +9,9 @@ the conversion are paid only then.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import Any, Callable
 
 from rlslint.schema.model import Expr
 
@@ -66,18 +68,48 @@ def print_sql(node) -> str:
     return RawStream()(node).strip()
 
 
+# Printed expressions, by what the printing depends on. A project repeats a few predicates
+# across hundreds of policies, and converting each copy to pglast's nodes and printing it was
+# most of the cost of the fixes (on 500 files, 219 prints of 3 predicates).
+_PRINTED: dict[tuple, str | None] = {}
+# A location field in a tree's JSON text: a string value holding the same characters has its
+# quotes escaped, so only a real field matches.
+_LOCATION = re.compile(r'"location": (-?\d+)')
+
+
+def _printed(build: Callable[[Any, frozenset[int]], str | None], tree: Any, locations: frozenset[int]) -> str | None:
+    """``build(tree, locations)``, once per tree shape: its nodes and fields, with its locations
+    (and ``locations``) relative to the first, as printing and wrapping compare locations with
+    each other only."""
+    text = json.dumps(tree)
+    found = [int(at) for at in _LOCATION.findall(text)]
+    base = min(found, default=0)
+    key = (build, _LOCATION.sub("", text), tuple(at - base for at in found), tuple(sorted(at - base for at in locations)))
+    if key not in _PRINTED:
+        _PRINTED[key] = build(tree, locations)
+    return _PRINTED[key]
+
+
 def predicate_sql(expr: Expr | None) -> str | None:
     """The expression as SQL, or None if pglast cannot print it (then the rule uses a template)."""
     if expr is None:
         return None
+    return _printed(_print_tree, expr.tree, frozenset())
+
+
+def _print_tree(tree: Any, locations: frozenset[int]) -> str | None:
     try:
-        return print_sql(to_ast(expr.tree))
+        return print_sql(to_ast(tree))
     except Exception:  # an unusual node shape: a template fix beats a wrong one
         return None
 
 
 def wrapped_calls_sql(expr: Expr, locations: frozenset[int]) -> str | None:
     """The expression with the calls at these file offsets wrapped in ``(SELECT …)``."""
+    return _printed(_wrapped, expr.tree, locations)
+
+
+def _wrapped(tree: Any, locations: frozenset[int]) -> str | None:
     from pglast import ast
     from pglast.enums import SubLinkType
     from pglast.visitors import Visitor
@@ -94,7 +126,7 @@ def wrapped_calls_sql(expr: Expr, locations: frozenset[int]) -> str | None:
 
     try:
         # The visitor replaces nodes in their parents, so the expression sits under a holder.
-        holder = ast.ResTarget(val=to_ast(expr.tree))
+        holder = ast.ResTarget(val=to_ast(tree))
         Wrap()(holder)
         return None if wanted else print_sql(holder.val)
     except Exception:  # an unusual node shape: no fix beats a wrong one
