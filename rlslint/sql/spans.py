@@ -98,6 +98,9 @@ def ascii_shadow(text: str) -> str:
     return text if text.isascii() else _NON_ASCII.sub("x", text)
 
 
+_CLAUSE_STOP = re.compile(r"""['"(),;]|--|/\*""")
+
+
 def clause_end(text: str, start: int) -> int:
     """Where a clause of a comma-separated list starting at ``start`` ends in ``text``.
 
@@ -108,31 +111,35 @@ def clause_end(text: str, start: int) -> int:
     in the clauses it is used on.
     """
     depth, i, end, n = 0, start, start, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in "'\"":
-            close = i + 1
-            while (close := text.find(ch, close)) >= 0 and text[close + 1 : close + 2] == ch:
+    while True:
+        # Characters between the tokens that matter only move the end past the last non-blank.
+        stop = _CLAUSE_STOP.search(text, i)
+        j = n if stop is None else stop.start()
+        if run := text[i:j].rstrip():
+            end = i + len(run)
+        if stop is None:
+            return end
+        token = stop.group()
+        if token in ("'", '"'):
+            close = j + 1
+            while (close := text.find(token, close)) >= 0 and text[close + 1 : close + 2] == token:
                 close += 2  # a doubled quote is an escaped one
             i = end = n if close < 0 else close + 1
             continue
-        if text.startswith("--", i):
-            newline = _LINE_BREAK.search(text, i)
+        if token == "--":
+            newline = _LINE_BREAK.search(text, j)
             i = n if newline is None else newline.start()
             continue
-        if text.startswith("/*", i):
-            close = text.find("*/", i + 2)
+        if token == "/*":
+            close = text.find("*/", j + 2)
             i = n if close < 0 else close + 2
             continue
-        if ch == "(":
+        if token == "(":
             depth += 1
-        elif ch == ")":
+        elif token == ")":
             if depth == 0:
-                break
+                return end
             depth -= 1
-        elif ch in ",;" and depth == 0:
-            break
-        if not ch.isspace():
-            end = i + 1
-        i += 1
-    return end
+        elif depth == 0:  # "," or ";"
+            return end
+        end = i = j + 1
