@@ -234,6 +234,8 @@ class LintResult:
     files_checked: int = 0
     tables: tuple[TablePosture, ...] = ()  # the checklist per table, sorted by name
     sets: tuple[SetReport, ...] = ()  # in discovery order
+    # Statements that could not be analysed (SQL built at run time), in apply order, with why
+    unanalysed: tuple[Note, ...] = ()
 
     def position(self, span: Span) -> Position:
         return self.sources[span.path].lines.position(span.start, span.end)

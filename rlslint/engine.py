@@ -5,7 +5,7 @@ One direction, no back edges; every stage hands plain data to the next.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Iterable
@@ -52,8 +52,9 @@ def _lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterabl
     notes = sorted((n for r in results for n in r.notes), key=lambda n: (place(n.span.path), n.span.start))
     tables = sorted((t for r in results for t in r.tables), key=lambda t: t.name)
     files = sum(len(s.targets) if s.targets is not None else len(s.files) for s in discovery.sets)
+    unanalysed = sorted((n for r in results for n in r.unanalysed), key=lambda n: (place(n.span.path), n.span.start))
     return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files, tuple(tables),
-                      tuple(r.report for r in results))
+                      tuple(r.report for r in results), tuple(unanalysed))
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class _SetResult:
     notes: list[Note]
     tables: list[TablePosture]
     report: SetReport
+    unanalysed: list[Note]
 
 
 def _lint_set_guarded(migration_set: sources.MigrationSet, settings_for: SettingsFor, texts: dict[str, SourceText],
@@ -77,7 +79,7 @@ def _lint_set_guarded(migration_set: sources.MigrationSet, settings_for: Setting
             raise
         where = sources.display_path(migration_set.root, cwd)
         report = SetReport(where, tuple(f.display for f in migration_set.files), settings.fail_on, MappingProxyType({}))
-        return _SetResult([], [SourceError.internal(where, "checking this migration set", exc)], [], [], report)
+        return _SetResult([], [SourceError.internal(where, "checking this migration set", exc)], [], [], report, [])
 
 
 def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
@@ -109,6 +111,8 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
             sources.display_path(migration_set.root, cwd), tuple(f.display for f in migration_set.files), settings.fail_on,
             MappingProxyType({r.code: r.severity(settings) for r in (*ran, *SUPPRESSION_RULES) if settings.runs(r)}),
         ),
+        # All of the set's: they decide verdicts on tables whichever files were named.
+        unanalysed=list(catalog.unanalysed),
     )
 
 
@@ -120,7 +124,22 @@ def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_
     for rule in rules:
         if settings.runs(rule):
             found.extend(rule.run(ctx))
+    if catalog.unanalysed:
+        found = [_depends_on_unanalysed(d, catalog) for d in found]
     return [d.with_fix() for d in found] if fixes else found
+
+
+_UNANALYSED = ("; this verdict depends on SQL rlslint could not analyse (built at run time, listed at the end "
+               "of the output), so confirm it in a database where the migrations ran")
+
+
+def _depends_on_unanalysed(diagnostic: Diagnostic, catalog: Catalog) -> Diagnostic:
+    """A finding on a table that unanalysed SQL may have changed says so."""
+    qname = diagnostic.subject.table
+    table = catalog.table(qname) if qname is not None else None
+    if table is None or not table.unanalysed:
+        return diagnostic
+    return replace(diagnostic, message=diagnostic.message + _UNANALYSED)
 
 
 def posture(table: Table, settings: Settings) -> TablePosture:

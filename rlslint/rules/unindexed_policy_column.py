@@ -135,7 +135,7 @@ RULE = Rule(
     default_severity=Severity.WARNING,
     tags=("performance",),
     checklist=True,
-    fires_when="a column a policy compares (`=`, `IN`, `= ANY`) with a value not of the same row has no index that could serve it: columns of a sub-select's own tables count for those tables, casts and calls ask for an expression index, a partial index counts when the policy implies its `WHERE`; not for boolean columns or a foreign key IDX001 reports",
+    fires_when="a column a policy compares (`=`, `IN (…)`, `= ANY`) with a value not from the same row has no index that could serve it: a sub-select's own columns count for its tables, its correlated outer column does not; `x IN (SELECT …)` does not (a policy runs it as a hashed sub-plan); a cast or function of the column asks for an expression index; a partial index counts when the policy implies its `WHERE`; foreign-key columns are left to IDX001, boolean columns to the data",
     points_at="the column reference in the policy",
     check=check,
     docs=__doc__,

@@ -230,6 +230,9 @@ class Catalog:
     # or altered, under their final names: what a suppression comment on it extends to.
     targets: Mapping[tuple[str, int], tuple[QName, ...]] = field(default_factory=lambda: MappingProxyType({}))
     access: Access = field(default_factory=Access)
+    # Statements the replay could not analyse (SQL built at run time), with why: every table
+    # that existed then lists the statement in its own ``unanalysed``.
+    unanalysed: tuple[Note, ...] = ()
 
     def table(self, qname: QName) -> Table | None:
         return self.tables.get(qname)

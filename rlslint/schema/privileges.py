@@ -316,5 +316,4 @@ HANDLERS = {
     "GrantStmt": grant,
     "AlterDefaultPrivilegesStmt": alter_default_privileges,
     "CreateSeqStmt": create_sequence,
-    "CreateFunctionStmt": create_function,
-}
+}  # CREATE FUNCTION: routines.create_function, which records its privileges here too

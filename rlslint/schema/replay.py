@@ -14,7 +14,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping
 
-from rlslint.schema import constraints, policies, privileges, roles, session, tables
+from rlslint.schema import constraints, policies, privileges, roles, routines, session, tables
 from rlslint.schema.model import Catalog
 from rlslint.schema.state import ReplayState, strict_mode, strs
 from rlslint.sql.parse import ParsedFile, Statement
@@ -24,7 +24,7 @@ Handler = Callable[[Statement, ReplayState], None]
 # IF EXISTS, CASCADE)
 DropHandler = Callable[[Statement, ReplayState, tuple[str, ...], bool, bool], None]
 
-HANDLER_MODULES = (session, tables, constraints, policies, privileges, roles)
+HANDLER_MODULES = (session, tables, constraints, policies, privileges, roles, routines)
 
 
 def merged(modules: Iterable, attribute: str) -> Mapping[str, Callable]:
@@ -58,12 +58,12 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType({**merged(HANDLER_MODULES, "H
 
 # Statements that cannot change anything the model holds.
 PASS_THROUGH = frozenset(
-    {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CommentStmt",
+    {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CommentStmt",
      "AlterFunctionStmt",
      "CreateTrigStmt", "ViewStmt", "CreateExtensionStmt", "AlterExtensionStmt", "AlterSeqStmt",
      "AlterRoleSetStmt", "CreateEnumStmt", "AlterEnumStmt",
-     "CompositeTypeStmt", "CreateDomainStmt", "AlterDomainStmt", "DefineStmt", "DoStmt", "CreatePublicationStmt",
-     "AlterPublicationStmt", "CreateEventTrigStmt", "RuleStmt", "NotifyStmt", "LockStmt", "VacuumStmt",
+     "CompositeTypeStmt", "CreateDomainStmt", "AlterDomainStmt", "DefineStmt", "CreatePublicationStmt",
+     "AlterPublicationStmt", "RuleStmt", "NotifyStmt", "LockStmt", "VacuumStmt",
      "ExplainStmt", "CallStmt", "CreateCastStmt", "CreateOpClassStmt", "CreateConversionStmt",
      "SecLabelStmt", "CreateStatsStmt", "ClusterStmt", "ReindexStmt", "AnalyzeStmt", "CheckPointStmt",
      "DiscardStmt", "ListenStmt", "UnlistenStmt", "PrepareStmt", "ExecuteStmt", "DeallocateStmt",
@@ -72,7 +72,7 @@ PASS_THROUGH = frozenset(
      "CreateTransformStmt", "CreateAmStmt", "CreatePLangStmt", "AlterTSConfigurationStmt", "AlterTSDictionaryStmt",
      "CreateRangeStmt", "AlterTypeStmt", "AlterOperatorStmt", "AlterCollationStmt", "AlterDatabaseSetStmt",
      "AlterDatabaseStmt", "CreatedbStmt", "DropdbStmt", "AlterSystemStmt", "ConstraintsSetStmt", "VariableShowStmt",
-     "AlterEventTrigStmt", "CreateSubscriptionStmt", "AlterSubscriptionStmt", "DropSubscriptionStmt",
+     "CreateSubscriptionStmt", "AlterSubscriptionStmt", "DropSubscriptionStmt",
      "AlterObjectDependsStmt", "CreateTableSpaceStmt", "DropTableSpaceStmt", "AlterTableSpaceOptionsStmt",
      "AlterTableMoveAllStmt", "LoadStmt", "RefreshMatViewStmt",
      "CreateOpFamilyStmt", "AlterOpFamilyStmt", "AlterStatsStmt", "ReturnStmt", "PLAssignStmt",
@@ -101,3 +101,5 @@ def apply(stmt: Statement, state: ReplayState) -> None:
         handler(stmt, state)
     elif stmt.kind not in PASS_THROUGH:
         state.unmodelled(stmt, f"{stmt.kind} is not modelled")
+    if state.event_triggers:
+        routines.fire_event_triggers(stmt, state)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from types import MappingProxyType
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from rlslint.diagnostics import Note
 from rlslint.schema.access import AccessState
@@ -148,6 +148,12 @@ class ReplayState:
         # (path, statement start) -> the creation spans of the tables the statement created or
         # altered: a table's creation span stays its own through renames and SET SCHEMA.
         self.targets: dict[tuple[str, int], list[Span]] = {}
+        self.unanalysed: list[Note] = []  # statements the replay could not know, with why
+        # PL/pgSQL the migrations created (schema/routines.py): functions by name, and the
+        # ddl_command_end event triggers by name: (function, command tags or None, enabled).
+        self.functions: dict[QName, Any] = {}
+        self.event_triggers: dict[str, tuple[QName, frozenset[str] | None, bool]] = {}
+        self.trigger_depth = 0
 
     def copy(self) -> "ReplayState":
         other = ReplayState(self.strict)
@@ -158,6 +164,8 @@ class ReplayState:
         other.in_transaction = self.in_transaction
         other.notes = list(self.notes)
         other.targets = {statement: list(spans) for statement, spans in self.targets.items()}
+        other.unanalysed = list(self.unanalysed)
+        other.functions, other.event_triggers = dict(self.functions), dict(self.event_triggers)
         return other
 
     def new_session(self) -> None:
@@ -169,7 +177,14 @@ class ReplayState:
     def catalog(self) -> Catalog:
         access, tables = self.access.model(dict(self.tables))
         return Catalog(frozenset(self.schemas), MappingProxyType(tables), tuple(self.notes),
-                       MappingProxyType(self._final_targets()), access)
+                       MappingProxyType(self._final_targets()), access, tuple(self.unanalysed))
+
+    def not_analysed(self, span: Span, why: str) -> None:
+        """A statement the replay cannot know: it may have changed any table that exists now."""
+        self.unanalysed.append(Note(span, why))
+        for qname, table in list(self.tables.items()):
+            if not self.is_platform(qname.schema):
+                self.tables[qname] = evolve(table, unanalysed=table.unanalysed + (span,))
 
     def target(self, stmt: Statement, table: Table) -> None:
         """Record that ``stmt`` creates or alters ``table``."""

@@ -30,6 +30,9 @@ class Statement:
     span: Span
     text: str  # the statement's own source text, to deparse fixes from
     embedded: bool = False  # extracted from a DO block
+    # A DO block that loops, branches, assigns or executes built SQL: its PL/pgSQL tree, which
+    # the replay evaluates against the model (schema/plpgsql.py) instead of parse expanding it.
+    plpgsql: Any = None
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,10 @@ def parse_file(path: str, text: str) -> ParsedFile:
             if not offsets.identity or piece_start:
                 _relocate(node, lambda b: offsets.to_char(piece_byte_start + b))
             statement = Statement(kind, node, Span(path, start, end), text[start:end])
-            statements.append(statement)
             if kind == "DoStmt":
                 _expand_do_block(statement, statements, notes)
+            else:
+                statements.append(statement)
     errors.sort(key=lambda e: e.offset if e.offset is not None else -1)
     return ParsedFile(path, tuple(statements), tuple(errors), tuple(notes))
 
@@ -277,17 +281,31 @@ def _blank_psql_input(path: str, text: str, errors: list[SourceError]) -> str:
 # --- DO blocks -------------------------------------------------------------------
 
 
+# PL/pgSQL statements whose effect depends on values: evaluated in the replay, where the model is.
+_EVALUATED = frozenset({"PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_fors", "PLpgSQL_stmt_foreach_a",
+                        "PLpgSQL_stmt_fori", "PLpgSQL_stmt_if", "PLpgSQL_stmt_assign", "PLpgSQL_stmt_case",
+                        "PLpgSQL_stmt_while", "PLpgSQL_stmt_loop", "PLpgSQL_stmt_exit", "PLpgSQL_stmt_perform"})
+
+
 def _expand_do_block(do: Statement, out: list[Statement], notes: list[Note]) -> None:
-    """Append the plain SQL run by a DO block, located in the file; note what is dynamic."""
+    """Append the DO block, then the plain SQL it runs, located in the file. A block whose
+    SQL depends on values keeps its PL/pgSQL tree for the replay to evaluate instead."""
     body = next((a["DefElem"]["arg"]["String"]["sval"] for a in do.node.get("args", ()) if a["DefElem"]["defname"] == "as"), None)
     language = next((a["DefElem"]["arg"]["String"]["sval"] for a in do.node.get("args", ()) if a["DefElem"]["defname"] == "language"), "plpgsql")
     if body is None or language.lower() != "plpgsql":
+        out.append(do)
         return
     try:
-        functions = json.loads(pg.parse_plpgsql_json(do.text))
+        raw = pg.parse_plpgsql_json(do.text)
     except ParseError as exc:
         notes.append(Note(do.span, f"DO block not analysed: {exc.args[0]}"))
+        out.append(do)
         return
+    functions = json.loads(raw)
+    if any(f'"{kind}"' in raw for kind in _EVALUATED):  # node names appear in the JSON as keys
+        out.append(Statement(do.kind, do.node, do.span, do.text, plpgsql=functions))
+        return
+    out.append(do)
     body_start = do.text.find(body)
     cursor = max(body_start, 0)
     for function in functions:

@@ -1,0 +1,98 @@
+"""SQL that DO blocks build at run time: evaluated against the model, checked against PostgreSQL.
+
+The replay scenarios do_dynamic, do_loops and do_blocks secure tables with loops over
+pg_tables, information_schema and arrays, IF NOT EXISTS guards on pg_policies, format() and
+concatenation. Their findings on the model must be exactly the checklist findings computed
+from the real server's catalog after the same migrations ran. do_unknowable reads its
+targets from a table at run time: the tables it may change are marked, and their findings
+say so, never silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rlslint.engine import build_catalog
+from rlslint.schema.plpgsql import _format, _like
+from tests.test_differential import apply_and_read, catalog_findings, model_findings
+
+REPLAY_DIR = Path(__file__).parent / "fixtures" / "replay"
+EVALUATED = ("do_dynamic", "do_loops", "do_blocks", "do_functions", "event_trigger")
+
+
+@pytest.mark.parametrize("scenario", EVALUATED)
+def test_evaluated_do_blocks_give_the_findings_of_the_real_catalog(pg, scenario):
+    migrations = REPLAY_DIR / scenario / "migrations"
+    postgres, read = apply_and_read(pg, sorted(migrations.glob("*.sql")))
+    catalog = build_catalog(migrations)
+    assert not catalog.unanalysed, catalog.unanalysed
+    assert model_findings(catalog) == catalog_findings(postgres, read)
+
+
+def test_sql_read_at_run_time_is_marked_and_said(pg):
+    migrations = REPLAY_DIR / "do_unknowable" / "migrations"
+    catalog = build_catalog(migrations)
+    (note,) = catalog.unanalysed
+    assert "public.registry is read at run time" in note.message
+    marked = {str(q) for q, t in catalog.tables.items() if t.unanalysed}
+    assert marked == {"public.registry", "public.orders"}  # public.later comes after the loop
+    # The real server shows why: the loop did enable RLS on orders, which the model cannot know.
+    postgres, _ = apply_and_read(pg, sorted(migrations.glob("*.sql")))
+    assert postgres["tables"]["public.orders"]["rls"] and not catalog.tables[next(
+        q for q in catalog.tables if str(q) == "public.orders")].rls
+
+
+def test_the_default_output_ends_with_the_unanalysed_statements():
+    from click.testing import CliRunner
+
+    from rlslint.cli import main
+
+    migrations = REPLAY_DIR / "do_unknowable" / "migrations"
+    result = CliRunner().invoke(main, ["check", str(migrations), "--no-cache"])
+    lines = result.output.strip().splitlines()
+    head, _, tail = lines[-1].partition("20240101000000_init.sql:10)")
+    assert head.startswith("1 statement could not be analysed (") and head.endswith("/do_unknowable/migrations/")
+    assert tail == ": findings on the tables it may change say so; -v says why."
+    findings = [line for line in lines if ": RLS001 " in line]
+    assert len(findings) == 3
+    assert [("depends on SQL rlslint could not analyse" in line) for line in findings] == [True, True, False]
+    verbose = CliRunner().invoke(main, ["check", str(migrations), "--no-cache", "-v"]).output
+    assert "20240101000000_init.sql:10: not analysed: FOR over rows known only at run time" in verbose
+
+
+FORMATS = [
+    ("alter table %I.%I enable row level security", ["public", "My Table"]),
+    ("create policy %I on %s using (%L = owner)", ["a b", "public.t", "it's"]),
+    ("%2$s then %1$s, %%, %L", ["one", "two", None]),
+    ("select %L", ["back\\slash"]),
+]
+
+
+@pytest.mark.parametrize("template, args", FORMATS)
+def test_format_builds_what_postgresql_builds(pg, template, args):
+    def literal(value):
+        return "null" if value is None else "'" + value.replace("'", "''") + "'"
+
+    sql = f"select format({literal(template)}, {', '.join(literal(a) + '::text' for a in args)})"
+    assert pg.psql("postgres", "-A", "-t", "-c", sql).rstrip("\n") == _format(template, args)
+
+
+@pytest.mark.parametrize("value, pattern", [("archive_2023", "archive%"), ("notes", "archive%"), ("a_b", "a\\_b"),
+                                            ("axb", "a_b"), ("100%", "100\\%")])
+def test_like_matches_as_postgresql_matches(pg, value, pattern):
+    sql = f"select '{value}' like '{pattern}'"
+    assert (pg.psql("postgres", "-A", "-t", "-c", sql).strip() == "t") == _like(value, pattern)
+
+
+def test_a_statement_the_evaluator_does_not_know_is_never_skipped_silently():
+    from rlslint.schema.replay import replay
+    from rlslint.sql.parse import parse_file
+
+    sql = ("create table public.t (id int primary key);\n"
+           "do $$ declare i int := 0; begin\n  while i < 1 loop\n"
+           "    execute 'alter table public.t enable row level security'; i := i + 1;\n  end loop;\nend $$;\n")
+    catalog = replay([parse_file("w.sql", sql)])
+    assert [n.message for n in catalog.unanalysed] == ["WHILE is not evaluated"]
+    assert all(t.unanalysed for t in catalog.tables.values())
