@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, TypeVar
 
 from rlslint.diagnostics import Diagnostic, Finding, Severity
 from rlslint.schema.model import Catalog, Table
 from rlslint.settings import Settings
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class RuleContext:
     catalog: Catalog
     settings: Settings
+    _answers: dict[Callable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def exposed(self, table: Table) -> bool:
         return table.qname.schema in self.settings.exposed_schemas
+
+    def shared(self, question: Callable[[Catalog], T]) -> T:
+        """``question(catalog)``, worked out once for every rule of this run that asks it:
+        IDX001 and IDX002 both need every policy's compared columns, the costliest question
+        the rules ask. The answer is read, never changed."""
+        if question not in self._answers:
+            self._answers[question] = question(self.catalog)
+        return self._answers[question]
 
 
 Check = Callable[[Any], Iterator[Finding]]  # RuleContext; the SUP rules get markers.MarkerUse

@@ -33,7 +33,7 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
                 continue  # cloned from the partitioned parent: reported there once
             columns = ", ".join(quote_ident(c) for c in fk.columns)
             if filters is None:
-                filters = policy_filters(ctx.catalog)
+                filters = ctx.shared(policy_filters)
             policies = _policies(filters.get((table.qname, fk.columns[0], None), ())) if len(fk.columns) == 1 else ""
             yield Finding(
                 fk.clause,

@@ -48,7 +48,7 @@ from rlslint.sql.names import quote_ident
 def check(ctx: RuleContext) -> Iterator[Finding]:
     # IDX001 reports an unindexed foreign-key column, naming the policies that filter on it too.
     fk_rule_runs = ctx.settings.runs(unindexed_foreign_key.RULE)
-    for (qname, column, wrapped_shape), refs in policy_filters(ctx.catalog).items():
+    for (qname, column, wrapped_shape), refs in ctx.shared(policy_filters).items():
         target = ctx.catalog.table(qname)
         if target is None:
             continue
