@@ -52,6 +52,22 @@ def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None) ->
     return Sample(usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, proc.returncode)
 
 
+# Issue 11's targets, by figure: ("ratio", x) is the CPU ratio at most x; ("above", ms) is
+# rlslint's CPU at most that many milliseconds above the reference's; ("peak", MB) is
+# rlslint's peak resident memory at most that many megabytes (10^6 bytes).
+TARGETS = {
+    "cold, 500 files / parse floor": ("ratio", 2.0),
+    "cold, 500 files / squawk": ("ratio", 2.5),
+    "warm, 500 files / squawk": ("ratio", 1.0),
+    "pre-commit (newest file, history cached) / squawk on the whole set": ("ratio", 1.0),
+    "500 files non-ASCII / ASCII, rlslint": ("ratio", 1.1),
+    "one-file lint / python -c pass": ("above", 60),
+    "--version / python -c pass": ("above", 60),
+    "cold, 5,000 files / 500 files": ("ratio", 11.0),
+    "peak memory, 5,000 files cold": ("peak", 150),
+}
+
+
 @dataclass
 class Figure:
     name: str
@@ -66,6 +82,7 @@ class Figure:
     cpu_ratio: float | None = None  # median of the pairs' A/B
     wall_ratio: float | None = None
     note: str = ""
+    target: str = ""  # issue 11's target for this figure, and whether this run met it
 
 
 def compare(name: str, a: tuple[str, list[str], dict], b: tuple[str, list[str], dict] | None, runs: int,
@@ -166,8 +183,10 @@ def main() -> None:
 
     def run(name, a, b=None, at=None, count=runs):
         figure = compare(name, a, b, count, at or work)
+        figure.target = judge(figure)
         figures.append(figure)
         print(_row(figure), flush=True)
+        return figure
 
     small = generate(work, 500)
     small_set = small / "supabase" / "migrations"
@@ -176,8 +195,10 @@ def main() -> None:
     cold = ("rlslint cold", [*RLSLINT, "check", "--no-cache", "--format", "json", str(small_set)], env)
     warm = ("rlslint warm", [*RLSLINT, "check", "--format", "json", str(small_set)], env)
     newest = ("rlslint pre-commit", [*RLSLINT, "check", "--format", "json", str(files[-1])], env)
+    load_before = os.getloadavg()
     print(f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; medians of {runs} interleaved pairs")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; medians of {runs} interleaved pairs; "
+          f"load average {load_before[0]:.1f}")
     run("cold, 500 files / parse floor", cold, floor, small)
     squawk_all = ("squawk, 500 files", [squawk, *map(str, files)], env) if os.path.isabs(squawk) else None
     if squawk_all:
@@ -208,16 +229,25 @@ def main() -> None:
     if not args.quick:
         big = generate(work, 5000)
         big_cold = ("rlslint cold 5,000", [*cold[1][:-1], str(big / "supabase" / "migrations")], env)
-        run("cold, 5,000 files / 500 files", big_cold, cold, big, count=max(1, runs // 2))
+        scaled = run("cold, 5,000 files / 500 files", big_cold, cold, big, count=max(1, runs // 2))
+        memory = Figure("peak memory, 5,000 files cold", scaled.a, None, scaled.a_cpu, scaled.a_wall, scaled.a_peak_mib)
+        memory.target = judge(memory)
+        figures.append(memory)
+        print(_row(memory), flush=True)
     result = {
         "machine": {"node": platform.node(), "machine": platform.machine(), "cpus": os.cpu_count(),
                     "python": platform.python_version(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "runs": runs,
+        # Other work on the machine slows both sides of a pair; the ratios hold better than the times.
+        "load_average": {"start": load_before[0], "end": os.getloadavg()[0]},
         "peers": peers,
         "figures": [asdict(f) for f in figures],
     }
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print()
+    print(markdown_table(figures))
+    print()
     for package, where in peers.items():
         if not os.path.isabs(where):
             print(f"{package}: {where}")
@@ -225,12 +255,42 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def judge(f: Figure) -> str:
+    """``≤ 2x: met`` / ``≤ 2x: missed``; empty for a figure without a target."""
+    if f.name not in TARGETS:
+        return ""
+    kind, bound = TARGETS[f.name]
+    if kind == "ratio":
+        met, said = f.cpu_ratio is not None and f.cpu_ratio <= bound, f"≤ {bound:g}x"
+    elif kind == "above":
+        met, said = f.b_cpu is not None and (f.a_cpu - f.b_cpu) * 1000 <= bound, f"≤ +{bound} ms"
+    else:
+        met, said = f.a_peak_mib * 2**20 / 1e6 <= bound, f"≤ {bound} MB"
+    return f"{said}: {'met' if met else 'missed'}"
+
+
+def markdown_table(figures: list[Figure]) -> str:
+    """The table the README quotes: CPU medians, the median of the pairs' ratios, the target."""
+    lines = ["| figure | rlslint CPU | reference CPU | ratio | target |", "|---|---|---|---|---|"]
+    for f in figures:
+        if f.name.startswith("peak memory"):
+            lines.append(f"| {f.name} | {f.a_peak_mib:.0f} MiB | | | {f.target} |")
+            continue
+        if f.b_cpu is None:
+            lines.append(f"| {f.name} | {f.a_cpu * 1000:.0f} ms | | | {f.target} |")
+            continue
+        above = TARGETS.get(f.name, ("",))[0] == "above"
+        ratio = f"+{(f.a_cpu - f.b_cpu) * 1000:.0f} ms" if above else f"{f.cpu_ratio:.2f}x"
+        lines.append(f"| {f.name} | {f.a_cpu * 1000:.0f} ms | {f.b_cpu * 1000:.0f} ms | {ratio} | {f.target} |")
+    return "\n".join(lines)
+
+
 def _row(f: Figure) -> str:
     a = f"{f.a_cpu * 1000:7.0f} ms cpu {f.a_wall * 1000:7.0f} ms wall {f.a_peak_mib:6.1f} MiB"
     if f.b is None:
-        return f"{f.name:<66} {a}"
+        return f"{f.name:<66} {a} {f.target}"
     b = f"{f.b_cpu * 1000:7.0f} ms cpu {f.b_peak_mib:6.1f} MiB"
-    return f"{f.name:<66} {a} | {b} | cpu x{f.cpu_ratio:.2f} wall x{f.wall_ratio:.2f}"
+    return f"{f.name:<66} {a} | {b} | cpu x{f.cpu_ratio:.2f} wall x{f.wall_ratio:.2f} {f.target}"
 
 
 if __name__ == "__main__":
