@@ -38,7 +38,8 @@ from rlslint.diagnostics import SourceError
 from rlslint.repository import repository_root
 from rlslint.schema.state import ReplayState
 
-FORMAT = 7  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index expressions
+FORMAT = 8  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
+# expressions, 8 notes stored as rlslint.sql.problems.Note
 _MAGIC = b"rlslint-snapshot\n"
 _SUFFIX = ".snapshot"
 _KEY_FILE = "key"

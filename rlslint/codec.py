@@ -25,12 +25,11 @@ from collections import Counter, defaultdict
 from types import MappingProxyType, ModuleType
 from typing import Any, Iterable
 
-from rlslint import diagnostics
 from rlslint.schema import model, state as state_module
 from rlslint.schema.access import AccessState
 from rlslint.schema.replay import HANDLER_MODULES
 from rlslint.schema.state import ReplayState, TableRegistry
-from rlslint.sql import names, spans
+from rlslint.sql import names, problems, spans
 
 
 class NotEncodable(TypeError):
@@ -54,10 +53,7 @@ def _registered(modules: Iterable[ModuleType]) -> dict[str, type]:
     return found
 
 
-REGISTRY: dict[str, type] = {
-    **_registered((model, names, spans, state_module, *HANDLER_MODULES)),
-    "rlslint.diagnostics.Note": diagnostics.Note,
-}
+REGISTRY: dict[str, type] = _registered((model, names, spans, problems, state_module, *HANDLER_MODULES))
 _NAMES = {cls: name for name, cls in REGISTRY.items()}
 _FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else cls._fields
            for cls in REGISTRY.values()}

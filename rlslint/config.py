@@ -62,8 +62,6 @@ def settings_for_root(root: Path, base: Settings | None = None) -> Settings:
 
 # --- rlslint's own configuration ------------------------------------------------------
 
-CONFIG_FILES = ("rlslint.toml", "pyproject.toml")  # in one directory, rlslint.toml wins
-
 
 @dataclass(frozen=True)
 class Overrides:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from rlslint.sql.names import QName
+# Parsing's own findings about the text, part of the result too.
+from rlslint.sql.problems import Note, SourceError  # noqa: F401
 from rlslint.sql.spans import LineIndex, Position, Span
 
 
@@ -155,64 +157,42 @@ def fingerprint(diagnostic: Diagnostic) -> str:
 
 
 @dataclass(frozen=True)
-class SourceError:
-    """rlslint could not read or parse (part of) a file. Never a finding: exit code 2."""
-
-    path: str
-    message: str
-    offset: int | None = None  # None: the error concerns the whole file
-    kind: str = "error"  # "read", "syntax", "usage", "config", "internal"
-
-    @classmethod
-    def internal(cls, path: str, doing: str, exc: BaseException) -> "SourceError":
-        """A failure rlslint did not foresee: one line naming the file and what failed, exit 2."""
-        detail = str(exc).splitlines()[0] if str(exc) else ""
-        return cls(path, f"internal error while {doing}: {type(exc).__name__}{': ' + detail if detail else ''}",
-                   kind="internal")
-
-
-@dataclass(frozen=True)
-class Note:
-    """Something rlslint did not analyse (dynamic SQL, unmodelled statement); shown with --verbose."""
-
-    span: Span
-    message: str
-
-
-@dataclass(frozen=True)
 class SourceText:
     path: str
     text: str
     lines: LineIndex = field(compare=False, repr=False)
 
 
+# The per-table checklist's columns, in the order every report shows them.
+COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+CHECKLIST_COLUMNS = ("RLS on", *COMMANDS, "FKs indexed", "Owner FKs cascade")
+
+
+class Cell(enum.Enum):
+    """One mark of the checklist."""
+
+    PASS = "pass"
+    FAIL = "fail"  # the column's rule reported a finding here
+    NOT_APPLICABLE = "n/a"  # not exposed, RLS off, no such foreign key, or the rule did not run
+    UNKNOWN = "unknown"  # a statement the model could not analyse may have changed the table
+
+
 @dataclass(frozen=True)
 class TablePosture:
-    """One table's row of the checklist, as plain data, so reporters never read the schema model.
-
-    ``None`` means the check does not apply: no foreign keys, no owner foreign keys.
-    """
+    """One table's row of the checklist, as plain data, so reporters never read the schema model."""
 
     name: str  # as PostgreSQL prints it: public.tasks
     schema: str  # what reports group tables by
-    exposed: bool  # in a schema the API serves
-    rls: bool
-    covered: tuple[str, ...]  # commands some permissive policy allows, in SELECT, INSERT, UPDATE, DELETE order
-    fk_indexed: bool | None
-    owner_fk_ok: bool | None
+    cells: tuple[Cell, ...]  # in CHECKLIST_COLUMNS order
 
     @property
-    def rls_ok(self) -> bool | None:
-        """RLS is required only where the API can reach the table."""
-        return True if self.rls else (False if self.exposed else None)
+    def failing(self) -> bool:
+        return Cell.FAIL in self.cells
 
-    def command_ok(self, command: str) -> bool | None:
-        """Policies matter only when RLS is on, and are required only on exposed tables."""
-        if not self.rls:
-            return None
-        if command in self.covered:
-            return True
-        return False if self.exposed else None
+    @property
+    def passes(self) -> bool:
+        """Every check passes or does not apply: a table reports may count instead of show."""
+        return all(c in (Cell.PASS, Cell.NOT_APPLICABLE) for c in self.cells)
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Iterable
 
-from rlslint import history, sources, suppress
+from rlslint import checklist, history, sources, suppress
 from rlslint.baseline import Baseline
 from rlslint.cache import ReplayCache
 from rlslint.deep import run_deep
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
 from rlslint.layouts import LAYOUTS
 from rlslint.rules import ALL_RULES, SUPPRESSION_RULES
-from rlslint.rules import owner_fk_without_cascade
-from rlslint.rules._predicates import covered_commands, leads_index, owner_fk_blocks_delete
 from rlslint.rules.base import Rule, RuleContext
-from rlslint.schema.model import Catalog, Table
+from rlslint.schema.model import Catalog
 from rlslint.schema.replay import replay
 from rlslint.schema.state import strict_mode
 from rlslint.settings import Settings
@@ -106,7 +104,8 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
         diagnostics=[d.with_fix() for d in reported],  # fixes are printed for reported findings only
         errors=list(replayed.errors),
         notes=[n for n in catalog.notes if wanted(n.span.path)],
-        tables=[posture(t, settings) for t in catalog.tables.values() if wanted(t.created.path) or wanted(t.changed.path)],
+        tables=checklist.rows([t for t in catalog.tables.values() if wanted(t.created.path) or wanted(t.changed.path)],
+                              settings, found, ran),
         report=SetReport(
             sources.display_path(migration_set.root, cwd), tuple(f.display for f in migration_set.files), settings.fail_on,
             MappingProxyType({r.code: r.severity(settings) for r in (*ran, *SUPPRESSION_RULES) if settings.runs(r)}),
@@ -140,21 +139,6 @@ def _depends_on_unanalysed(diagnostic: Diagnostic, catalog: Catalog) -> Diagnost
     if table is None or not table.unanalysed:
         return diagnostic
     return replace(diagnostic, message=diagnostic.message + _UNANALYSED)
-
-
-def posture(table: Table, settings: Settings) -> TablePosture:
-    """The table's checklist row, judged by the same predicates as the rules."""
-    owner_fks = [fk for fk in table.foreign_keys if fk.ref_table in settings.owner_tables]
-    accepted = frozenset(owner_fk_without_cascade.RULE.option(settings, "on-delete"))
-    return TablePosture(
-        name=str(table.qname),
-        schema=table.qname.schema,
-        exposed=table.qname.schema in settings.exposed_schemas,
-        rls=table.rls,
-        covered=covered_commands(table),
-        fk_indexed=all(leads_index(table, fk.columns) for fk in table.foreign_keys) if table.foreign_keys else None,
-        owner_fk_ok=not any(owner_fk_blocks_delete(table, fk, accepted) for fk in owner_fks) if owner_fks else None,
-    )
 
 
 def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:

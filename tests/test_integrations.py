@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from rlslint.cli import FORMATS, main
-from rlslint.diagnostics import Diagnostic, Kind, LintResult, Severity, SourceError, SourceText, Subject, TablePosture
+from rlslint.diagnostics import Cell, Diagnostic, Kind, LintResult, Severity, SourceError, SourceText, Subject, TablePosture
 from rlslint.report import REPORTERS, ReportContext, renderer
 from rlslint.rules import ALL_RULES, KNOWN_RULES
 from rlslint.sql.spans import LineIndex, Span
@@ -280,7 +280,7 @@ MARKDOWN_HEAD = """## rlslint
 | `public.legacy` | ❌ | ➖ | ➖ | ➖ | ➖ | ❌ | ❌ |
 | `public.todos` | ✅ | ✅ | ❌ | ❌ | ❌ | ✅ | ✅ |
 
-✅ passes · ❌ fails · ➖ does not apply (not exposed, RLS off, or no such foreign key)
+✅ passes · ❌ fails · ➖ does not apply (not exposed, RLS off, no such foreign key, or not checked) · ❔ unknown (changed by SQL rlslint could not analyse)
 
 ### Findings
 
@@ -307,14 +307,17 @@ def test_markdown_has_the_checklist_matrix_and_each_finding_with_its_fix(project
 
 
 def test_markdown_matrix_marks_follow_the_posture():
+    P, F, N, U = Cell.PASS, Cell.FAIL, Cell.NOT_APPLICABLE, Cell.UNKNOWN
     tables = (
-        TablePosture("public.a", "public", exposed=True, rls=True, covered=("SELECT", "UPDATE"), fk_indexed=None, owner_fk_ok=None),
-        TablePosture('public."we|rd`"', "public", exposed=False, rls=True, covered=(), fk_indexed=True, owner_fk_ok=False),
+        TablePosture("public.a", "public", (P, P, F, P, F, N, N)),
+        TablePosture('public."we|rd`"', "public", (P, N, N, N, N, P, F)),
+        TablePosture("public.dynamic", "public", (U,) * 7),
     )
     result = LintResult((), (), (), {}, 2, tables)
     out = renderer("markdown")(result, ReportContext(ALL_RULES))
     assert "| `public.a` | ✅ | ✅ | ❌ | ✅ | ❌ | ➖ | ➖ |\n" in out
     assert '| ``public."we\\|rd`"`` | ✅ | ➖ | ➖ | ➖ | ➖ | ✅ | ❌ |\n' in out
+    assert "| `public.dynamic` | ❔ | ❔ | ❔ | ❔ | ❔ | ❔ | ❔ |\n" in out
     assert out.startswith("## rlslint\n\n✅ No findings in 2 files.\n")
 
 

@@ -15,13 +15,12 @@ from rlslint.diagnostics import Diagnostic, LintResult, Severity, TablePosture
 from rlslint.docs import rule_url
 from rlslint.escape import log_text, markdown_cell, markdown_code, markdown_text
 from rlslint.report import ReportContext
-from rlslint.report.checklist import HEADERS, cells, passes
+from rlslint.report.checklist import HEADERS, MARKDOWN_MARKS
 
 # GitHub's limit for an issue or pull-request comment body, in characters.
 COMMENT_LIMIT = 65_536
 # Room kept for the lines that say what was left out, which come after the blocks they count.
 _RESERVE = 1_024
-MARKS = {True: "✅", False: "❌", None: "➖"}
 
 
 def _plural(n: int, word: str) -> str:
@@ -60,7 +59,7 @@ def _headline(result: LintResult) -> str:
 
 
 def _row(table: TablePosture) -> str:
-    return f"| {markdown_cell(table.name)} | " + " | ".join(MARKS[c] for c in cells(table)) + " |"
+    return f"| {markdown_cell(table.name)} | " + " | ".join(MARKDOWN_MARKS[c] for c in table.cells) + " |"
 
 
 def _matrix(result: LintResult, page: _Page) -> list[str]:
@@ -79,8 +78,8 @@ def _matrix(result: LintResult, page: _Page) -> list[str]:
     left_out = 0
     for schema, group in groupby(ordered, key=lambda t: t.schema):
         tables = list(group)
-        shown = [t for t in tables if not (failing_only and passes(t))]
-        failing = sum(1 for t in tables if not passes(t))
+        shown = [t for t in tables if not (failing_only and t.passes)]
+        failing = sum(1 for t in tables if t.failing)
         block = [f"#### {markdown_code(schema)}: {_plural(len(tables), 'table')}, {failing} failing", ""]
         if shown:
             block += ["| Table | " + " | ".join(HEADERS) + " |", "| --- |" + " :-: |" * len(HEADERS)]
@@ -92,7 +91,8 @@ def _matrix(result: LintResult, page: _Page) -> list[str]:
         hidden = len(tables) - len(shown)
         page.add(["", f"{_plural(hidden, 'more table')} pass every check."] if hidden else [])
         page.add([""])
-    page.add(["✅ passes · ❌ fails · ➖ does not apply (not exposed, RLS off, or no such foreign key)", ""])
+    page.add(["✅ passes · ❌ fails · ➖ does not apply (not exposed, RLS off, no such foreign key, or not checked)"
+              " · ❔ unknown (changed by SQL rlslint could not analyse)", ""])
     if left_out:
         return [f"… and {_plural(left_out, 'more failing table')} not shown; `rlslint report` shows every table.", ""]
     return []

@@ -117,9 +117,7 @@ def render_checklist(result: LintResult, color: bool, terminal: bool) -> str:
     from rich.table import Table
     from rich.text import Text
 
-    from rlslint.report.checklist import HEADERS, cells
-
-    marks = {True: "[green]✓[/]", False: "[bold red]✗[/]", None: "[dim]–[/]"}
+    from rlslint.report.checklist import HEADERS, TERMINAL_MARKS
     table = Table("Table", *HEADERS, title=f"rlslint checklist ({len(result.tables)} tables)")
     for column in table.columns[1:]:
         column.justify = "center"
@@ -128,7 +126,7 @@ def render_checklist(result: LintResult, color: bool, terminal: bool) -> str:
         if previous is not None and posture.schema != previous:
             table.add_section()  # a rule between schemas
         # A Text, not a str: rich would read "[link=…]" in a table name as markup.
-        table.add_row(Text(log_line(posture.name)), *(marks[c] for c in cells(posture)))
+        table.add_row(Text(log_line(posture.name)), *(TERMINAL_MARKS[c] for c in posture.cells))
         previous = posture.schema
     # In a terminal, fit it; in a pipe or a file, never cut a table name short.
     width = Console().width if terminal else 10_000

@@ -79,7 +79,7 @@ def _copied_predicate(table: Table) -> tuple[str, str, str] | None:
                 continue
             calls = per_row_calls(expr)
             sql = wrapped_calls_sql(expr, frozenset(at for _, at in calls)) if calls else predicate_sql(expr)
-            if sql is not None:  # None: the text is stale after a rename
+            if sql is not None:  # None: pglast cannot print this tree; look for another clause
                 return sql, ", ".join(quote_ident(r) if r != "public" else "public" for r in policy.roles), policy.name
     return None
 

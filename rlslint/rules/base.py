@@ -64,12 +64,11 @@ class Rule:
     default_enabled: bool = True
     tags: tuple[str, ...] = ()  # what it protects: security, performance, reliability (SARIF's tags)
     checklist: bool = False  # one of the per-table checklist's rules (the README's first table)
+    # The checklist matrix's columns (diagnostics.CHECKLIST_COLUMNS) this rule's findings fail;
+    # for the command columns, only the commands a finding names.
+    cells: tuple[str, ...] = ()
     fires_when: str = ""  # the README's rule table: when it fires, on the model after all migrations
     points_at: str = ""  # the README's rule table: where a finding is located
-
-    @property
-    def module(self) -> str:
-        return self.check.__module__.rsplit(".", 1)[-1]
 
     def severity(self, settings: Settings) -> Severity:
         return settings.severities.get(self.code, self.default_severity)

@@ -72,6 +72,7 @@ RULE = Rule(
     default_severity=Severity.ERROR,
     tags=("security",),
     checklist=True,
+    cells=COMMANDS,
     fires_when="RLS is on, and for one or more of SELECT, INSERT, UPDATE, DELETE no permissive policy applies (`FOR ALL` covers all four; restrictive policies grant nothing)",
     points_at="the statement that enabled RLS; `commands` lists what is missing",
     check=check,

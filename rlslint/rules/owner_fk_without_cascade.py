@@ -96,6 +96,7 @@ RULE = Rule(
     default_severity=Severity.ERROR,
     tags=("reliability",),
     checklist=True,
+    cells=("Owner FKs cascade",),
     fires_when="an FK to an owner table (`auth.users`) has `ON DELETE` NO ACTION or RESTRICT, or SET NULL on a NOT NULL column",
     points_at="the FK clause",
     check=check,

@@ -63,6 +63,7 @@ RULE = Rule(
     default_severity=Severity.ERROR,
     tags=("security",),
     checklist=True,
+    cells=("RLS on",),
     fires_when="a table (plain or partitioned) in an exposed schema has RLS disabled",
     points_at="the `CREATE TABLE`, or the `DISABLE ROW LEVEL SECURITY` that turned it off",
     check=check,

@@ -60,6 +60,7 @@ RULE = Rule(
     default_severity=Severity.WARNING,
     tags=("performance",),
     checklist=True,
+    cells=("FKs indexed",),
     fires_when="the FK's columns are not the leading columns (in any order) of a valid, non-partial index, primary key or unique constraint",
     points_at="the FK's `REFERENCES` / `FOREIGN KEY` clause",
     check=check,

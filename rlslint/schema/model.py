@@ -11,11 +11,10 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from rlslint.diagnostics import Note
+from rlslint.diagnostics import COMMANDS, Note  # noqa: F401 (COMMANDS: the model's command vocabulary too)
 from rlslint.sql.names import QName
 from rlslint.sql.spans import Span
 
-COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
 
 def evolve(obj, **changes):

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Protocol
 
-from rlslint.schema.model import Expr
+
+class Expr(Protocol):
+    """What printing needs of an expression: its JSON tree (the schema model's ``Expr`` has one)."""
+
+    @property
+    def tree(self) -> Mapping[str, Any]: ...
 
 # A_Const spells its value by kind in JSON ({"ival": {"ival": 1}}); pglast wants a `val` node.
 _CONST = {"ival": "Integer", "fval": "Float", "sval": "String", "bsval": "BitString", "boolval": "Boolean"}

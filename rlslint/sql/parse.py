@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from pglast import parser as pg
 from pglast.parser import ParseError
 
-from rlslint.diagnostics import Note, SourceError
+from rlslint.sql.problems import Note, SourceError
 from rlslint.sql.spans import ByteOffsets, Span, ascii_shadow
 
 Node = dict[str, Any]

@@ -1,0 +1,33 @@
+"""What reading and parsing can say about a file besides its statements: that part of it
+could not be read or parsed (an error: exit 2), or was not analysed (a note)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rlslint.sql.spans import Span
+
+
+@dataclass(frozen=True)
+class SourceError:
+    """rlslint could not read or parse (part of) a file. Never a finding: exit code 2."""
+
+    path: str
+    message: str
+    offset: int | None = None  # None: the error concerns the whole file
+    kind: str = "error"  # "read", "syntax", "usage", "config", "internal"
+
+    @classmethod
+    def internal(cls, path: str, doing: str, exc: BaseException) -> "SourceError":
+        """A failure rlslint did not foresee: one line naming the file and what failed, exit 2."""
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        return cls(path, f"internal error while {doing}: {type(exc).__name__}{': ' + detail if detail else ''}",
+                   kind="internal")
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something rlslint did not analyse (dynamic SQL, unmodelled statement); shown with --verbose."""
+
+    span: Span
+    message: str
