@@ -37,7 +37,6 @@ from functools import partial
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules import unindexed_foreign_key
 from rlslint.rules._predicates import (ColumnUse, PolicyUse, create_index_sql, leads_index, policy_filters, policy_names,
                                       serves, type_name)
 from rlslint.rules.base import Rule, RuleContext
@@ -47,7 +46,9 @@ from rlslint.sql.names import quote_ident
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
     # IDX001 reports an unindexed foreign-key column, naming the policies that filter on it too.
-    fk_rule_runs = ctx.settings.runs(unindexed_foreign_key.RULE)
+    from rlslint.rules import BY_CODE  # the registry, once every rule module is loaded
+
+    fk_rule_runs = ctx.settings.runs(BY_CODE["IDX001"])
     for (qname, column, wrapped_shape), refs in ctx.shared(policy_filters).items():
         target = ctx.catalog.table(qname)
         if target is None:
