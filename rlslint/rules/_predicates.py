@@ -297,20 +297,25 @@ Path = tuple[tuple[str, Node], ...]  # (node type, node) from the expression's r
 
 
 def walk(tree: Any, path: Path = ()) -> Iterator[tuple[str, Node, Path]]:
-    """Every node of a JSON tree in source order: (type, node, the nodes above it)."""
-    if isinstance(tree, list):
-        for item in tree:
-            yield from walk(item, path)
-    elif isinstance(tree, dict):
-        if len(tree) == 1:
-            kind, body = next(iter(tree.items()))
+    """Every node of a JSON tree in source order: (type, node, the nodes above it).
+
+    An explicit stack, not nested generators: a value passes through every generator above
+    it, so recursion made a tree 16,000 levels deep cost hundreds of millions of steps."""
+    stack: list[tuple[Any, Path]] = [(tree, path)]
+    while stack:
+        item, above = stack.pop()
+        if isinstance(item, list):
+            stack.extend((child, above) for child in reversed(item))
+            continue
+        if not isinstance(item, dict):
+            continue
+        if len(item) == 1:
+            kind, body = next(iter(item.items()))
             if kind[:1].isupper() and isinstance(body, dict):
-                yield kind, body, path
-                path = path + ((kind, body),)
-                tree = body
-        for value in tree.values():
-            if isinstance(value, (dict, list)):
-                yield from walk(value, path)
+                yield kind, body, above
+                above = above + ((kind, body),)
+                item = body
+        stack.extend((value, above) for value in reversed(item.values()) if isinstance(value, (dict, list)))
 
 
 def func_name(call: Node) -> str:
