@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from pglast import parser as pg
 from pglast.parser import ParseError
 
+from rlslint.schema import catalog_views
 from rlslint.schema.model import Table
 from rlslint.sql.names import QName, quote_ident
 from rlslint.sql.parse import Node, Statement, _relocate
@@ -33,10 +34,23 @@ class Unanalysed:
     reason: str
 
 
-Tables = Callable[[], Mapping[QName, Table]]
+class Model(Protocol):
+    """What the evaluation reads, live: the replay's state as the statements produced so far left it."""
 
-# Schemas whose tables the model does not hold: a catalog query that can see them is unknown.
-_SYSTEM_PROBES = ("pg_catalog", "information_schema", "auth", "storage", "extensions")
+    tables: Mapping[QName, Table]
+    schemas: set[str]
+
+
+class _Leave(Exception):
+    """EXIT or CONTINUE, on its way to the loop (or labelled block) it names; None: the innermost loop."""
+
+    def __init__(self, label: str | None, exit: bool) -> None:
+        self.label, self.exit = label, exit
+
+
+# A loop the evaluation runs more often than this is reported, not run: a migration's loops
+# go over its tables and arrays, and a condition the model keeps true would never end.
+_MAX_ROUNDS = 10_000
 
 
 # A qualified function name -> the CREATE FUNCTION (its PL/pgSQL tree in ``plpgsql``) of a
@@ -44,7 +58,7 @@ _SYSTEM_PROBES = ("pg_catalog", "information_schema", "auth", "storage", "extens
 Functions = Callable[[tuple[str, ...]], "Statement | None"]
 
 
-def evaluate(do: Statement, tables: Tables, functions: Functions = lambda name: None,
+def evaluate(do: Statement, model: Model, functions: Functions = lambda name: None,
              ddl_commands: list[dict[str, Any]] | None = None, depth: int = 0) -> Iterator[Statement | Unanalysed]:
     """The statements a DO block (or a called function: ``do`` is its CREATE FUNCTION) runs.
 
@@ -52,8 +66,11 @@ def evaluate(do: Statement, tables: Tables, functions: Functions = lambda name: 
     """
     for function in do.plpgsql or ():
         body = function["PLpgSQL_function"]
-        interpreter = _Interpreter(do, body.get("datums", ()), tables, functions, ddl_commands, depth)
-        yield from interpreter.block(body.get("action", {}).get("PLpgSQL_stmt_block", {}))
+        interpreter = _Interpreter(do, body.get("datums", ()), model, functions, ddl_commands, depth)
+        try:
+            yield from interpreter.s_block(body.get("action", {}).get("PLpgSQL_stmt_block", {}))
+        except _Leave as leave:  # PostgreSQL refuses the function: EXIT or CONTINUE outside a loop
+            yield Unanalysed(do.span, f"{'EXIT' if leave.exit else 'CONTINUE'} outside a loop")
 
 
 def body_text(node: Node) -> str:
@@ -75,10 +92,10 @@ _INERT = frozenset({"PLpgSQL_stmt_raise", "PLpgSQL_stmt_return", "PLpgSQL_stmt_a
 
 
 class _Interpreter:
-    def __init__(self, do: Statement, datums: list, tables: Tables, functions: Functions,
+    def __init__(self, do: Statement, datums: list, model: Model, functions: Functions,
                  ddl_commands: list[dict[str, Any]] | None, depth: int) -> None:
         self.do = do
-        self.tables = tables
+        self.model = model
         self.functions = functions
         self.ddl_commands = ddl_commands
         self.depth = depth
@@ -111,7 +128,95 @@ class _Interpreter:
                                  "is not evaluated")
 
     def s_block(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
-        yield from self.block(stmt)
+        try:
+            yield from self.block(stmt)
+        except _Leave as leave:
+            if not (leave.exit and leave.label is not None and leave.label == stmt.get("label")):
+                raise  # EXIT <label> leaves the block of that label; anything else goes to a loop
+
+    def s_exit(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        cond = stmt.get("cond")
+        if cond is not None:
+            try:
+                if not self.value(cond["PLpgSQL_expr"]["query"]):
+                    return
+            except Unknown as exc:
+                yield Unanalysed(self.line_span(stmt.get("lineno")),
+                                 f"{'EXIT' if stmt.get('is_exit') else 'CONTINUE'} WHEN a condition known only at run time ({exc})")
+                # what the loop does from here on is unknown: leave it, the tables are marked
+                raise _Leave(stmt.get("label"), True)
+        raise _Leave(stmt.get("label"), bool(stmt.get("is_exit")))
+
+    def loop(self, stmt: Node, rounds: Iterable[None]) -> Iterator[Statement | Unanalysed]:
+        """The loop's body once per round; ``rounds`` binds the loop's variable before each."""
+        for count, _ in enumerate(rounds):
+            if count == _MAX_ROUNDS:
+                yield Unanalysed(self.line_span(stmt.get("lineno")), f"a loop that runs more than {_MAX_ROUNDS} times")
+                return
+            try:
+                yield from self.block(stmt)
+            except _Leave as leave:
+                if leave.label is not None and leave.label != stmt.get("label"):
+                    raise
+                if leave.exit:
+                    return
+
+    def s_loop(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        yield from self.loop(stmt, iter(lambda: None, 0))  # until EXIT
+
+    def s_while(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        unknown: list[Unanalysed] = []
+
+        def rounds() -> Iterator[None]:
+            while True:
+                try:
+                    if not self.value(stmt["cond"]["PLpgSQL_expr"]["query"]):
+                        return
+                except Unknown as exc:
+                    unknown.append(Unanalysed(self.line_span(stmt.get("lineno")),
+                                              f"WHILE whose condition is known only at run time ({exc})"))
+                    return
+                yield None
+
+        yield from self.loop(stmt, rounds())
+        yield from unknown
+
+    def s_fori(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        try:
+            lower, upper = (self.value(stmt[key]["PLpgSQL_expr"]["query"]) for key in ("lower", "upper"))
+            step = self.value(stmt["step"]["PLpgSQL_expr"]["query"]) if "step" in stmt else 1
+        except Unknown as exc:
+            yield Unanalysed(self.line_span(stmt.get("lineno")), f"FOR over a range known only at run time ({exc})")
+            return
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lower, upper, step)) or step <= 0:
+            yield Unanalysed(self.line_span(stmt.get("lineno")), "FOR over a range that is not of integers")
+            return
+        name = stmt["var"]["PLpgSQL_var"]["refname"]
+        values = range(lower, upper - 1, -step) if stmt.get("reverse") else range(lower, upper + 1, step)
+
+        def rounds() -> Iterator[None]:
+            for value in values:
+                self.env[name] = value
+                yield None
+
+        yield from self.loop(stmt, rounds())
+
+    def s_case(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        try:
+            if "t_expr" in stmt:
+                self.env[self.names[stmt["t_varno"]]] = self.value(stmt["t_expr"]["PLpgSQL_expr"]["query"])
+            for when in stmt.get("case_when_list", ()):
+                branch = when["PLpgSQL_case_when"]
+                if self.value(branch["expr"]["PLpgSQL_expr"]["query"]):
+                    yield from self.block({"body": branch.get("stmts", ())})
+                    return
+        except Unknown as exc:
+            yield Unanalysed(self.line_span(stmt.get("lineno")), f"CASE whose branch is known only at run time ({exc})")
+            return
+        if stmt.get("have_else"):
+            yield from self.block({"body": stmt.get("else_stmts", ())})
+        else:  # PostgreSQL raises case_not_found: the migration fails
+            yield Unanalysed(self.line_span(stmt.get("lineno")), "CASE without a matching branch or ELSE")
 
     def s_assign(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         query = stmt["expr"]["PLpgSQL_expr"]["query"]
@@ -150,7 +255,7 @@ class _Interpreter:
 
     def calls(self, query: str, span: Span) -> Iterator[Statement | Unanalysed]:
         """``PERFORM f()`` / ``SELECT f()`` of a function the migrations created: run its body."""
-        yield from call_statements(query, span, self.tables, self.functions, self.depth)
+        yield from call_statements(query, span, self.model, self.functions, self.depth)
 
     def s_dynexecute(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         try:
@@ -187,9 +292,13 @@ class _Interpreter:
             yield Unanalysed(self.line_span(stmt.get("lineno")), "FOREACH over a value that is not an array")
             return
         name = self.names[stmt["varno"]]
-        for value in values:
-            self.env[name] = value
-            yield from self.block(stmt)
+
+        def rounds() -> Iterator[None]:
+            for value in values:
+                self.env[name] = value
+                yield None
+
+        yield from self.loop(stmt, rounds())
 
     def s_fors(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         var = stmt["var"]
@@ -200,12 +309,16 @@ class _Interpreter:
             yield Unanalysed(self.line_span(stmt.get("lineno")), f"FOR over rows known only at run time ({exc})")
             return
         targets = [f["name"] for f in var.get("PLpgSQL_row", {}).get("fields", ())]
-        for row in rows:
-            if targets:  # FOR a, b IN SELECT …: the columns in order
-                self.env.update(zip(targets, row.values()))
-            else:
-                self.env[name] = row
-            yield from self.block(stmt)
+
+        def rounds() -> Iterator[None]:
+            for row in rows:
+                if targets:  # FOR a, b IN SELECT …: the columns in order
+                    self.env.update(zip(targets, row.values()))
+                else:
+                    self.env[name] = row
+                yield None
+
+        yield from self.loop(stmt, rounds())
 
     # --- produced statements -----------------------------------------------------------
 
@@ -271,11 +384,23 @@ class _Interpreter:
         if kind == "TypeCast":
             value = self.eval(body["arg"], env)
             names = [n["String"]["sval"] for n in body["typeName"].get("names", ()) if "String" in n]
-            if names[-1:] in (["text"], ["varchar"], ["regclass"], ["name"]) and value is not None:
+            is_array = bool(body["typeName"].get("arrayBounds"))
+            if names[-1:] in (["text"], ["varchar"], ["regclass"], ["name"]) and value is not None and not is_array:
                 return str(value)
             return value
+        if kind == "CoalesceExpr":
+            return next((v for v in (self.eval(a, env) for a in body.get("args", ())) if v is not None), None)
         if kind == "A_ArrayExpr":
             return [self.eval(e, env) for e in body.get("elements", ())]
+        if kind == "A_Indirection":  # tables[i]: PostgreSQL's arrays count from 1
+            value = self.eval(body["arg"], env)
+            for item in body.get("indirection", ()):
+                index = item.get("A_Indices", {})
+                if not isinstance(value, list) or index.get("is_slice") or "uidx" not in index:
+                    raise Unknown("an indirection other than an array subscript")
+                at = self.eval(index["uidx"], env)
+                value = value[at - 1] if isinstance(at, int) and 1 <= at <= len(value) else None
+            return value
         if kind == "FuncCall":
             return self.call(body, env)
         if kind == "BoolExpr":
@@ -314,10 +439,14 @@ class _Interpreter:
                 if isinstance(left, list) or isinstance(right, list):
                     return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
                 return f"{left}{right}"
-            if name == "=":
-                return left == right
-            if name in ("<>", "!="):
-                return left != right
+            if name in _COMPARISONS or name in _ARITHMETIC:
+                if left is None or right is None:
+                    return None
+                if name in _ARITHMETIC and not all(isinstance(v, int) and not isinstance(v, bool) for v in (left, right)):
+                    raise Unknown(f"operator {name} on values that are not integers")
+                if name in ("<", ">", "<=", ">=") and type(left) is not type(right):
+                    raise Unknown(f"operator {name} on values of different types")
+                return (_COMPARISONS.get(name) or _ARITHMETIC[name])(left, right)
             if name == "~~":
                 return _like(left, right)
             if name == "!~~":
@@ -338,6 +467,12 @@ class _Interpreter:
             return "NULL" if args[0] is None else _literal(args[0])
         if name in ("lower", "upper") and len(args) == 1 and isinstance(args[0], str):
             return args[0].lower() if name == "lower" else args[0].upper()
+        if name in ("array_length", "cardinality") and args and isinstance(args[0], list):
+            if name == "array_length" and args[1:] != [1]:
+                raise Unknown("array_length() of a dimension other than the first")
+            return len(args[0]) if args[0] or name == "cardinality" else None  # an empty array has no length
+        if name in ("length", "char_length") and len(args) == 1 and isinstance(args[0], str):
+            return len(args[0])
         if name == "concat":
             return "".join("" if a is None else str(a) for a in args)
         if name == "unnest" and len(args) == 1 and isinstance(args[0], list):
@@ -367,38 +502,55 @@ class _Interpreter:
                     label = targets[0].get("name") or "unnest"
                     return [{label: v} for v in produced.values]
             raise Unknown("a SELECT without FROM that is not unnest(ARRAY[…])")
-        if len(sources) != 1:
-            raise Unknown("a query over several catalogs")
-        alias, candidates = self.catalog(sources[0])
-        rows = []
         where = select.get("whereClause")
-        catalog_view = "RangeVar" in sources[0]
-        for probe in _SYSTEM_PROBES if catalog_view else ():  # would the query also see tables the model does not hold?
-            if where is None or self.holds(where, env, alias, _probe_row(probe, candidates)):
-                raise Unknown("the query can see tables the migrations do not create")
-        for row in candidates:
-            if where is None or self.holds(where, env, alias, row):
-                rows.append(self.project(targets, env, alias, row))
+        rows = []
+        for scope, probe in self.from_items(sources, env):
+            if where is not None and not self.eval(where, _RowEnv(env, scope)):
+                continue
+            if probe:  # would the query also see objects the model does not hold?
+                raise Unknown("the query can see objects the migrations do not create")
+            rows.append(self.project(targets, env, scope))
         return rows
 
-    def holds(self, where: Node, env: Mapping[str, Any], alias: str, row: dict[str, Any]) -> bool:
-        return bool(self.eval(where, _RowEnv(env, alias, row)))
+    def from_items(self, sources: Iterable[Node], env: Mapping[str, Any]) -> list[tuple[dict[str, dict], bool]]:
+        """The FROM list's combinations of rows: (alias -> row, whether a probe row is among them)."""
+        combined: list[tuple[dict[str, dict], bool]] = [({}, False)]
+        for source in sources:
+            combined = [({**scope, **more}, probe or also) for scope, probe in combined
+                        for more, also in self.from_item(source, env)]
+        return combined
 
-    def project(self, targets: list[Node], env: Mapping[str, Any], alias: str, row: dict[str, Any]) -> dict[str, Any]:
+    def from_item(self, source: Node, env: Mapping[str, Any]) -> list[tuple[dict[str, dict], bool]]:
+        if "JoinExpr" in source:
+            join = source["JoinExpr"]
+            if join.get("jointype", "JOIN_INNER") != "JOIN_INNER" or join.get("usingClause") or join.get("isNatural"):
+                raise Unknown("a join other than an inner join ON a condition")
+            quals = join.get("quals")
+            return [(scope, probe) for scope, probe in self.from_items((join["larg"], join["rarg"]), env)
+                    if quals is None or self.eval(quals, _RowEnv(env, scope))]
+        alias, rows, probes = self.catalog(source)
+        return [({alias: row}, False) for row in rows] + [({alias: row}, True) for row in probes]
+
+    def project(self, targets: list[Node], env: Mapping[str, Any], scope: dict[str, dict]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        scope = _RowEnv(env, alias, row)
+        names = _RowEnv(env, scope)
         for target in targets:
             val = target["val"]
-            if "ColumnRef" in val and any("A_Star" in f for f in val["ColumnRef"].get("fields", ())):
-                out.update(row)
+            fields = val["ColumnRef"].get("fields", ()) if "ColumnRef" in val else ()
+            if any("A_Star" in f for f in fields):
+                qualifier = fields[0].get("String", {}).get("sval") if len(fields) > 1 else None
+                for alias, row in scope.items():
+                    if qualifier in (None, alias):
+                        out.update(row)
                 continue
             label = target.get("name")
-            if label is None and "ColumnRef" in val:
-                label = val["ColumnRef"]["fields"][-1].get("String", {}).get("sval")
-            out[label or "?column?"] = self.eval(val, scope)
+            if label is None and fields:
+                label = fields[-1].get("String", {}).get("sval")
+            out[label or "?column?"] = self.eval(val, names)
         return out
 
-    def catalog(self, source: Node) -> tuple[str, list[dict[str, Any]]]:
+    def catalog(self, source: Node) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+        """(alias, rows, probe rows) of one FROM item."""
         if "RangeFunction" in source and self.ddl_commands is not None:
             function = source["RangeFunction"]
             calls = [item for items in function.get("functions", ()) for item in items.get("List", {}).get("items", ())
@@ -406,28 +558,30 @@ class _Interpreter:
             names = [n["String"]["sval"] for n in calls[0]["FuncCall"]["funcname"] if "String" in n] if calls else []
             if names[-1:] == ["pg_event_trigger_ddl_commands"]:
                 alias = (function.get("alias") or {}).get("aliasname") or "pg_event_trigger_ddl_commands"
-                return alias, list(self.ddl_commands)
+                return alias, list(self.ddl_commands), []
         if "RangeVar" not in source:
             raise Unknown("a query over something other than a catalog view")
         rv = source["RangeVar"]
         schema, name = rv.get("schemaname"), rv["relname"]
         alias = (rv.get("alias") or {}).get("aliasname") or name
-        tables = [t for t in self.tables().values()]
-        if name == "pg_tables" and schema in (None, "pg_catalog"):
-            return alias, [{"schemaname": t.qname.schema, "tablename": t.qname.name, "rowsecurity": t.rls}
-                           for t in tables]
-        if name == "tables" and schema == "information_schema":
-            return alias, [{"table_schema": t.qname.schema, "table_name": t.qname.name, "table_type": "BASE TABLE"}
-                           for t in tables]
-        if name == "columns" and schema == "information_schema":
-            return alias, [{"table_schema": t.qname.schema, "table_name": t.qname.name, "column_name": c.name}
-                           for t in tables for c in t.columns]
-        if name == "pg_policies" and schema in (None, "pg_catalog"):
-            return alias, [{"schemaname": t.qname.schema, "tablename": t.qname.name, "policyname": p.name,
-                            "cmd": p.command, "permissive": "PERMISSIVE" if p.permissive else "RESTRICTIVE"}
-                           for t in tables for p in t.policies]
-        shown = f"{schema}.{name}" if schema else name
-        raise Unknown(f"{shown} is read at run time")
+        found = catalog_views.view(schema, name, self.model.tables, self.model.schemas)
+        if found is None:
+            shown = f"{schema}.{name}" if schema else name
+            raise Unknown(f"{shown} is read at run time")
+        return alias, *found
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b, "<>": lambda a, b: a != b, "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
+# Integer arithmetic as PostgreSQL does it: division truncates toward zero
+_ARITHMETIC: dict[str, Callable[[int, int], int]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: (abs(a) // abs(b)) * (1 if (a >= 0) == (b > 0) else -1) if b else _division_by_zero()}
+
+
+def _division_by_zero() -> int:
+    raise Unknown("division by zero: PostgreSQL stops the migration")
 
 
 class _Opaque:
@@ -443,36 +597,27 @@ class _Rows:
 
 
 class _RowEnv(Mapping):
-    """Names inside a catalog query: the row's columns (bare or by alias), then the block's variables."""
+    """Names inside a catalog query: a FROM item by its alias, a column of any item, then the block's variables."""
 
-    def __init__(self, env: Mapping[str, Any], alias: str, row: dict[str, Any]) -> None:
-        self.env, self.alias, self.row = env, alias, row
+    def __init__(self, env: Mapping[str, Any], scope: dict[str, dict]) -> None:
+        self.env, self.scope = env, scope
 
     def __getitem__(self, key: str) -> Any:
-        if key == self.alias:
-            return self.row
-        if key in self.row:
-            return self.row[key]
+        if key in self.scope:
+            return self.scope[key]
+        for row in self.scope.values():
+            if key in row:
+                return row[key]
         return self.env[key]
 
     def __contains__(self, key: object) -> bool:
-        return key == self.alias or key in self.row or key in self.env
+        return key in self.scope or any(key in row for row in self.scope.values()) or key in self.env
 
     def __iter__(self):
-        return iter({**dict(self.env), **self.row})
+        return iter({**dict(self.env), **{k: None for row in self.scope.values() for k in row}, **self.scope})
 
     def __len__(self) -> int:
-        return len(set(self.env) | set(self.row))
-
-
-def _probe_row(schema: str, candidates: list[dict[str, Any]]) -> dict[str, Any]:
-    """A row of a table in a schema the model does not hold, shaped like the others."""
-    keys = candidates[0].keys() if candidates else ("schemaname", "tablename", "table_schema", "table_name")
-    row: dict[str, Any] = {key: "\x00" for key in keys}
-    for key in ("schemaname", "table_schema"):
-        row[key] = schema
-    row.update({k: False for k in ("rowsecurity",) if k in row})
-    return row
+        return sum(1 for _ in self)
 
 
 def _like(value: Any, pattern: Any) -> bool:
@@ -535,7 +680,7 @@ def _format(template: str, args: list[Any]) -> str:
     return "".join(out)
 
 
-def call_statements(query: str, span: Span, tables: Tables, functions: Functions,
+def call_statements(query: str, span: Span, model: Model, functions: Functions,
                     depth: int = 0) -> Iterator[Statement | Unanalysed]:
     """The statements ``SELECT f()`` (or ``PERFORM f()``) runs, when f is a function the
     migrations created; nothing for other functions, which cannot change the schema model."""
@@ -557,7 +702,41 @@ def call_statements(query: str, span: Span, tables: Tables, functions: Functions
         if call.get("args") or depth > 8:
             yield Unanalysed(span, f"call of {'.'.join(name)}() with arguments or recursion is not evaluated")
             continue
-        yield from evaluate(function, tables, functions, depth=depth + 1)
+        if function.plpgsql is None:
+            yield from sql_body(function)
+        else:
+            yield from evaluate(function, model, functions, depth=depth + 1)
+
+
+def sql_body(create: Statement) -> Iterator[Statement | Unanalysed]:
+    """The statements of a ``LANGUAGE sql`` function's body, each located where it is written.
+
+    A ``BEGIN ATOMIC`` body holds no AS string and gives nothing: PostgreSQL allows only
+    queries and data changes there, which the model does not hold."""
+    body = body_text(create.node)
+    if not body:
+        return
+    try:
+        stmts = json.loads(pg.parse_sql_json(body))["stmts"]
+    except ParseError as exc:
+        yield Unanalysed(create.span, f"the body of a SQL function does not parse: {exc.args[0]}")
+        return
+    at = create.text.find(body)
+    offsets = ByteOffsets(body)
+    for entry in stmts:
+        kind, node = next(iter(entry["stmt"].items()))
+        first = offsets.to_char(entry.get("stmt_location", 0))
+        length = entry.get("stmt_len", 0)
+        last = offsets.to_char(entry.get("stmt_location", 0) + length) if length else len(body)
+        text = body[first:last]
+        first += len(text) - len(text.lstrip())
+        if at < 0:  # written with escapes (a quoted string): its statements have no place of their own
+            _relocate(node, lambda _: -1)
+            yield Statement(kind, node, create.span, text.strip(), embedded=True)
+            continue
+        start = create.span.start + at
+        _relocate(node, lambda b: start + offsets.to_char(b))
+        yield Statement(kind, node, Span(create.span.path, start + first, start + last), text.strip(), embedded=True)
 
 
 # The command tags of the statements the model replays, as event triggers see them

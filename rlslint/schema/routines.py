@@ -1,4 +1,4 @@
-"""PL/pgSQL the migrations run: DO blocks, functions they call, and event triggers.
+"""PL/pgSQL and SQL the migrations run: DO blocks, functions they call, and event triggers.
 
 The evaluation itself is schema/plpgsql.py; here the replay hands it the model and replays
 what comes back. Functions are remembered when created, so that ``SELECT f();`` or
@@ -35,9 +35,11 @@ class Function:
     created: Span  # the CREATE FUNCTION
     text: str
     node: Node
+    language: str  # "plpgsql" or "sql"
 
     def statement(self) -> Statement:
-        tree = json.loads(_plpgsql_tree(self.text))
+        """The CREATE FUNCTION, with its PL/pgSQL tree (none for a SQL function)."""
+        tree = json.loads(_plpgsql_tree(self.text)) if self.language == "plpgsql" else None
         return Statement("CreateFunctionStmt", self.node, self.created, self.text, plpgsql=tree)
 
 
@@ -70,7 +72,7 @@ def _finder(state: ReplayState):
 
 def do_block(stmt: Statement, state: ReplayState) -> None:
     if stmt.plpgsql is not None:  # otherwise parse already put the plain SQL it runs after it
-        _replay_produced(evaluate(stmt, lambda: state.tables, _finder(state)), state)
+        _replay_produced(evaluate(stmt, state, _finder(state)), state)
 
 
 def create_function(stmt: Statement, state: ReplayState) -> None:
@@ -81,18 +83,23 @@ def create_function(stmt: Statement, state: ReplayState) -> None:
     language = next((o["DefElem"]["arg"]["String"]["sval"] for o in node.get("options", ())
                      if o["DefElem"]["defname"] == "language" and "String" in o["DefElem"]["arg"]), "sql")
     schema = names[-2] if len(names) > 1 else state.creation_schema(None)
-    if schema is None or language.lower() != "plpgsql":
+    language = language.lower()
+    if schema is None:
         return
-    try:
-        _plpgsql_tree(stmt.text)
-    except ParseError:
+    if language not in ("plpgsql", "sql"):  # C, plv8 …: calling it runs nothing the model can know
+        state.functions.pop(QName(schema, names[-1]), None)
         return
-    state.functions[QName(schema, names[-1])] = Function(stmt.span, stmt.text, stmt.node)
+    if language == "plpgsql":
+        try:
+            _plpgsql_tree(stmt.text)
+        except ParseError:
+            return
+    state.functions[QName(schema, names[-1])] = Function(stmt.span, stmt.text, stmt.node, language)
 
 
 def select(stmt: Statement, state: ReplayState) -> None:
     if state.functions and not stmt.node.get("fromClause"):
-        _replay_produced(call_statements(stmt.text, stmt.span, lambda: state.tables, _finder(state)), state)
+        _replay_produced(call_statements(stmt.text, stmt.span, state, _finder(state)), state)
 
 
 def create_event_trigger(stmt: Statement, state: ReplayState) -> None:
@@ -135,7 +142,7 @@ def fire_event_triggers(stmt: Statement, state: ReplayState) -> None:
             continue
         state.trigger_depth += 1
         try:
-            _replay_produced(evaluate(function.statement(), lambda: state.tables, _finder(state),
+            _replay_produced(evaluate(function.statement(), state, _finder(state),
                                       ddl_commands(stmt, qname), state.trigger_depth), state)
         finally:
             state.trigger_depth -= 1
