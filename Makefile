@@ -22,6 +22,7 @@ test: $(BIN)/rlslint
 
 bench: $(BIN)/rlslint
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/verify.py
 
 # Regenerate the rule pages in rules/ from the rule declarations (a test fails when they are stale).
 docs: $(BIN)/rlslint

@@ -6,6 +6,7 @@ not do its job (bad usage, bad config, a file it cannot read or parse).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -80,8 +81,15 @@ def main() -> None:
 @click.option("--layout", type=click.Choice(LAYOUT_NAMES), default=None,
               help="Order every set as this layout's tool does, instead of detecting the layout.")
 @click.option("--list-files", is_flag=True, help="Print every migration set, its layout and its files in apply order; lint nothing.")
+@click.option("--verify", is_flag=True,
+              help="Also apply the migrations to a throwaway PostgreSQL (the pgserver wheel: pip install "
+                   "'rlslint[verify]', or initdb and pg_ctl on the PATH) and report where the model and its catalog differ.")
+@click.option("--database-url", metavar="URL",
+              help="With --verify: use this server (postgresql://user@host:port/db, ?host=/socket/dir for a socket), "
+                   "in a database rlslint creates and drops, instead of a throwaway cluster.")
 def check(paths, output_format, output, reports, fail_on, select, ignore, extend_select, config_path, baseline_path,
-          write_baseline_path, exit_zero, statistics, no_cache, verbose, color, layout, list_files) -> None:
+          write_baseline_path, exit_zero, statistics, no_cache, verbose, color, layout, list_files, verify,
+          database_url) -> None:
     """Lint migrations. With no PATHS, every migration set of the repository.
 
     A directory is linted whole, or each set below it. Given files (as pre-commit passes
@@ -104,6 +112,8 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
         _fail(str(exc))
     if list_files:
         _list_files(list(paths), layout, declared)
+    if database_url and not verify:
+        _fail("--database-url names the server for --verify; add --verify")
     overrides = Overrides(select or None, ignore or None, extend_select, Severity.parse(fail_on) if fail_on else None)
     # The parse trees are millions of small dicts and hold no reference cycles; the cyclic
     # collector would re-scan them over and over (a third of the run) to free nothing
@@ -115,8 +125,9 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
         cache = ReplayCache(directory) if directory is not None else None
         # Writing a baseline records every finding, including those an older baseline holds.
         baseline = _baseline(baseline_path) if baseline_path and not write_baseline_path else None
-        result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES, cache, baseline,
-                             layout=layout, declared=declared)
+        with _verifier(verify, database_url) as verifier:
+            result = engine.lint(list(paths), Path.cwd(), settings_for, ALL_RULES, cache, baseline,
+                                 layout=layout, declared=declared, verifier=verifier)
     except ConfigError as exc:
         _fail(str(exc))
     if cache is not None and cache.problem:
@@ -137,6 +148,24 @@ def check(paths, output_format, output, reports, fail_on, select, ignore, extend
     if not exit_zero and any(d.severity >= fail_at for d in result.diagnostics):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+@contextlib.contextmanager
+def _verifier(verify: bool, database_url: str | None):
+    """The PostgreSQL for --verify, started once for the whole run and removed after it; None without --verify."""
+    if not verify:
+        yield None
+        return
+    from rlslint.verify import VerifyError
+    from rlslint.verify.server import ServerUnavailable, server
+    from rlslint.verify.verifier import Verifier
+
+    try:
+        with server(database_url, lambda line: _echo(f"rlslint: --verify: {line}\n", err=True)) as endpoint, \
+                Verifier(endpoint) as verifier:
+            yield verifier
+    except (ServerUnavailable, VerifyError) as exc:
+        _fail(f"--verify: {exc}")
 
 
 def _list_files(paths: list[str], layout: str | None, declared) -> None:

@@ -1,6 +1,8 @@
-"""The pipeline: sources -> history (parse, replay) -> rules -> suppressions -> report-ready result.
+"""The pipeline: sources -> history (parse, replay) [-> verify] -> rules -> suppressions -> report-ready result.
 
-One direction, no back edges; every stage hands plain data to the next.
+One direction, no back edges; every stage hands plain data to the next. With
+``--verify``, the history's statement-by-statement trace is applied to a real PostgreSQL
+(``rlslint.verify``) before the rules run, and the rules see what it found.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from rlslint import checklist, history, sources, suppress
 from rlslint.baseline import Baseline
@@ -16,7 +18,7 @@ from rlslint.cache import ReplayCache
 from rlslint.deep import run_deep
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
 from rlslint.layouts import LAYOUTS
-from rlslint.rules import ALL_RULES, SUPPRESSION_RULES
+from rlslint.rules import ALL_RULES, SUPPRESSION_RULES, VERIFY_RULES
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Catalog
 from rlslint.schema.replay import replay
@@ -24,22 +26,29 @@ from rlslint.schema.state import strict_mode
 from rlslint.settings import Settings
 from rlslint.sql.parse import parse_file
 from rlslint.sql.spans import LineIndex
+from rlslint.verify import VerifyError
+
+if TYPE_CHECKING:
+    from rlslint.verify.verifier import Verification, Verifier
 
 SettingsFor = Callable[[sources.MigrationSet], Settings]
 
 
 def lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule] = ALL_RULES,
          cache: ReplayCache | None = None, baseline: Baseline | None = None, layout: str | None = None,
-         declared: tuple[sources.DeclaredSet, ...] = ()) -> LintResult:
-    """``baseline``: findings it records are not reported. ``layout`` and ``declared``: see ``sources.discover``."""
-    return run_deep(_lint, paths, cwd, settings_for, rules, cache, baseline, layout, declared)
+         declared: tuple[sources.DeclaredSet, ...] = (), verifier: Verifier | None = None) -> LintResult:
+    """``baseline``: findings it records are not reported. ``layout`` and ``declared``: see ``sources.discover``.
+    ``verifier``: apply each set to its PostgreSQL too (``rlslint check --verify``)."""
+    return run_deep(_lint, paths, cwd, settings_for, rules, cache, baseline, layout, declared, verifier)
 
 
 def _lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterable[Rule], cache: ReplayCache | None,
-          baseline: Baseline | None, layout: str | None, declared: tuple[sources.DeclaredSet, ...]) -> LintResult:
+          baseline: Baseline | None, layout: str | None, declared: tuple[sources.DeclaredSet, ...],
+          verifier: Verifier | None) -> LintResult:
     discovery = sources.discover(paths, cwd, layout, declared)
     texts: dict[str, SourceText] = {}
-    results = [_lint_set_guarded(s, settings_for, texts, cache, tuple(rules), baseline, cwd) for s in discovery.sets]
+    results = [_lint_set_guarded(s, settings_for, texts, cache, tuple(rules), baseline, cwd, verifier)
+               for s in discovery.sets]
     # Report in apply order (2_b.sql before 10_a.sql), not in the order of the path text.
     order = {f.display: (i, j) for i, s in enumerate(discovery.sets) for j, f in enumerate(s.files)}
     place = lambda path: (order.get(path, (len(order), 0)), path)  # noqa: E731
@@ -67,11 +76,13 @@ class _SetResult:
 
 def _lint_set_guarded(migration_set: sources.MigrationSet, settings_for: SettingsFor, texts: dict[str, SourceText],
                       cache: ReplayCache | None, rules: tuple[Rule, ...], baseline: Baseline | None,
-                      cwd: Path) -> _SetResult:
+                      cwd: Path, verifier: Verifier | None = None) -> _SetResult:
     """A failure rlslint did not foresee costs this set its findings, never the other sets."""
     settings = settings_for(migration_set)  # a ConfigError is the user's to fix: the command line reports it
     try:
-        return _lint_set(migration_set, settings, texts, cache, rules, baseline, cwd)
+        return _lint_set(migration_set, settings, texts, cache, rules, baseline, cwd, verifier)
+    except VerifyError:
+        raise  # the server is gone: no later set can be verified either
     except Exception as exc:
         if strict_mode():
             raise
@@ -81,17 +92,28 @@ def _lint_set_guarded(migration_set: sources.MigrationSet, settings_for: Setting
 
 
 def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
-              cache: ReplayCache | None, rules: tuple[Rule, ...], baseline: Baseline | None, cwd: Path) -> _SetResult:
+              cache: ReplayCache | None, rules: tuple[Rule, ...], baseline: Baseline | None, cwd: Path,
+              verifier: Verifier | None = None) -> _SetResult:
     for file in migration_set.files:
         if file.text is not None:
             texts[file.display] = SourceText(file.display, file.text, LineIndex(file.text))
-    replayed = history.replay_set(migration_set, keep=lambda text: suppress.MARKER in text, cache=cache)
-    catalog = replayed.catalog
+    tracer = None
+    if verifier is not None:
+        from rlslint.verify.trace import Tracer
+
+        tracer = Tracer()
+    replayed = history.replay_set(migration_set, keep=lambda text: suppress.MARKER in text, cache=cache, observer=tracer)
+    verification = None
+    if verifier is not None and tracer is not None:
+        verification = verifier.verify(tracer.files(), replayed.catalog, frozenset(e.path for e in replayed.errors))
+        rules = (*rules, *VERIFY_RULES)
+    # Tables the model could not know are judged as PostgreSQL left them, when it was asked.
+    catalog = verification.catalog_for_rules(replayed.catalog) if verification is not None else replayed.catalog
     wanted = lambda path: _wanted(path, migration_set)  # noqa: E731
     # Suppressions see the whole set: a comment in an old migration can excuse a finding
     # that a named file caused, so only after them are findings narrowed to those files.
     ran = tuple(rule for rule in rules if settings.runs(rule))
-    found = run_rules(catalog, settings, ran, fixes=False)
+    found = run_rules(catalog, settings, ran, fixes=False, verification=verification)
     inputs = suppress.Inputs(replayed.kept, texts, {f.display: f.path for f in migration_set.files}, catalog.targets)
     suppressed = suppress.apply(found, inputs, settings, frozenset(r.code for r in ran), baseline)
     reported = [d for d in (*suppressed.kept, *suppressed.findings) if wanted(d.span.path)]
@@ -99,11 +121,13 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
         # Named files also answer for findings they cause elsewhere: a DROP POLICY in a new
         # migration leaves the finding on the old ENABLE statement, where it did not exist.
         existed = {d.identity for d in run_rules(replayed.without_targets, settings, rules, fixes=False)}
-        reported += [d for d in suppressed.kept if d.identity not in existed and not wanted(d.span.path)]
+        verified = {r.code for r in VERIFY_RULES}  # a difference is where it is, never caused elsewhere
+        reported += [d for d in suppressed.kept
+                     if d.identity not in existed and not wanted(d.span.path) and d.code not in verified]
     return _SetResult(
         diagnostics=[d.with_fix() for d in reported],  # fixes are printed for reported findings only
-        errors=list(replayed.errors),
-        notes=[n for n in catalog.notes if wanted(n.span.path)],
+        errors=[*replayed.errors, *(verification.errors if verification is not None else ())],
+        notes=[n for n in (*catalog.notes, *(verification.notes if verification is not None else ())) if wanted(n.span.path)],
         tables=checklist.rows([t for t in catalog.tables.values() if wanted(t.created.path) or wanted(t.changed.path)],
                               settings, found, ran),
         report=SetReport(
@@ -116,9 +140,9 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
 
 
 def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_RULES,
-              fixes: bool = True) -> list[Diagnostic]:
+              fixes: bool = True, verification: Verification | None = None) -> list[Diagnostic]:
     """Every rule's findings on the model; with ``fixes=False`` costly fixes stay unbuilt."""
-    ctx = RuleContext(catalog, settings)
+    ctx = RuleContext(catalog, settings, verification)
     found: list[Diagnostic] = []
     for rule in rules:
         if settings.runs(rule):

@@ -9,12 +9,12 @@ prefix of the set is loaded instead of replayed, and only the files after it are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 from rlslint.cache import ReplayCache, Snapshot
 from rlslint.diagnostics import SourceError
 from rlslint.schema.model import Catalog
-from rlslint.schema.replay import replay_file
+from rlslint.schema.replay import Observer, replay_file
 from rlslint.schema.state import ReplayState, strict_mode
 from rlslint.sources import MigrationSet
 from rlslint.sql.parse import ParsedFile, parse_file
@@ -31,8 +31,22 @@ class History:
     without_targets: Catalog | None
 
 
-def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: ReplayCache | None = None) -> History:
-    """Replay the readable files of a set in order; ``keep(text)`` says whose parse to return."""
+class FileObserver(Protocol):
+    """Told where each file starts and of each statement replayed (``rlslint.verify.trace``)."""
+
+    def start_file(self, path: str) -> None: ...
+
+    observe: Observer
+
+
+def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: ReplayCache | None = None,
+               observer: FileObserver | None = None) -> History:
+    """Replay the readable files of a set in order; ``keep(text)`` says whose parse to return.
+
+    An ``observer`` sees every statement of every file, so the cache is not used with one.
+    """
+    if observer is not None:
+        cache = None
     readable = [f for f in migration_set.files if f.text is not None]
     targets = migration_set.targets
     named = lambda f: targets is not None and f.display in targets  # noqa: E731
@@ -55,7 +69,11 @@ def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: 
         try:
             parsed = parse_file(file.display, file.text)
             errors.extend(parsed.errors)
-            replay_file(parsed, state)
+            if observer is None:
+                replay_file(parsed, state)
+            else:
+                observer.start_file(file.display)
+                replay_file(parsed, state, observer.observe)
             if without is not None and not named(file):
                 replay_file(parsed, without)
         except Exception as exc:  # this file is reported; the files after it are still replayed

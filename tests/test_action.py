@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -56,7 +58,8 @@ def expand(text: str, inputs: dict[str, str]) -> str:
     return expanded
 
 
-def run_action(action_path: Path, workspace: Path, runner_temp: Path, with_: dict[str, str]) -> tuple[int, str, str]:
+def run_action(action_path: Path, workspace: Path, runner_temp: Path, with_: dict[str, str],
+               extra_env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """(exit status of the first failing step or 0, the steps' stdout, the step summary)."""
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     assert action["runs"]["using"] == "composite"
@@ -78,7 +81,7 @@ def run_action(action_path: Path, workspace: Path, runner_temp: Path, with_: dic
             assert step["uses"].startswith("actions/setup-python@")
             continue
         assert step["shell"] == "bash"
-        env = base_env | {k: expand(str(v), inputs) for k, v in step.get("env", {}).items()}
+        env = base_env | (extra_env or {}) | {k: expand(str(v), inputs) for k, v in step.get("env", {}).items()}
         script = workspace.parent / "step.sh"
         script.write_text(expand(step["run"], inputs))
         done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=workspace, env=env,
@@ -193,3 +196,17 @@ def test_the_documented_cli_step_writes_the_summary(tmp_path):
     assert summary.read_text(encoding="utf-8") == _rlslint(workspace, "--format", "markdown")
     assert sarif_errors((workspace / "rlslint.sarif").read_text(encoding="utf-8")) == []
     assert sum(line.startswith("::") for line in done.stdout.splitlines()) == 3
+
+
+def test_action_verify_input_applies_the_migrations_to_postgresql(action_path, runner_temp, tmp_path):
+    trigger = (Path(__file__).parent / "fixtures" / "verify" / "VER001-model-differs-from-catalog" / "fail.sql")
+    workspace = _project(tmp_path, ("20240101000000_notes.sql", trigger.read_text(encoding="utf-8")))
+    scratch = Path(tempfile.mkdtemp(prefix="rlslint-action-verify-"))  # reachable by the server's own user as root
+    scratch.chmod(0o755)
+    try:
+        status, stdout, _ = run_action(action_path, workspace, runner_temp, {"verify": "true"}, {"TMPDIR": str(scratch)})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert status == 1, stdout
+    annotations = [line for line in stdout.splitlines() if line.startswith("::") and "VER001" in line]
+    assert len(annotations) == 2 and all("line=17," in line for line in annotations)

@@ -11,20 +11,29 @@ from click.testing import CliRunner
 from rlslint import engine
 from rlslint.cli import main
 from rlslint.docs import rule_markdown, stale_pages
-from rlslint.rules import KNOWN_RULES
+from rlslint.rules import KNOWN_RULES, VERIFY_RULES
 from rlslint.settings import Settings
 
 RULES_DIR = Path(__file__).parent.parent / "rules"
 
 
-def codes_found(sql: str, tmp_path: Path) -> set[str]:
+def codes_found(sql: str, tmp_path: Path, verifier=None) -> set[str]:
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     (migrations / "0001_example.sql").write_text(sql + "\n", encoding="utf-8")
     every_rule = Settings(enabled=frozenset(r.code for r in KNOWN_RULES))  # opt-in rules included
-    result = engine.lint([str(migrations)], tmp_path, lambda _: every_rule)
+    result = engine.lint([str(migrations)], tmp_path, lambda _: every_rule, verifier=verifier)
     assert result.errors == ()
     return {d.code for d in result.diagnostics}
+
+
+def _verifier_for(rule, request):
+    """The verify rules judge what a real PostgreSQL did: their examples run with --verify."""
+    if rule not in VERIFY_RULES:
+        return None
+    from tests.verifying import session_verifier
+
+    return session_verifier(request.getfixturevalue("pg"))
 
 
 def _examples(kind: str):
@@ -34,13 +43,23 @@ def _examples(kind: str):
 
 
 @pytest.mark.parametrize("rule, sql", list(_examples("bad")))
-def test_bad_example_fires_its_rule(rule, sql, tmp_path):
-    assert rule.code in codes_found(sql, tmp_path)
+def test_bad_example_fires_its_rule(rule, sql, tmp_path, request):
+    verifier = _verifier_for(rule, request)
+    try:
+        assert rule.code in codes_found(sql, tmp_path, verifier)
+    finally:
+        if verifier is not None:
+            verifier.close()
 
 
 @pytest.mark.parametrize("rule, sql", list(_examples("good")))
-def test_good_example_does_not_fire_its_rule(rule, sql, tmp_path):
-    assert rule.code not in codes_found(sql, tmp_path)
+def test_good_example_does_not_fire_its_rule(rule, sql, tmp_path, request):
+    verifier = _verifier_for(rule, request)
+    try:
+        assert rule.code not in codes_found(sql, tmp_path, verifier)
+    finally:
+        if verifier is not None:
+            verifier.close()
 
 
 @pytest.mark.parametrize("rule", KNOWN_RULES, ids=lambda r: r.code)

@@ -26,13 +26,21 @@ _SUPPRESSION_MODULES = (
 )
 
 
+# Judged with ``rlslint check --verify``, on what a real PostgreSQL did with the migrations.
+_VERIFY_MODULES = (
+    "model_differs_from_catalog",
+    "extension_unavailable",
+)
+
+
 def _rules(modules: tuple[str, ...]) -> tuple[Rule, ...]:
     return tuple(import_module(f"rlslint.rules.{name}").RULE for name in modules)
 
 
 ALL_RULES: tuple[Rule, ...] = _rules(_RULE_MODULES)  # the rules over the schema model
 SUPPRESSION_RULES: tuple[Rule, ...] = _rules(_SUPPRESSION_MODULES)
-KNOWN_RULES = ALL_RULES + SUPPRESSION_RULES  # what configs, suppressions and docs may name
+VERIFY_RULES: tuple[Rule, ...] = _rules(_VERIFY_MODULES)
+KNOWN_RULES = ALL_RULES + SUPPRESSION_RULES + VERIFY_RULES  # what configs, suppressions and docs may name
 
 BY_CODE = {rule.code: rule for rule in KNOWN_RULES}
 BY_NAME = {rule.name: rule for rule in KNOWN_RULES}

@@ -19,6 +19,7 @@ T = TypeVar("T")
 class RuleContext:
     catalog: Catalog
     settings: Settings
+    verification: Any = None  # rlslint.verify.verifier.Verification, with --verify
     _answers: dict[Callable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def exposed(self, table: Table) -> bool:

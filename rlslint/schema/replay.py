@@ -88,11 +88,18 @@ def replay(files: Iterable[ParsedFile], strict: bool | None = None, start: str |
     return state.catalog()
 
 
-def replay_file(parsed: ParsedFile, state: ReplayState) -> None:
+# Told of each statement once the replay applied it (``rlslint check --verify`` compares the
+# model at that point with PostgreSQL's catalog).
+Observer = Callable[[Statement, ReplayState], None]
+
+
+def replay_file(parsed: ParsedFile, state: ReplayState, observe: Observer | None = None) -> None:
     state.new_session()
     state.notes.extend(parsed.notes)
     for statement in parsed.statements:
         apply(statement, state)
+        if observe is not None:
+            observe(statement, state)
 
 
 def apply(stmt: Statement, state: ReplayState) -> None:

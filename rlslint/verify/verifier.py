@@ -1,0 +1,315 @@
+"""Apply a migration set to PostgreSQL as the Supabase CLI does, and compare the catalog with the model.
+
+Each set gets a database of its own, with the Supabase scaffold (``rlslint.platform``)
+before its first migration. Each file runs in one transaction, after ``RESET ALL``;
+within it each statement is sent alone, and after each one that may change a table
+the catalog of the tables it changed is compared with the model after that statement,
+so a difference is reported where it begins. What PostgreSQL refuses inside a transaction
+block (``CREATE INDEX CONCURRENTLY`` …) runs between two, as the Supabase CLI runs it.
+A statement PostgreSQL rejects is reported with its message and position (where the
+Supabase CLI would stop) and undone alone; the run goes on, so every rejected statement is
+reported in one run, and the replay, which skips what PostgreSQL would refuse, stays in
+step. A failure at COMMIT ends the set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+from rlslint import platform
+from rlslint.diagnostics import Note, SourceError
+from rlslint.schema.model import Catalog, Table
+from rlslint.sql.names import QName, quote_ident
+from rlslint.sql.spans import Span
+from rlslint.verify import VerifyError
+from rlslint.verify.catalog import SESSION_OPTIONS, SETUP_SQL, CatalogReader
+from rlslint.verify.decided import decided_table
+from rlslint.verify.facts import TableFacts, differences
+from rlslint.verify.server import Endpoint
+from rlslint.verify.trace import FileTrace, Step
+from rlslint.verify.wire import Connection, ProtocolError, ServerError
+
+# Statements that write no table's catalog rows: the catalog is not read after them
+# unless the model changed a table in them. (INSERT, UPDATE and DELETE are read after:
+# a trigger they fire may alter tables.)
+_NO_TABLE_CHANGES = frozenset({
+    "CreateFunctionStmt", "VariableSetStmt",
+    "CommentStmt", "TransactionStmt", "CreateEnumStmt", "AlterEnumStmt", "CreateDomainStmt", "CompositeTypeStmt", "ViewStmt",
+    "CreateSeqStmt", "AlterSeqStmt", "CreateTrigStmt", "CreateRoleStmt", "AlterRoleStmt", "AlterRoleSetStmt",
+    "DropRoleStmt", "CreateSchemaStmt", "NotifyStmt", "AlterFunctionStmt", "CreateEventTrigStmt",
+})
+
+
+@dataclass(frozen=True)
+class Difference:
+    span: Span  # the statement after which the model and the catalog diverge
+    table: QName
+    what: str
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    span: Span  # the CREATE EXTENSION, not applied
+    extension: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    server: str  # which server and version, for messages
+    differences: tuple[Difference, ...]
+    # Tables the model marked unknown (``Table.unanalysed``), as the catalog has them.
+    decided: Mapping[QName, Table]
+    unavailable: tuple[Unavailable, ...]  # extensions the server lacks
+    errors: tuple[SourceError, ...]  # migrations PostgreSQL rejected
+    notes: tuple[Note, ...]
+
+    def catalog_for_rules(self, catalog: Catalog) -> Catalog:
+        """The model with its unknown tables replaced by what PostgreSQL decided."""
+        if not self.decided:
+            return catalog
+        from dataclasses import replace
+
+        return replace(catalog, tables=MappingProxyType({**catalog.tables, **self.decided}))
+
+
+_databases = itertools.count()
+_SAVEPOINT = "savepoint rlslint; "
+
+
+class Verifier:
+    """One server for the whole run; each migration set in a database of its own, copied
+    from one that holds the scaffold (made once per run: copying is cheaper than building it)."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._prefix = f"rlslint_verify_{os.getpid()}_{next(_databases)}"
+        self._template: str | None = None
+        self._strategy = "wal_log"
+        self._admin: Connection | None = None
+        self._roles_before: tuple[frozenset[str], frozenset[tuple[str, str]]] | None = None
+        self._sets = itertools.count()
+        # The last set's database and the roles before it. In a throwaway cluster it is
+        # dropped only when another set needs the roles undone: removing the cluster removes it faster.
+        self._pending: tuple[str, tuple[frozenset[str], frozenset[tuple[str, str]]]] | None = None
+
+    def __enter__(self) -> "Verifier":
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is not None and not issubclass(kind, Exception) and self.endpoint.throwaway and self._admin is not None:
+            # Ctrl-C or SIGTERM while the pipeline's thread may still be using the connection:
+            # the throwaway cluster is removed next anyway.
+            self._admin.close()
+            self._admin = None
+        self.close()
+
+    def close(self) -> None:
+        """Drop the scaffold's database and undo the roles this run made (they belong to the cluster)."""
+        admin, self._admin = self._admin, None
+        if admin is None:
+            return
+        if self.endpoint.throwaway:
+            admin.close()
+            return
+        try:
+            self._drop_pending(admin)
+            if self._template is not None:
+                admin.query(f"drop database if exists {quote_ident(self._template)} with (force)")
+            if self._roles_before is not None:
+                _undo_roles(admin, self._roles_before)
+        except (ProtocolError, ServerError):
+            pass  # a server that is gone holds nothing to undo; a named one keeps what could not be dropped
+        finally:
+            admin.close()
+
+    def verify(self, files: tuple[FileTrace, ...], catalog: Catalog, unparsed: frozenset[str]) -> Verification:
+        """``files``: the set's trace; ``catalog``: the model after it; ``unparsed``: files with
+        syntax errors, where verifying stops (PostgreSQL would reject them anyway)."""
+        try:
+            admin = self._ready()
+            self._drop_pending(admin)
+            name = f"{self._prefix}_{next(self._sets)}"
+            self._pending = (name, _roles(admin))
+            admin.query(f"create database {quote_ident(name)} template {quote_ident(self._template)} "
+                        f"strategy {self._strategy}")
+            admin.query(f'alter database {quote_ident(name)} set search_path = "$user", public, extensions')
+            connection = self.endpoint.connect(name, SESSION_OPTIONS)
+            try:
+                return _Run(connection, self.endpoint.described, catalog).apply(files, unparsed)
+            finally:
+                connection.close()
+                if not self.endpoint.throwaway:
+                    self._drop_pending(admin)
+        except (ProtocolError, ServerError) as exc:
+            raise VerifyError(f"{self.endpoint.described}: {exc}") from None
+
+    def _drop_pending(self, admin: Connection) -> None:
+        if self._pending is None:
+            return
+        name, roles_before = self._pending
+        self._pending = None
+        admin.query(f"drop database if exists {quote_ident(name)} with (force)")
+        _undo_roles(admin, roles_before)
+
+    def _ready(self) -> Connection:
+        if self._admin is not None:
+            return self._admin
+        self._admin = admin = self.endpoint.connect()
+        self._roles_before = _roles(admin)
+        # Copying the files of the scaffold's database is cheapest, unless every copy must reach the disk.
+        self._strategy = "file_copy" if admin.value("show fsync") == "off" else "wal_log"
+        template = f"{self._prefix}_scaffold"
+        admin.query(f"create database {quote_ident(template)}")
+        self._template = template
+        scaffold = self.endpoint.connect(template)
+        try:
+            scaffold.query(platform.SUPABASE_SCAFFOLD)
+            scaffold.query(SETUP_SQL)
+        finally:
+            scaffold.close()
+        return admin
+
+
+class _Run:
+    def __init__(self, connection: Connection, server: str, catalog: Catalog) -> None:
+        self.connection = connection
+        self.reader = CatalogReader(connection)
+        self.server = server
+        self.catalog = catalog
+        # A plain PostgreSQL project's model has none of the Supabase roles the scaffold made.
+        self.strip = frozenset() if catalog.access.platform == "supabase" else platform.SUPABASE_ROLE_NAMES
+        self.unknown = frozenset(q for q, t in catalog.tables.items() if t.unanalysed)
+        self.model: dict[QName, TableFacts] = {}
+        self.known: dict[QName, frozenset[str]] = {}  # the differences already reported, per table
+        self.history: dict[QName, list[tuple[Span, TableFacts | None]]] = {}  # the catalog's facts as they changed
+        self.differences: list[Difference] = []
+        self.errors: list[SourceError] = []
+        self.notes: list[Note] = []
+        self.unavailable: list[Unavailable] = []
+        self.available = frozenset(row[0] for row in connection.query("select name from pg_available_extensions").rows)
+        self.version = connection.parameters.get("server_version", "")
+
+    def apply(self, files: Iterable[FileTrace], unparsed: frozenset[str]) -> Verification:
+        last: Span | None = None
+        for file in files:
+            if file.path in unparsed:
+                self.notes.append(Note(Span(file.path, 0, 0), "--verify stopped here: this file has syntax errors"))
+                break
+            if not self._apply_file(file):
+                break
+            last = file.steps[-1].span if file.steps else last
+        else:
+            if last is not None:
+                self._compare(self.reader.everything(), last, everything=True)
+        decided = {q: decided_table(self.catalog.tables[q], self.reader.details[q], self.history.get(q, []))
+                   for q in self.unknown if q in self.reader.details}
+        return Verification(f"{self.server}, PostgreSQL {self.version}", tuple(self.differences), MappingProxyType(decided),
+                            tuple(self.unavailable), tuple(self.errors), tuple(self.notes))
+
+    def _apply_file(self, file: FileTrace) -> bool:
+        """Apply one file; False when PostgreSQL rejected it."""
+        query = self.connection.query
+        query("reset all")
+        query("begin")
+        since = self.reader.transaction()
+        for step in file.steps:
+            for qname, facts in step.changed.items():
+                if facts is None:
+                    self.model.pop(qname, None)
+                else:
+                    self.model[qname] = facts
+            if step.extension is not None and step.extension not in self.available:
+                self.unavailable.append(Unavailable(step.span, step.extension))
+                continue
+            if step.kind == "AlterSystemStmt":  # the server's configuration, not the schema: never changed
+                self.notes.append(Note(step.span, "--verify does not apply ALTER SYSTEM"))
+                continue
+            if not self._run(file, step):
+                continue
+            if step.kind in _NO_TABLE_CHANGES and not step.changed:
+                continue
+            self._compare(self.reader.changed(since, step.changed.keys()), step.span, names=step.changed.keys())
+        if self.connection.status != "I":
+            try:
+                query("commit")
+            except ServerError as exc:  # a deferred constraint, checked at commit
+                self.errors.append(SourceError(file.path, f"PostgreSQL rejects this migration at COMMIT: {exc.message}",
+                                               kind="verify"))
+                return False
+        return True
+
+    def _run(self, file: FileTrace, step: Step) -> bool:
+        """Send one statement; False when PostgreSQL rejected it.
+
+        Inside the file's transaction each statement runs behind a savepoint, sent in the
+        same message, so a rejected one is reported and undone alone: the replay does not
+        apply what PostgreSQL refuses either, and the files after it still verify.
+        """
+        query = self.connection.query
+        guarded = self.connection.status == "T" and not step.standalone and step.kind != "TransactionStmt"
+        try:
+            if step.standalone and self.connection.status == "T":
+                query("commit")
+            query(f"{_SAVEPOINT}{step.text}\n; release savepoint rlslint" if guarded else step.text)
+            if step.standalone:
+                query("begin")
+            return True
+        except ServerError as exc:
+            position = exc.position - len(_SAVEPOINT) if exc.position and guarded else exc.position
+            offset = step.span.start + position - 1 if position and position > 0 else step.span.start
+            # The context's last line is the outermost: where in the DO block or function it failed.
+            where = f" ({exc.context.splitlines()[-1]})" if exc.context else ""
+            hint = f"; {exc.hint}" if exc.hint else ""
+            self.errors.append(SourceError(file.path, f"PostgreSQL rejects this statement: {exc.message}{where}{hint}",
+                                           offset, kind="verify"))
+            if guarded:
+                query("rollback to savepoint rlslint; release savepoint rlslint")
+            elif self.connection.status == "E":
+                query("rollback")
+                query("begin")
+            elif step.standalone:
+                query("begin")
+            return False
+
+    def _compare(self, catalog: dict[QName, TableFacts], span: Span, names: Iterable[QName] = (),
+                 everything: bool = False) -> None:
+        looked_at = set(catalog) | set(names) | (set(self.model) if everything else set())
+        for qname in sorted(looked_at):
+            theirs = catalog.get(qname)
+            seen = self.history.setdefault(qname, [])
+            if not seen or seen[-1][1] != theirs:
+                seen.append((span, theirs))
+            if qname in self.unknown:
+                continue  # the model said it cannot know: the catalog decides this table
+            ours = self.model.get(qname)
+            if self.strip:
+                ours = ours.without_roles(self.strip) if ours else None
+                theirs = theirs.without_roles(self.strip) if theirs else None
+            found = list(differences(ours, theirs))
+            reported = self.known.get(qname, frozenset())
+            for what in found:
+                if what not in reported:
+                    self.differences.append(Difference(span, qname, what))
+            self.known[qname] = frozenset(found)
+
+
+def _roles(connection: Connection) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    roles = frozenset(r[0] for r in connection.query("select rolname from pg_roles").rows)
+    memberships = frozenset((r[0], r[1]) for r in connection.query(
+        "select g.rolname, m.rolname from pg_auth_members a join pg_roles g on g.oid = a.roleid "
+        "join pg_roles m on m.oid = a.member").rows)
+    return roles, memberships
+
+
+def _undo_roles(connection: Connection, before: tuple[frozenset[str], frozenset[tuple[str, str]]]) -> None:
+    """Roles belong to the cluster, not the database: undo what the scaffold and the migrations added."""
+    roles, memberships = _roles(connection)
+    for role, member in sorted(memberships - before[1]):
+        if role in before[0] and member in before[0]:
+            connection.query(f"revoke {quote_ident(role)} from {quote_ident(member)} cascade")
+    for role in sorted(roles - before[0]):
+        connection.query(f"drop role if exists {quote_ident(role)}")
