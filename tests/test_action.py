@@ -203,6 +203,11 @@ def test_action_verify_input_applies_the_migrations_to_postgresql(action_path, r
     workspace = _project(tmp_path, ("20240101000000_notes.sql", trigger.read_text(encoding="utf-8")))
     scratch = Path(tempfile.mkdtemp(prefix="rlslint-action-verify-"))  # reachable by the server's own user as root
     scratch.chmod(0o755)
+    if os.geteuid() == 0:  # as root the server runs as another user, who must reach the venv's binaries too
+        for directory in (runner_temp, *runner_temp.parents):
+            if directory == Path(tempfile.gettempdir()):
+                break
+            directory.chmod(directory.stat().st_mode | 0o011)
     try:
         status, stdout, _ = run_action(action_path, workspace, runner_temp, {"verify": "true"}, {"TMPDIR": str(scratch)})
     finally:

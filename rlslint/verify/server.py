@@ -158,7 +158,9 @@ def _start_cluster(initdb: Path, pg_ctl: Path, base: Path, user=None) -> tuple[E
         detail = (getattr(exc, "stderr", "") or "").strip().splitlines()
         if not detail and log.is_file():
             detail = log.read_text(errors="replace").strip().splitlines()
-        raise ServerUnavailable(f"{initdb.parent} could not start PostgreSQL: {detail[-1] if detail else exc}") from None
+        reach = (f" (as root, PostgreSQL runs as the system user {_PGSERVER_USER}, who must be able to reach "
+                 f"{initdb.parent} and the temporary directory)") if user is not None else ""
+        raise ServerUnavailable(f"{initdb.parent} could not start PostgreSQL: {detail[-1] if detail else exc}{reach}") from None
 
     def stop() -> None:
         subprocess.run([str(pg_ctl), "-D", str(data), "-w", "-m", "immediate", "stop"], stdin=subprocess.DEVNULL,
