@@ -22,6 +22,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 
 from rlslint.cli import main
+from rlslint.engine import build_catalog
+from rlslint.sql.names import QName
 from rlslint.rules import VERIFY_RULES
 from tests.expectations import expected_findings
 from tests.histories import migration_histories
@@ -66,10 +68,11 @@ def test_rule_fixture_has_no_difference_from_the_catalog(pg, verifier, tmp_path,
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_replay_scenario_has_no_difference_from_the_catalog(pg, verifier, tmp_path, scenario):
-    verified = lint(as_migrations(tmp_path, *sorted((scenario / "migrations").glob("*.sql"))), verifier)
+    migrations = as_migrations(tmp_path, *sorted((scenario / "migrations").glob("*.sql")))
+    verified = lint(migrations, verifier)
     assert verified.errors == ()
-    static = {(t.name, t.rls) for t in lint(as_migrations(tmp_path / "static", *sorted((scenario / "migrations").glob("*.sql"))), None).tables}
-    if scenario.name == "do_dynamic" and ("public.dynamic_target", False) in static:
+    dynamic_target = build_catalog(migrations).table(QName("public", "dynamic_target"))
+    if scenario.name == "do_dynamic" and not dynamic_target.rls:
         # RLS switched on by EXECUTE format(…) where the model does not evaluate it: the catalog
         # shows it, at the DO block that did it.
         assert _differences(verified) == [
@@ -111,8 +114,9 @@ def test_verify_rule_has_failing_and_passing_fixtures(rule):
     assert not expected_findings(directory / "pass.sql")
 
 
-def test_a_change_made_in_a_do_block_is_attributed_to_the_block(pg, verifier, tmp_path):
-    # The table name is read from a table while the migration runs: no static analysis knows it.
+def test_a_table_name_read_at_run_time_is_unknown_statically_and_exact_under_verify(pg, verifier, tmp_path):
+    # The DO block reads the table's name from a table while the migration runs: no static
+    # analysis knows which table gets the policy, so the model marks the tables unknown.
     (tmp_path / "m.sql").write_text(
         "create table public.settings (name text primary key);\n"
         "insert into public.settings values ('notes');\n"
@@ -122,13 +126,22 @@ def test_a_change_made_in_a_do_block_is_attributed_to_the_block(pg, verifier, tm
         "declare target text;\n"
         "begin\n"
         "  select name into target from public.settings;\n"
-        "  execute format('create policy %I on public.%I for select using (true)', target || '_read', target);\n"
+        "  execute format('create policy %I on public.%I for select to authenticated using (true)', "
+        "target || '_read', target);\n"
         "end $$;\n"
-        "create policy notes_write on public.notes for insert with check (true);\n", encoding="utf-8")
-    verified = lint(as_migrations(tmp_path, tmp_path / "m.sql"), verifier)
-    assert _differences(verified) == [
-        "20240101000001_m.sql:5: after this statement PostgreSQL's catalog and rlslint's model differ on table "
-        "public.notes: policy notes_read exists in PostgreSQL but not in the model"]
+        "create policy notes_write on public.notes for insert to authenticated with check (true);\n", encoding="utf-8")
+    migrations = as_migrations(tmp_path, tmp_path / "m.sql")
+    assert build_catalog(migrations).table(QName("public", "notes")).unanalysed, "marked unknown statically"
+
+    def rls002(result):
+        return [(result.position(d.span).line, d.commands, "could not analyse" in d.message)
+                for d in result.diagnostics if d.code == "RLS002" and d.object == "public.notes"]
+
+    static, verified = lint(migrations, None), lint(migrations, verifier)
+    assert rls002(static) == [(4, ("SELECT", "UPDATE", "DELETE"), True)]
+    # PostgreSQL ran the block: the policy for SELECT exists, and the finding says what is left.
+    assert rls002(verified) == [(4, ("UPDATE", "DELETE"), False)]
+    assert _differences(verified) == []
 
 
 # --- what PostgreSQL rejects ------------------------------------------------------------------
