@@ -127,3 +127,51 @@ def test_expressions_evaluate_as_postgresql_evaluates_them(pg, expression):
     value = _Interpreter(do, [], None, lambda name: None, None, 0).value(expression)
     shown = "" if value is None else {True: "t", False: "f"}.get(value, value) if isinstance(value, bool) else str(value)
     assert pg.psql("postgres", "-A", "-t", "-c", f"select {expression}").rstrip("\n") == shown
+
+
+def _report(*args: str) -> str:
+    from click.testing import CliRunner
+
+    from rlslint.cli import main
+
+    migrations = REPLAY_DIR / "do_unknowable" / "migrations"
+    return CliRunner().invoke(main, [*args, str(migrations)]).output
+
+
+def test_every_report_carries_the_unanalysed_statement():
+    import json
+
+    from tests.ci_support import sarif_errors
+
+    document = json.loads(_report("check", "--no-cache", "--format", "json"))
+    (entry,) = document["unanalysed"]
+    assert (Path(entry["file"]).name, entry["line"], entry["column"]) == ("20240101000000_init.sql", 10, 3)
+    assert entry["message"].startswith("FOR over rows known only at run time (public.registry is read at run time")
+    assert document["summary"]["unanalysed"] == 1
+
+    sarif = _report("check", "--no-cache", "--format", "sarif")
+    assert not sarif_errors(sarif)
+    (notification,) = json.loads(sarif)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert notification["level"] == "warning" and notification["message"]["text"].startswith("not analysed: FOR over rows")
+    assert notification["locations"][0]["physicalLocation"]["region"] == {"startLine": 10, "startColumn": 3}
+
+    markdown = _report("check", "--no-cache", "--format", "markdown")
+    assert "### 1 statement rlslint could not analyse" in markdown
+    assert "20240101000000_init.sql:10`: FOR over rows known only at run time" in markdown
+
+    github = _report("check", "--no-cache", "--format", "github").splitlines()
+    (warning,) = [line for line in github if "title=rlslint%3A not analysed" in line]
+    assert warning.startswith("::warning ") and "%0A" in warning  # the summary, then each statement and why
+
+    assert _report("check", "--no-cache", "--format", "concise").splitlines()[-1].startswith("1 statement could not be analysed (")
+
+
+def test_the_checklist_shows_the_marked_tables_as_unknown():
+    rows = {line.split("│")[1].strip(): line for line in _report("report", "--no-color").splitlines()
+            if line.count("│") > 2 and "public." in line}
+    assert set(rows) == {"public.registry", "public.orders", "public.later"}
+    for name in ("public.registry", "public.orders"):
+        assert {cell.strip() for cell in rows[name].split("│")[2:-1]} == {"?"}, rows[name]
+    assert "?" not in rows["public.later"]  # created after the loop ran
+    markdown = _report("check", "--no-cache", "--format", "markdown")
+    assert "| `public.orders` | " + " | ".join(["❔"] * 7) + " |" in markdown

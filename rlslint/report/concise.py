@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from rlslint.diagnostics import LintResult
 from rlslint.report import ReportContext
-from rlslint.report.text import summary
+from rlslint.escape import log_line
+from rlslint.report.text import summary, unanalysed_summary
 
 
 def render(result: LintResult, ctx: ReportContext) -> str:
@@ -22,4 +23,6 @@ def render(result: LintResult, ctx: ReportContext) -> str:
         mark = " [*]" if d.fixable else ""
         lines.append(f"{d.span.path}:{pos.line}:{pos.column}: {d.code}{mark} [{d.severity.label}] {d.message}")
     lines.append(summary(result))
+    if result.unanalysed:
+        lines.append(log_line(unanalysed_summary(result, ctx.verbose)))
     return "\n".join(lines) + "\n"

@@ -46,16 +46,25 @@ def render(result: LintResult, ctx: ReportContext) -> str:
     for n in result.notes:
         pos = result.position(n.span) if n.span.path in result.sources else None
         notes.append({"file": n.span.path, "line": pos.line if pos else None, "column": pos.column if pos else None, "message": n.message})
+    # Statements the replay could not analyse (SQL built at run time): the findings on the
+    # tables they may have changed say that their verdict depends on them.
+    unanalysed = []
+    for n in result.unanalysed:
+        pos = result.position(n.span) if n.span.path in result.sources else None
+        unanalysed.append({"file": n.span.path, "line": pos.line if pos else None, "column": pos.column if pos else None,
+                           "message": n.message})
     document = {
         "version": VERSION,
         "tool": {"name": "rlslint", "version": __version__},
         "diagnostics": diagnostics,
         "errors": errors,
         "notes": notes,
+        "unanalysed": unanalysed,
         "summary": {
             "files": result.files_checked,
             "diagnostics": len(diagnostics),
             "errors": len(errors),
+            "unanalysed": len(unanalysed),
             "by_code": {code: sum(1 for d in result.diagnostics if d.code == code) for code in sorted({d.code for d in result.diagnostics})},
         },
     }

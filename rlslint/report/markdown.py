@@ -16,6 +16,7 @@ from rlslint.docs import rule_url
 from rlslint.escape import log_text, markdown_cell, markdown_code, markdown_text
 from rlslint.report import ReportContext
 from rlslint.report.checklist import HEADERS, MARKDOWN_MARKS
+from rlslint.report.text import span_place
 
 # GitHub's limit for an issue or pull-request comment body, in characters.
 COMMENT_LIMIT = 65_536
@@ -151,10 +152,27 @@ def _errors(result: LintResult, page: _Page) -> list[str]:
     return [f"… and {_plural(len(result.errors) - shown, 'more file error')} not shown.", ""] if shown < len(result.errors) else []
 
 
+def _unanalysed(result: LintResult, page: _Page) -> list[str]:
+    """The statements the verdicts depend on but rlslint could not analyse (❔ in the matrix)."""
+    if not result.unanalysed:
+        return []
+    page.add([f"### {_plural(len(result.unanalysed), 'statement')} rlslint could not analyse", "",
+              "Findings on the tables they may change say so; confirm those in a database where the migrations ran.", ""])
+    shown = 0
+    for note in result.unanalysed:
+        if not page.add([f"- {markdown_code(span_place(result, note.span))}: {markdown_text(note.message)}"]):
+            break
+        shown += 1
+    page.add([""])
+    left = len(result.unanalysed) - shown
+    return [f"… and {_plural(left, 'more statement')} not shown; `rlslint check -v` lists them.", ""] if left else []
+
+
 def render(result: LintResult, ctx: ReportContext) -> str:
     page = _Page()
     page.add(["## rlslint", "", _headline(result), ""])
     page.add(_errors(result, page), note=True)
+    page.add(_unanalysed(result, page), note=True)
     page.add(_matrix(result, page), note=True)
     page.add(_findings(result, ctx, page), note=True)
     return "\n".join(page.lines).rstrip("\n") + "\n"

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from rlslint import __version__
-from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError, fingerprint
+from rlslint.diagnostics import Diagnostic, LintResult, Note, Severity, SourceError, fingerprint
 from rlslint.docs import REPOSITORY_URL, rule_url
 from rlslint.report import ReportContext
 from rlslint.escape import json_text
@@ -79,6 +79,15 @@ def _notification(result: LintResult, error: SourceError) -> dict:
     return out
 
 
+def _unanalysed_notification(result: LintResult, note: Note) -> dict:
+    """A statement not analysed: the run's verdicts on the tables it may change depend on it."""
+    pos = result.position(note.span) if note.span.path in result.sources else None
+    region = {"startLine": pos.line, "startColumn": pos.column} if pos else {}
+    location = _location(note.span.path, region) if region else {
+        "physicalLocation": {"artifactLocation": {"uri": uri(note.span.path)}}}
+    return {"level": "warning", "message": {"text": f"not analysed: {note.message}"}, "locations": [location]}
+
+
 def _default_level(rule: Rule, result: LintResult) -> Severity:
     configured = {s.severities[rule.code] for s in result.sets if rule.code in s.severities}
     return configured.pop() if len(configured) == 1 else rule.default_severity
@@ -90,10 +99,14 @@ def _invocations(result: LintResult, ctx: ReportContext, levels: dict[str, Sever
     errors: list[list[SourceError]] = [[] for _ in result.sets or [None]]
     for error in result.errors:
         errors[owner.get(error.path, 0)].append(error)
+    unanalysed: list[list[Note]] = [[] for _ in result.sets or [None]]
+    for note in result.unanalysed:
+        unanalysed[owner.get(note.span.path, 0)].append(note)
     invocations = []
     for i, found in enumerate(errors):
         invocation = {"executionSuccessful": not found,
-                      "toolExecutionNotifications": [_notification(result, e) for e in found]}
+                      "toolExecutionNotifications": [_notification(result, e) for e in found]
+                      + [_unanalysed_notification(result, n) for n in unanalysed[i]]}
         severities = result.sets[i].severities if result.sets else {}
         overrides = [
             {"descriptor": {"id": rule.code, "index": k}, "configuration": {"level": _LEVEL[severities[rule.code]]}}

@@ -46,23 +46,24 @@ def _lines(result: LintResult, ctx: ReportContext) -> list[tuple[str, str]]:
                 out.append((f"{note.span.path}: note: {note.message}", "dim"))
     if ctx.verbose:
         for note in result.unanalysed:
-            out.append((f"{_where(result, note.span)}: not analysed: {note.message}", "yellow"))
+            out.append((f"{span_place(result, note.span)}: not analysed: {note.message}", "yellow"))
     out.append((summary(result), "bold"))
     if result.unanalysed:
-        out.append((_unanalysed(result, ctx.verbose), "bold yellow"))
+        out.append((unanalysed_summary(result, ctx.verbose), "bold yellow"))
     return out
 
 
-def _where(result: LintResult, span) -> str:
+def span_place(result: LintResult, span) -> str:
+    """``file:line`` of a span, or the file alone when its text is not at hand."""
     if span.path not in result.sources:
         return span.path
     return f"{span.path}:{result.position(span).line}"
 
 
-def _unanalysed(result: LintResult, verbose: bool) -> str:
+def unanalysed_summary(result: LintResult, verbose: bool) -> str:
     """The last line: what the verdicts above could not take into account, and where."""
     count = len(result.unanalysed)
-    places = ", ".join(dict.fromkeys(_where(result, n.span) for n in result.unanalysed))
+    places = ", ".join(dict.fromkeys(span_place(result, n.span) for n in result.unanalysed))
     why = "" if verbose else "; -v says why"
     return (f"{count} statement{'s' if count != 1 else ''} could not be analysed ({places}): findings on the tables "
             f"{'they' if count != 1 else 'it'} may change say so{why}.")
