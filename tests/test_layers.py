@@ -1,4 +1,4 @@
-"""The pipeline points one way: sources -> parse -> history -> rules -> suppressions -> report.
+"""The pipeline points one way: sources -> parse -> history -> [verify] -> rules -> suppressions -> report.
 
 Every module of rlslint sits in one layer and imports only from its own layer or below
 (function-level imports included: a lazy import is still a dependency). A new module must
@@ -23,6 +23,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sources", ("rlslint.sources", "rlslint.repository")),
     ("history", ("rlslint.schema", "rlslint.platform", "rlslint.history", "rlslint.cache", "rlslint.codec",
                  "rlslint.markers")),
+    # rlslint check --verify: the history's trace applied to PostgreSQL, before the rules read the result.
+    ("verify", ("rlslint.verify",)),
     ("rules", ("rlslint.rules", "rlslint.selection", "rlslint.checklist")),
     ("suppressions", ("rlslint.suppress", "rlslint.baseline")),
     ("report", ("rlslint.report", "rlslint.docs")),
