@@ -153,7 +153,7 @@ def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_
 
 
 _UNANALYSED = ("; this verdict depends on SQL rlslint could not analyse (built at run time, listed at the end "
-               "of the output), so confirm it in a database where the migrations ran")
+               "of the output): `rlslint check --verify` decides it on a real PostgreSQL")
 
 
 def _depends_on_unanalysed(diagnostic: Diagnostic, catalog: Catalog) -> Diagnostic:

@@ -266,7 +266,7 @@ def test_verbose_shows_what_was_not_analysed(tmp_path):
     quiet = run([str(migrations), "--no-color"]).output
     assert "note:" not in quiet and "not analysed:" not in quiet
     assert quiet.splitlines()[-1] == (f"1 statement could not be analysed ({migrations}/1_a.sql:3): findings on the "
-                                      "tables it may change say so; -v says why.")
+                                      "tables it may change say so; -v says why; --verify decides them.")
     loud = run([str(migrations), "--no-color", "--verbose"]).output
     assert f"{migrations}/1_a.sql:3: not analysed: EXECUTE of SQL built at run time (SubLink is not evaluated)" in loud
 

@@ -3,7 +3,7 @@
 The replay scenarios in EVALUATED secure tables with loops over pg_tables,
 information_schema, pg_class joined to pg_namespace and arrays, WHILE, LOOP, EXIT, CONTINUE,
 integer FOR and CASE, IF NOT EXISTS guards on pg_policies, format() and concatenation, PL/pgSQL
-and SQL functions called later, and an event trigger. Their findings on the model must be exactly the checklist findings computed
+and SQL functions called later (with arguments and defaults too), and an event trigger. Their findings on the model must be exactly the checklist findings computed
 from the real server's catalog after the same migrations ran. do_unknowable reads its
 targets from a table at run time: the tables it may change are marked, and their findings
 say so, never silently.
@@ -21,7 +21,7 @@ from tests.test_differential import apply_and_read, catalog_findings, model_find
 
 REPLAY_DIR = Path(__file__).parent / "fixtures" / "replay"
 EVALUATED = ("do_dynamic", "do_loops", "do_blocks", "do_functions", "event_trigger", "do_control_flow", "do_pg_class",
-             "sql_functions")
+             "sql_functions", "function_arguments")
 
 
 @pytest.mark.parametrize("scenario", EVALUATED)
@@ -56,7 +56,7 @@ def test_the_default_output_ends_with_the_unanalysed_statements():
     lines = result.output.strip().splitlines()
     head, _, tail = lines[-1].partition("20240101000000_init.sql:10)")
     assert head.startswith("1 statement could not be analysed (") and head.endswith("/do_unknowable/migrations/")
-    assert tail == ": findings on the tables it may change say so; -v says why."
+    assert tail == ": findings on the tables it may change say so; -v says why; --verify decides them."
     findings = [line for line in lines if ": RLS001 " in line]
     assert len(findings) == 3
     assert [("depends on SQL rlslint could not analyse" in line) for line in findings] == [True, True, False]

@@ -157,7 +157,7 @@ def _unanalysed(result: LintResult, page: _Page) -> list[str]:
     if not result.unanalysed:
         return []
     page.add([f"### {_plural(len(result.unanalysed), 'statement')} rlslint could not analyse", "",
-              "Findings on the tables they may change say so; confirm those in a database where the migrations ran.", ""])
+              "Findings on the tables they may change say so; `rlslint check --verify` decides them on a real PostgreSQL.", ""])
     shown = 0
     for note in result.unanalysed:
         if not page.add([f"- {markdown_code(span_place(result, note.span))}: {markdown_text(note.message)}"]):

@@ -66,7 +66,7 @@ def unanalysed_summary(result: LintResult, verbose: bool) -> str:
     places = ", ".join(dict.fromkeys(span_place(result, n.span) for n in result.unanalysed))
     why = "" if verbose else "; -v says why"
     return (f"{count} statement{'s' if count != 1 else ''} could not be analysed ({places}): findings on the tables "
-            f"{'they' if count != 1 else 'it'} may change say so{why}.")
+            f"{'they' if count != 1 else 'it'} may change say so{why}; --verify decides them.")
 
 
 def _excerpt(result: LintResult, path: str, line: int, column: int, end_column: int | None) -> list[tuple[str, str]]:

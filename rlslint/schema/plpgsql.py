@@ -59,14 +59,17 @@ Functions = Callable[[tuple[str, ...]], "Statement | None"]
 
 
 def evaluate(do: Statement, model: Model, functions: Functions = lambda name: None,
-             ddl_commands: list[dict[str, Any]] | None = None, depth: int = 0) -> Iterator[Statement | Unanalysed]:
+             ddl_commands: list[dict[str, Any]] | None = None, depth: int = 0,
+             arguments: Mapping[str, Any] | None = None) -> Iterator[Statement | Unanalysed]:
     """The statements a DO block (or a called function: ``do`` is its CREATE FUNCTION) runs.
 
-    ``ddl_commands``: what ``pg_event_trigger_ddl_commands()`` returns, in an event trigger.
+    ``ddl_commands``: what ``pg_event_trigger_ddl_commands()`` returns, in an event trigger;
+    ``arguments``: a called function's parameters by name and as ``$1``, ``$2`` ….
     """
     for function in do.plpgsql or ():
         body = function["PLpgSQL_function"]
         interpreter = _Interpreter(do, body.get("datums", ()), model, functions, ddl_commands, depth)
+        interpreter.env.update(arguments or {})
         try:
             yield from interpreter.s_block(body.get("action", {}).get("PLpgSQL_stmt_block", {}))
         except _Leave as leave:  # PostgreSQL refuses the function: EXIT or CONTINUE outside a loop
@@ -204,7 +207,7 @@ class _Interpreter:
     def s_case(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         try:
             if "t_expr" in stmt:
-                self.env[self.names[stmt["t_varno"]]] = self.value(stmt["t_expr"]["PLpgSQL_expr"]["query"])
+                self.env[self.names[stmt.get("t_varno", 0)]] = self.value(stmt["t_expr"]["PLpgSQL_expr"]["query"])
             for when in stmt.get("case_when_list", ()):
                 branch = when["PLpgSQL_case_when"]
                 if self.value(branch["expr"]["PLpgSQL_expr"]["query"]):
@@ -220,7 +223,7 @@ class _Interpreter:
 
     def s_assign(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         query = stmt["expr"]["PLpgSQL_expr"]["query"]
-        name = self.names[stmt["varno"]]
+        name = self.names[stmt.get("varno", 0)]
         _, _, expression = query.partition(":=")
         if not expression:
             _, _, expression = query.partition("=")
@@ -255,7 +258,8 @@ class _Interpreter:
 
     def calls(self, query: str, span: Span) -> Iterator[Statement | Unanalysed]:
         """``PERFORM f()`` / ``SELECT f()`` of a function the migrations created: run its body."""
-        yield from call_statements(query, span, self.model, self.functions, self.depth)
+        yield from call_statements(query, span, self.model, self.functions, self.depth,
+                                   lambda node: self.eval(node, self.env))
 
     def s_dynexecute(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         try:
@@ -291,7 +295,7 @@ class _Interpreter:
         if not isinstance(values, list):
             yield Unanalysed(self.line_span(stmt.get("lineno")), "FOREACH over a value that is not an array")
             return
-        name = self.names[stmt["varno"]]
+        name = self.names[stmt.get("varno", 0)]
 
         def rounds() -> Iterator[None]:
             for value in values:
@@ -381,6 +385,10 @@ class _Interpreter:
             if isinstance(value, _Opaque):
                 raise Unknown(value.why)
             return value
+        if kind == "ParamRef":  # $1 in a called function
+            if f"${body.get('number', 0)}" not in env:
+                raise Unknown(f"${body.get('number', 0)} is not known")
+            return env[f"${body.get('number', 0)}"]
         if kind == "TypeCast":
             value = self.eval(body["arg"], env)
             names = [n["String"]["sval"] for n in body["typeName"].get("names", ()) if "String" in n]
@@ -680,8 +688,8 @@ def _format(template: str, args: list[Any]) -> str:
     return "".join(out)
 
 
-def call_statements(query: str, span: Span, model: Model, functions: Functions,
-                    depth: int = 0) -> Iterator[Statement | Unanalysed]:
+def call_statements(query: str, span: Span, model: Model, functions: Functions, depth: int = 0,
+                    value: Callable[[Node], Any] | None = None) -> Iterator[Statement | Unanalysed]:
     """The statements ``SELECT f()`` (or ``PERFORM f()``) runs, when f is a function the
     migrations created; nothing for other functions, which cannot change the schema model."""
     try:
@@ -699,13 +707,50 @@ def call_statements(query: str, span: Span, model: Model, functions: Functions,
         function = functions(name)
         if function is None:
             continue
-        if call.get("args") or depth > 8:
-            yield Unanalysed(span, f"call of {'.'.join(name)}() with arguments or recursion is not evaluated")
+        shown = ".".join(name)
+        if depth > 8:
+            yield Unanalysed(span, f"{shown}() calls itself too deeply to be evaluated")
+            continue
+        if value is None:  # a top-level SELECT: its arguments are constants, or unknown
+            value = lambda node: _Interpreter(Statement("SelectStmt", {}, span, query), [], model, functions,  # noqa: E731
+                                              None, depth).eval(node, {})
+        try:
+            arguments = _arguments(function.node, call.get("args", ()), value)
+        except Unknown as exc:
+            yield Unanalysed(span, f"call of {shown}() with arguments known only at run time ({exc})")
             continue
         if function.plpgsql is None:
+            if arguments:
+                yield Unanalysed(span, f"call of the SQL function {shown}() with arguments is not evaluated")
+                continue
             yield from sql_body(function)
         else:
-            yield from evaluate(function, model, functions, depth=depth + 1)
+            yield from evaluate(function, model, functions, depth=depth + 1, arguments=arguments)
+
+
+_INPUT_MODES = ("FUNC_PARAM_DEFAULT", "FUNC_PARAM_IN", "FUNC_PARAM_INOUT", "FUNC_PARAM_VARIADIC")
+
+
+def _arguments(create: Node, args: list[Node], value: Callable[[Node], Any]) -> dict[str, Any]:
+    """A call's values for the function's input parameters, by name and as $n; defaults fill the rest."""
+    parameters = [p["FunctionParameter"] for p in create.get("parameters", ())
+                  if p["FunctionParameter"].get("mode", "FUNC_PARAM_DEFAULT") in _INPUT_MODES]
+    if any("NamedArgExpr" in arg for arg in args):
+        raise Unknown("named arguments are not evaluated")
+    if len(args) > len(parameters):
+        raise Unknown("more arguments than the function these migrations created takes")
+    bound: dict[str, Any] = {}
+    for number, parameter in enumerate(parameters, start=1):
+        if number <= len(args):
+            given = value(args[number - 1])
+        elif "defexpr" in parameter:
+            given = value(parameter["defexpr"])
+        else:
+            raise Unknown(f"no value for parameter {number}")
+        bound[f"${number}"] = given
+        if parameter.get("name"):
+            bound[parameter["name"]] = given
+    return bound
 
 
 def sql_body(create: Statement) -> Iterator[Statement | Unanalysed]:
