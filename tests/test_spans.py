@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rlslint.cli import main
 from rlslint.sql.parse import parse_file
@@ -83,6 +86,17 @@ def test_byte_offsets_map_to_characters():
 def test_line_index_handles_every_line_ending():
     lines = LineIndex("a\r\nb\rc\nd")
     assert [lines.line_col(i) for i in (0, 3, 5, 7)] == [(1, 1), (2, 1), (3, 1), (4, 1)]
+
+
+@given(st.text(alphabet="ab\né\r\u2028", max_size=40))
+def test_line_index_agrees_with_counting_line_breaks(text):
+    """LF-only text takes a faster path; every offset lands where counting line breaks says."""
+    lines = LineIndex(text)
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    for offset in range(len(text) + 1):
+        line = max(i for i, start in enumerate(starts) if start <= offset)
+        assert lines.line_col(offset) == (line + 1, offset - starts[line] + 1)
+    assert lines.line_bounds(len(starts)) == (starts[-1], len(text))
 
 
 def test_statements_keep_exact_spans_in_non_ascii_files():
