@@ -145,19 +145,23 @@ class CatalogReader:
         """The current transaction's id (assigning one): what the file's writes are no older than."""
         return self.connection.value("select pg_current_xact_id()::xid::text") or "0"
 
-    def changed(self, transaction: str, names: Iterable[QName]) -> dict[QName, TableFacts]:
-        """The facts of the tables the statement just run changed, and of the tables ``names`` (those that exist)."""
+    def changed_sql(self, transaction: str, names: Iterable[QName]) -> str:
+        """The query for the facts of the tables the statement just run changed, and of the tables
+        ``names`` (those that exist); sent with the statement, its rows go to ``facts``."""
         names = list(names)
-        return self._read(f"execute rlslint_changed({_array([q.schema for q in names])}, "
-                          f"{_array([q.name for q in names])}, {literal(transaction)})")
+        return (f"execute rlslint_changed({_array([q.schema for q in names])}, "
+                f"{_array([q.name for q in names])}, {literal(transaction)})")
 
     def everything(self) -> dict[QName, TableFacts]:
         self.connection.query(f"delete from {OWN_SCHEMA}.changes")
         return self._read(_FACTS_SQL.replace("$WHERE", "true"))
 
     def _read(self, sql: str) -> dict[QName, TableFacts]:
+        return self.facts(self.connection.query(sql).rows)
+
+    def facts(self, rows) -> dict[QName, TableFacts]:
         found = {}
-        for schema, name, facts in self.connection.query(sql).rows:
+        for schema, name, facts in rows:
             qname = QName(schema, name)
             row = json.loads(facts)
             self.details[qname] = row

@@ -228,11 +228,13 @@ class _Run:
             if step.kind == "AlterSystemStmt":  # the server's configuration, not the schema: never changed
                 self.notes.append(Note(step.span, "--verify does not apply ALTER SYSTEM"))
                 continue
-            if not self._run(file, step):
+            read = None if step.kind in _NO_TABLE_CHANGES and not step.changed else \
+                self.reader.changed_sql(since, step.changed.keys())
+            rows = self._run(file, step, read)
+            if rows is None:
                 continue
-            if step.kind in _NO_TABLE_CHANGES and not step.changed:
-                continue
-            self._compare(self.reader.changed(since, step.changed.keys()), step.span, names=step.changed.keys())
+            if read is not None:
+                self._compare(self.reader.facts(rows), step.span, names=step.changed.keys())
         if self.connection.status != "I":
             try:
                 query("commit")
@@ -242,22 +244,26 @@ class _Run:
                 return False
         return True
 
-    def _run(self, file: FileTrace, step: Step) -> bool:
-        """Send one statement; False when PostgreSQL rejected it.
+    def _run(self, file: FileTrace, step: Step, read: str | None) -> tuple | None:
+        """Send one statement, then ``read`` (the catalog query) if given; its rows, or None
+        when PostgreSQL rejected the statement.
 
-        Inside the file's transaction each statement runs behind a savepoint, sent in the
-        same message, so a rejected one is reported and undone alone: the replay does not
-        apply what PostgreSQL refuses either, and the files after it still verify.
+        Inside the file's transaction each statement runs behind a savepoint, and the
+        savepoint, the statement and the catalog query travel in one message (one round trip):
+        a rejected statement is reported and undone alone, as the replay does not apply what
+        PostgreSQL refuses either, and the files after it still verify.
         """
         query = self.connection.query
         guarded = self.connection.status == "T" and not step.standalone and step.kind != "TransactionStmt"
         try:
             if step.standalone and self.connection.status == "T":
                 query("commit")
-            query(f"{_SAVEPOINT}{step.text}\n; release savepoint rlslint" if guarded else step.text)
+            if guarded:
+                return query(f"{_SAVEPOINT}{step.text}\n; release savepoint rlslint" + (f"; {read}" if read else "")).rows
+            query(step.text)
             if step.standalone:
                 query("begin")
-            return True
+            return query(read).rows if read else ()
         except ServerError as exc:
             position = exc.position - len(_SAVEPOINT) if exc.position and guarded else exc.position
             offset = step.span.start + position - 1 if position and position > 0 else step.span.start
@@ -273,7 +279,7 @@ class _Run:
                 query("begin")
             elif step.standalone:
                 query("begin")
-            return False
+            return None
 
     def _compare(self, catalog: dict[QName, TableFacts], span: Span, names: Iterable[QName] = (),
                  everything: bool = False) -> None:

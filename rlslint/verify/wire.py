@@ -90,7 +90,8 @@ class Connection:
         self._sock.close()
 
     def query(self, sql: str) -> Result:
-        """Run ``sql`` (one statement); raise ServerError with PostgreSQL's fields if it fails."""
+        """Run ``sql``; raise ServerError with PostgreSQL's fields if it fails. With several
+        statements, the rows are those of the last one that returns rows."""
         self._send(b"Q", sql.encode("utf-8") + b"\0")
         rows: list[tuple[str | None, ...]] = []
         error: ServerError | None = None
@@ -98,6 +99,8 @@ class Connection:
             kind, payload = self._receive()
             if kind == b"D":
                 rows.append(_data_row(payload))
+            elif kind == b"T":  # a new result set begins
+                rows = []
             elif kind == b"E":
                 error = _error(payload)
             elif kind == b"G":  # COPY … FROM STDIN: there is no input to send
