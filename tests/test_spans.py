@@ -154,9 +154,37 @@ def test_alter_table_add_column_references_ends_at_the_statement_end(tmp_path):
 
 
 def test_clause_end():
-    from rlslint.sql.spans import clause_end
+    from rlslint.sql.tokens import clause_end
 
     text = "a references b ('x,)' , \"y)\") /* , */ on delete cascade -- )\n , next)"
     assert text[: clause_end(text, 2)] == "a references b ('x,)' , \"y)\") /* , */ on delete cascade"
     assert clause_end("references t", 0) == len("references t")
     assert clause_end("x;", 0) == 1
+
+
+def test_clause_end_reads_dollar_quotes_and_non_ascii_as_postgresql_does():
+    from rlslint.sql.tokens import clause_end
+
+    text = "é text default $$a, b)$$ references u (id), next int"
+    assert text[: clause_end(text, 0)] == "é text default $$a, b)$$ references u (id)"
+
+
+def test_token_end_covers_a_qualified_call_and_a_doubled_quote():
+    from rlslint.sql.tokens import token_end
+
+    text = "pg_catalog.current_setting('a, ''b)''', true)::jsonb ->> 'it''s' = \"Col\""
+    assert text[: token_end(text, 0)] == "pg_catalog.current_setting('a, ''b)''', true)"
+    start = text.index("'it")
+    assert text[start: token_end(text, start)] == "'it''s'"
+    start = text.index('"Col"')
+    assert text[start: token_end(text, start)] == '"Col"'
+    assert token_end(text, 3) == 3  # not the start of a token: nothing to extend
+
+
+def test_the_body_of_a_do_block_is_found_in_its_string_constant():
+    from rlslint.sql.tokens import string_content_start
+
+    text = "do language 'plpgsql' $body$ begin perform 1; end $body$;"
+    assert text[string_content_start(text, " begin perform 1; end "):].startswith(" begin perform 1")
+    assert string_content_start("do 'begin null; end';", "begin null; end") == 4
+    assert string_content_start("select 1", "1") == -1

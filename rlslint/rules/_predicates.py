@@ -10,9 +10,10 @@ from rlslint.schema import scopes
 from rlslint.schema.model import COMMANDS, ON_DELETE, Catalog, Expr, ForeignKey, Index, Table
 from rlslint.schema.naming import choose_name, column_part
 from rlslint.sql.names import QName, quote_ident
+from rlslint.sql import tokens
 from rlslint.sql.spans import Span
+from rlslint.sql.tree import Node, Path, dicts, locations, walk  # noqa: F401 (walk, Path: the rules' tree vocabulary)
 
-Node = dict[str, Any]
 
 
 def usable_indexes(table: Table) -> Iterator[Index]:
@@ -193,7 +194,7 @@ def _indexable(operand: Any) -> tuple[Node, Node | None] | None:
 
 
 def _refs(trees: list[Any], bound: dict[int, scopes.Ref]) -> Iterator[scopes.Ref]:
-    for node in _nodes(trees):
+    for node in dicts(trees):
         if "ColumnRef" in node and id(node["ColumnRef"]) in bound:
             yield bound[id(node["ColumnRef"])]
 
@@ -273,18 +274,6 @@ def _equated_columns(condition: Node) -> Iterator[str]:
                 yield fields[-1]["String"]["sval"]
 
 
-def _nodes(tree: Any) -> Iterator[Node]:
-    """Every ``{"Type": {…}}`` node of a JSON tree."""
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            if len(item) == 1:
-                yield item
-            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
-
 
 def _has_column(catalog: Catalog, qname: QName, column: str) -> bool:
     table = catalog.table(qname)
@@ -293,29 +282,7 @@ def _has_column(catalog: Catalog, qname: QName, column: str) -> bool:
 
 # --- policy expression trees (the JSON the parser produced) ------------------------------
 
-Path = tuple[tuple[str, Node], ...]  # (node type, node) from the expression's root down
 
-
-def walk(tree: Any, path: Path = ()) -> Iterator[tuple[str, Node, Path]]:
-    """Every node of a JSON tree in source order: (type, node, the nodes above it).
-
-    An explicit stack, not nested generators: a value passes through every generator above
-    it, so recursion made a tree 16,000 levels deep cost hundreds of millions of steps."""
-    stack: list[tuple[Any, Path]] = [(tree, path)]
-    while stack:
-        item, above = stack.pop()
-        if isinstance(item, list):
-            stack.extend((child, above) for child in reversed(item))
-            continue
-        if not isinstance(item, dict):
-            continue
-        if len(item) == 1:
-            kind, body = next(iter(item.items()))
-            if kind[:1].isupper() and isinstance(body, dict):
-                yield kind, body, above
-                above = above + ((kind, body),)
-                item = body
-        stack.extend((value, above) for value in reversed(item.values()) if isinstance(value, (dict, list)))
 
 
 def func_name(call: Node) -> str:
@@ -367,29 +334,18 @@ def unwrap(node: Any) -> Any:
     return node
 
 
-def _locations(tree: Any) -> Iterator[int]:
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("location"), int) and item["location"] >= 0:
-                yield item["location"]
-            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend(item)
-
 
 def first_location(tree: Any) -> int:
     """The smallest location in a tree: where its text starts (-1 if none is known)."""
-    return min(_locations(tree), default=-1)
+    return min(locations(tree), default=-1)
 
 
 def extent(expr: Expr, tree: Any) -> Span:
     """The text a sub-tree of a policy expression spans, for pointing at it."""
-    locations = list(_locations(tree))
-    if not locations:
+    known = list(locations(tree))
+    if not known:
         return expr.origin
-    return Span(expr.origin.path, min(locations), token_end(expr, max(locations)))
+    return Span(expr.origin.path, min(known), token_end(expr, max(known)))
 
 
 def is_true_literal(tree: Any) -> bool:
@@ -409,25 +365,8 @@ def is_true_literal(tree: Any) -> bool:
 
 
 def token_end(expr: Expr, start: int) -> int:
-    """End of the call, string literal or word starting at ``start`` in the statement text."""
-    text, i = expr.statement_text, start - expr.origin.start
-    if not 0 <= i < len(text):
+    """End of the call, string literal or name at file offset ``start`` of a policy expression."""
+    offset = start - expr.origin.start
+    if not 0 <= offset < len(expr.statement_text):
         return start
-    if text[i] == "'":
-        j = i + 1
-        while (j := text.find("'", j)) >= 0 and text[j + 1 : j + 2] == "'":
-            j += 2
-        return expr.origin.start + (len(text) if j < 0 else j + 1)
-    j = i
-    while j < len(text) and (text[j].isalnum() or text[j] in '_$."'):
-        j += 1
-    if text[j : j + 1] == "(":  # a call: to its closing parenthesis, skipping string literals
-        depth, quoted = 0, False
-        for j in range(j, len(text)):
-            if text[j] == "'":
-                quoted = not quoted
-            elif not quoted and text[j] in "()":
-                depth += 1 if text[j] == "(" else -1
-                if depth == 0:
-                    return expr.origin.start + j + 1
-    return expr.origin.start + j
+    return expr.origin.start + tokens.token_end(expr.statement_text, offset)

@@ -16,8 +16,6 @@ of your own that users cannot update.
 
 from __future__ import annotations
 
-import re
-
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
@@ -25,6 +23,7 @@ from rlslint.rules._predicates import first_location, func_name, token_end, unwr
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Expr
 from rlslint.sql.spans import Span
+from rlslint.sql.tree import scalars
 
 USER_EDITABLE_COLUMN = "raw_user_meta_data"  # auth.users: the source of the user_metadata claim
 PATH_OPERATORS = frozenset({"->", "->>", "#>", "#>>"})
@@ -41,16 +40,18 @@ def _is_claims(node) -> bool:
     return name == "auth.jwt" or (name == "current_setting" and first.startswith("request.jwt.claims"))
 
 
-_MENTIONS_METADATA = re.compile("meta", re.IGNORECASE)
-
-
 def _text(node) -> str:
     return unwrap(node).get("A_Const", {}).get("sval", {}).get("sval", "") if isinstance(unwrap(node), dict) else ""
 
 
+def _mentions_metadata(tree) -> bool:
+    """A string or a name in the expression says user_metadata or raw_user_meta_data."""
+    return any(isinstance(value, str) and "meta" in value.lower() for value in scalars(tree))
+
+
 def references(expr: Expr) -> list[tuple[int, int]]:
     """(start, end) of each reference to user_metadata, in source order."""
-    if not _MENTIONS_METADATA.search(expr.statement_text):
+    if not _mentions_metadata(expr.tree):
         return []  # neither spelling appears: skip the walk, which costs more than the rest of the rule
     found = []  # (where the reference starts, where its last token starts)
     for kind, node, _ in walk(expr.tree):

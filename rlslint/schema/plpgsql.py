@@ -22,6 +22,7 @@ from rlslint.schema.model import Table
 from rlslint.sql.names import QName, quote_ident
 from rlslint.sql.parse import Node, Statement, _relocate
 from rlslint.sql.spans import ByteOffsets, Span
+from rlslint.sql.tokens import string_content_start
 
 
 class Unknown(Exception):
@@ -115,7 +116,7 @@ class _Interpreter:
                     self.env[body["refname"]] = _Opaque(str(exc))
         text = do.text
         as_arg = body_text(do.node)
-        self.body_start = max(text.find(as_arg), 0) if as_arg else 0
+        self.body_start = max(string_content_start(text, as_arg), 0) if as_arg else 0
         self.first_line = text.count("\n", 0, self.body_start)
 
     # --- statements --------------------------------------------------------------------

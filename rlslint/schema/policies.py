@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Iterable
 
 from rlslint.schema import scopes
 from rlslint.schema.model import Expr, Policy, evolve
 from rlslint.schema.state import ReplayState, expr
 from rlslint.sql.names import QName
-from rlslint.sql.parse import Node, Statement
-
-_FROM = re.compile(r"\bfrom\b", re.IGNORECASE)
+from rlslint.sql.parse import Statement
+from rlslint.sql.tree import Node, dicts, scalars
 
 
 def create_policy(stmt: Statement, state: ReplayState) -> None:
@@ -78,9 +76,9 @@ def policy_expr(stmt: Statement, state: ReplayState, owner: QName, tree: Node | 
     if not state.access.names_platform and _mentions(tree, "auth"):
         state.access.saw_schema("auth")  # auth.uid() and friends: a Supabase project
     # Copy only a tree that qualifying changes: copying every policy tree was the replay's
-    # largest cost, and only a sub-select (which needs FROM) names tables at all.
+    # largest cost, and asking first is a walk that copies nothing.
     lookup = lambda name: state.lookup(None, name)  # noqa: E731
-    if _FROM.search(stmt.text) and scopes.qualifies_anything(tree, owner, lookup):
+    if scopes.qualifies_anything(tree, owner, lookup):
         tree = scopes.qualified(tree, owner, lookup)
     return expr(stmt, tree, clause)
 
@@ -129,15 +127,7 @@ def _roles(roles: Iterable[Node] | None) -> tuple[str, ...]:
 
 
 def column_refs(tree: Any) -> Iterable[dict]:
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "ColumnRef" in item:
-                yield item["ColumnRef"]
-            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend(item)
+    return (node["ColumnRef"] for node in dicts(tree) if "ColumnRef" in node)
 
 
 def _trees(policy: Policy) -> list[Any]:
@@ -151,16 +141,7 @@ def policy_uses_column(policy: Policy, owner: QName, table: QName, column: str, 
 
 
 def _mentions(tree: Any, name: str) -> bool:
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif item == name:
-            return True
-    return False
+    return any(value == name for value in scalars(tree))
 
 
 def _rewrite(policy: Policy, name: str, change: Callable[[Any], Any]) -> Policy:

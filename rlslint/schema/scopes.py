@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from rlslint.sql.names import QName
+from rlslint.sql.tree import Node
 
-Node = dict[str, Any]
 HasColumn = Callable[[QName, str], bool]
 
 

@@ -16,7 +16,8 @@ from rlslint.schema.access import AccessState
 from rlslint.schema.model import Catalog, Expr, Index, Table, evolve
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node, Statement
-from rlslint.sql.spans import Span, clause_end
+from rlslint.sql.spans import Span
+from rlslint.sql.tokens import clause_end
 
 DEFAULT_SEARCH_PATH = ("public",)
 

@@ -19,8 +19,8 @@ from pglast.parser import ParseError
 
 from rlslint.sql.problems import Note, SourceError
 from rlslint.sql.spans import ByteOffsets, Span, ascii_shadow
-
-Node = dict[str, Any]
+from rlslint.sql.tokens import string_content_start
+from rlslint.sql.tree import Node
 
 
 @dataclass(frozen=True)
@@ -307,11 +307,12 @@ def _expand_do_block(do: Statement, out: list[Statement], notes: list[Note]) -> 
         out.append(Statement(do.kind, do.node, do.span, do.text, plpgsql=functions))
         return
     out.append(do)
-    body_start = do.text.find(body)
+    body_start = string_content_start(do.text, body)
     cursor = max(body_start, 0)
     for function in functions:
         action = function["PLpgSQL_function"].get("action", {})
         for kind, query, conditional in _plpgsql_statements(action):
+            # PL/pgSQL's parser records no offsets: each statement is found in order in the body.
             at = do.text.find(query, cursor) if query else -1
             if at >= 0:
                 cursor = at + len(query)
