@@ -38,8 +38,8 @@ from rlslint.diagnostics import SourceError
 from rlslint.repository import repository_root
 from rlslint.schema.state import ReplayState
 
-FORMAT = 8  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
-# expressions, 8 notes stored as rlslint.sql.problems.Note
+FORMAT = 9  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
+# expressions, 8 notes stored as rlslint.sql.problems.Note, 9 keys name where the replay started
 _MAGIC = b"rlslint-snapshot\n"
 _SUFFIX = ".snapshot"
 _KEY_FILE = "key"
@@ -84,9 +84,9 @@ class ReplayCache:
 
     # --- keys -------------------------------------------------------------------------
 
-    def prefix_keys(self, root: Path, files: list[tuple[str, str]], strict: bool) -> list[str]:
-        """keys[k] names the state after the first k (display path, text) files."""
-        digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{pglast.__version__}\0{strict}\0{root}".encode("utf-8", "surrogatepass"))
+    def prefix_keys(self, root: Path, files: list[tuple[str, str]], strict: bool, start: str | None = None) -> list[str]:
+        """keys[k] names the state after the first k (display path, text) files, replayed from ``start``."""
+        digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{pglast.__version__}\0{strict}\0{start}\0{root}".encode("utf-8", "surrogatepass"))
         keys = [digest.hexdigest()]
         for display, text in files:
             digest.update(f"\0{display}\0".encode("utf-8", "surrogatepass"))

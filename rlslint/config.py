@@ -52,11 +52,24 @@ def supabase_exposed_schemas(start: Path) -> frozenset[str] | None:
     return frozenset(schemas)
 
 
+def supabase_project(start: Path) -> bool:
+    """Whether the migrations belong to a Supabase project: a ``supabase/`` directory at or
+    above them, up to the repository's root."""
+    for directory in (start, *start.parents):
+        if directory.name == "supabase" or (directory / "supabase").is_dir():
+            return True
+        if (directory / ".git").exists():
+            return False
+    return False
+
+
 def settings_for_root(root: Path, base: Settings | None = None) -> Settings:
     settings = base or Settings()
     exposed = supabase_exposed_schemas(root)
     if exposed is not None:
         settings = replace(settings, exposed_schemas=exposed)
+    if settings.platform is None and supabase_project(root):
+        settings = replace(settings, platform="supabase")
     return settings
 
 
@@ -159,6 +172,8 @@ def resolve(options: Options, overrides: Overrides, config_dir: Path | None, roo
     tables = options.rules or {}
     return Settings(
         exposed_schemas=exposed,
+        api_roles=options.api_roles,
+        platform="supabase" if supabase_project(root) else None,
         owner_tables=options.owner_tables if options.owner_tables is not None else Settings.owner_tables,
         owner_columns=options.owner_columns,
         enabled=enabled,

@@ -216,6 +216,7 @@ class LintResult:
     sets: tuple[SetReport, ...] = ()  # in discovery order
     # Statements that could not be analysed (SQL built at run time), in apply order, with why
     unanalysed: tuple[Note, ...] = ()
+    remarks: tuple[str, ...] = ()  # one line each about the run as a whole (rules it could not run)
 
     def position(self, span: Span) -> Position:
         return self.sources[span.path].lines.position(span.start, span.end)

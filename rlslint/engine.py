@@ -60,8 +60,9 @@ def _lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterabl
     tables = sorted((t for r in results for t in r.tables), key=lambda t: t.name)
     files = sum(len(s.targets) if s.targets is not None else len(s.files) for s in discovery.sets)
     unanalysed = sorted((n for r in results for n in r.unanalysed), key=lambda n: (place(n.span.path), n.span.start))
+    remarks = tuple(dict.fromkeys(m for r in results for m in r.remarks))
     return LintResult(tuple(diagnostics), tuple(errors), tuple(notes), texts, files, tuple(tables),
-                      tuple(r.report for r in results), tuple(unanalysed))
+                      tuple(r.report for r in results), tuple(unanalysed), remarks)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class _SetResult:
     tables: list[TablePosture]
     report: SetReport
     unanalysed: list[Note]
+    remarks: list[str]
 
 
 def _lint_set_guarded(migration_set: sources.MigrationSet, settings_for: SettingsFor, texts: dict[str, SourceText],
@@ -88,7 +90,7 @@ def _lint_set_guarded(migration_set: sources.MigrationSet, settings_for: Setting
             raise
         where = sources.display_path(migration_set.root, cwd)
         report = SetReport(where, tuple(f.display for f in migration_set.files), settings.fail_on, MappingProxyType({}))
-        return _SetResult([], [SourceError.internal(where, "checking this migration set", exc)], [], [], report, [])
+        return _SetResult([], [SourceError.internal(where, "checking this migration set", exc)], [], [], report, [], [])
 
 
 def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
@@ -102,7 +104,10 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
         from rlslint.verify.trace import Tracer
 
         tracer = Tracer()
-    replayed = history.replay_set(migration_set, keep=lambda text: suppress.MARKER in text, cache=cache, observer=tracer)
+    # A Supabase layout starts from the platform's roles whatever the settings say nothing about.
+    start = settings.platform or ("supabase" if migration_set.layout.startswith("supabase") else None)
+    replayed = history.replay_set(migration_set, keep=lambda text: suppress.MARKER in text, cache=cache, observer=tracer,
+                                  start=start)
     verification = None
     if verifier is not None and tracer is not None:
         verification = verifier.verify(tracer.files(), replayed.catalog, frozenset(e.path for e in replayed.errors))
@@ -112,7 +117,8 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
     wanted = lambda path: _wanted(path, migration_set)  # noqa: E731
     # Suppressions see the whole set: a comment in an old migration can excuse a finding
     # that a named file caused, so only after them are findings narrowed to those files.
-    ran = tuple(rule for rule in rules if settings.runs(rule))
+    ctx = RuleContext(catalog, settings)
+    ran = tuple(rule for rule in rules if settings.runs(rule) and (ctx.api_roles or not rule.needs_api_roles))
     found = run_rules(catalog, settings, ran, fixes=False, verification=verification)
     inputs = suppress.Inputs(replayed.kept, texts, {f.display: f.path for f in migration_set.files}, catalog.targets)
     suppressed = suppress.apply(found, inputs, settings, frozenset(r.code for r in ran), baseline)
@@ -136,6 +142,7 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
         ),
         # All of the set's: they decide verdicts on tables whichever files were named.
         unanalysed=list(catalog.unanalysed),
+        remarks=skipped_rules_remark(ctx, rules),
     )
 
 
@@ -145,7 +152,7 @@ def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_
     ctx = RuleContext(catalog, settings, verification)
     found: list[Diagnostic] = []
     for rule in rules:
-        if settings.runs(rule):
+        if settings.runs(rule) and (ctx.api_roles or not rule.needs_api_roles):
             found.extend(rule.run(ctx))
     if catalog.unanalysed:
         found = [_depends_on_unanalysed(d, catalog) for d in found]
@@ -165,15 +172,24 @@ def _depends_on_unanalysed(diagnostic: Diagnostic, catalog: Catalog) -> Diagnost
     return replace(diagnostic, message=diagnostic.message + _UNANALYSED)
 
 
+def skipped_rules_remark(ctx: RuleContext, rules: Iterable[Rule]) -> list[str]:
+    """One line when the rules about API access had no role to judge."""
+    skipped = [r.code for r in rules if r.needs_api_roles and ctx.settings.runs(r)]
+    if not skipped or ctx.api_roles:
+        return []
+    return [f"no API role found (no Supabase roles, no role named by a grant or policy): {', '.join(skipped)} "
+            "were skipped; set api-roles = [\"<role your application connects as>\"] to run them"]
+
+
 def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:
     return migration_set.targets is None or path in migration_set.targets
 
 
-def build_catalog(directory: Path, strict: bool | None = None) -> Catalog:
+def build_catalog(directory: Path, strict: bool | None = None, start: str | None = None) -> Catalog:
     """The schema model after every migration in ``directory`` ran (used by tests and tools)."""
     def build() -> Catalog:
         discovery = sources.discover([str(directory)], Path.cwd())
         files = [parse_file(f.display, f.text) for s in discovery.sets for f in s.files if f.text is not None]
-        return replay(files, strict=strict)
+        return replay(files, strict=strict, start=start)
 
     return run_deep(build)

@@ -40,8 +40,9 @@ class FileObserver(Protocol):
 
 
 def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: ReplayCache | None = None,
-               observer: FileObserver | None = None) -> History:
-    """Replay the readable files of a set in order; ``keep(text)`` says whose parse to return.
+               observer: FileObserver | None = None, start: str | None = None) -> History:
+    """Replay the readable files of a set in order; ``keep(text)`` says whose parse to return;
+    ``start``: where the project starts from (see rlslint.schema.access.AccessState).
 
     An ``observer`` sees every statement of every file, so the cache is not used with one.
     """
@@ -51,8 +52,8 @@ def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: 
     targets = migration_set.targets
     named = lambda f: targets is not None and f.display in targets  # noqa: E731
     first_target = next((i for i, f in enumerate(readable) if named(f)), len(readable))
-    state = ReplayState(strict_mode())
-    keys = cache.prefix_keys(migration_set.root, [(f.display, f.text) for f in readable], state.strict) if cache else []
+    state = ReplayState(strict_mode(), start)
+    keys = cache.prefix_keys(migration_set.root, [(f.display, f.text) for f in readable], state.strict, start) if cache else []
     loaded = cache.load_longest(migration_set.root, keys[: first_target + 1]) if cache else None
     start, errors = 0, []
     if loaded is not None:

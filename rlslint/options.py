@@ -46,6 +46,7 @@ class Options:
     extend_select: tuple[str, ...] = ()
     fail_on: Severity | None = None
     exposed_schemas: tuple[str, ...] | None = None
+    api_roles: tuple[str, ...] | None = None
     owner_tables: tuple[QName, ...] | None = None
     owner_columns: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -65,7 +66,7 @@ class MigrationsEntry:
 
 
 KEYS = (
-    "exclude", "exposed-schemas", "extend-select", "fail-on", "ignore", "migrations", "owner-columns", "owner-tables",
+    "api-roles", "exclude", "exposed-schemas", "extend-select", "fail-on", "ignore", "migrations", "owner-columns", "owner-tables",
     "per-file-ignores", "require-suppression-reason", "rules", "select",
 )
 
@@ -133,7 +134,7 @@ def parse_options(data: Mapping[str, Any], file: str, prefix: str = "") -> Optio
     for key in ("select", "ignore", "extend-select"):
         if key in data:
             values[key.replace("-", "_")] = read.selectors(data[key], key)
-    for key in ("exposed-schemas", "exclude", "owner-columns"):
+    for key in ("exposed-schemas", "exclude", "owner-columns", "api-roles"):
         if key in data:
             values[key.replace("-", "_")] = read.strings(data[key], key)
     if "owner-tables" in data:

@@ -67,12 +67,14 @@ SUPABASE_DEFAULT_GRANTS = (("table", "public"), ("sequence", "public"), ("functi
 # on ``public``).
 PUBLIC_SCHEMA_USAGE = ("public",)
 
-# Functions every policy may call on Supabase: schema, name, argument types.
+# Functions every policy may call on Supabase, and the extension function migrations use
+# most: schema, name, argument types.
 SUPABASE_FUNCTIONS = (
     ("auth", "uid", ()),
     ("auth", "jwt", ()),
     ("auth", "role", ()),
     ("auth", "email", ()),
+    ("extensions", "uuid_generate_v4", ()),
 )
 
 

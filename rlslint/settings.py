@@ -13,6 +13,12 @@ from rlslint.sql.names import QName
 @dataclass(frozen=True)
 class Settings:
     exposed_schemas: frozenset[str] = frozenset({"public"})
+    # The roles whose access the RLS rules judge; None: detected from the model (see
+    # rlslint.schema.acl.detected_api_roles).
+    api_roles: tuple[str, ...] | None = None
+    # Where the replay starts (rlslint.platform): "supabase" when the project has a
+    # supabase/ directory, else None, decided by what the migrations name.
+    platform: str | None = None
     owner_tables: tuple[QName, ...] = (QName("auth", "users"),)
     # Columns that name a row's owner: a bare column name (any table), or schema.table.column.
     owner_columns: tuple[str, ...] = ()

@@ -19,6 +19,9 @@ SCHEMAS = ("public", "App")  # "App" needs quoting: mixed case
 TABLE_NAMES = ("items", "tasks", "Orders", "notes", "Team Members")
 COLUMN_NAMES = ("owner_id", "team_id", "Title", "score", "parent_id", "Due Date")
 ROLES = ("public", "anon", "authenticated", "service_role")
+NEW_ROLES = ("app_user", "Auditors")  # created by the histories; "Auditors" needs quoting
+TABLE_PRIVILEGES = ("select", "insert", "update", "delete", "truncate", "references", "trigger", "all")
+COLUMN_PRIVILEGES = ("select", "insert", "update", "references")
 COMMANDS = ("all", "select", "insert", "update", "delete")
 ON_DELETE = ("", " on delete no action", " on delete restrict", " on delete cascade", " on delete set null",
              " on delete set default")
@@ -42,6 +45,8 @@ class _History:
         self.tables: list[_Table] = []
         self.search_path: tuple[str, ...] = ("public",)
         self.counter = 0
+        self.roles_made: list[str] = []
+        self.memberships: set[tuple[str, str]] = set()  # (role, member)
 
     # --- names ----------------------------------------------------------------------
 
@@ -72,9 +77,11 @@ class _History:
     def statement(self) -> str | None:
         kinds = ["create_table", "add_column", "index", "rls", "policy", "fk", "unique", "alter_policy",
                  "rename_column", "rename_table", "drop_column", "drop_index", "drop_policy", "drop_constraint",
-                 "rename_index", "rename_policy", "rename_constraint", "drop_table", "search_path"]
+                 "rename_index", "rename_policy", "rename_constraint", "drop_table", "search_path",
+                 "grant", "revoke", "grant_in_schema", "default_privileges", "create_role", "alter_role",
+                 "grant_role", "revoke_role", "owner", "schema_usage"]
         if not self.tables:
-            kinds = ["create_table"]
+            kinds = ["create_table", "create_role", "default_privileges", "alter_role"]
         return getattr(self, "_" + self.pick(kinds))()
 
     def _create_table(self) -> str | None:
@@ -159,8 +166,96 @@ class _History:
         return f"{column} in (select auth.uid())"
 
     def roles(self) -> str:
-        roles = self.draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True))
-        return ", ".join(roles)
+        roles = self.draw(st.lists(st.sampled_from(ROLES + tuple(self.roles_made)), min_size=1, max_size=2, unique=True))
+        return ", ".join(quote_ident(r) if r != "public" else r for r in roles)
+
+    # --- roles and privileges ------------------------------------------------------------
+
+    def privileges(self, table: _Table) -> str:
+        chosen = self.draw(st.lists(st.sampled_from(TABLE_PRIVILEGES), min_size=1, max_size=3, unique=True))
+        if "all" in chosen:
+            return "all"
+        if self.draw(st.booleans()):
+            columns = self.draw(st.lists(st.sampled_from(list(table.columns)), min_size=1, max_size=2, unique=True))
+            chosen = [f"{p} ({', '.join(quote_ident(c) for c in columns)})" if p in COLUMN_PRIVILEGES else p for p in chosen]
+        return ", ".join(chosen)
+
+    def _grant(self) -> str:
+        table = self.pick_table()
+        return f"grant {self.privileges(table)} on {self.pick(('', 'table '))}{self.ref(table)} to {self.roles()}"
+
+    def _revoke(self) -> str:
+        table = self.pick_table()
+        return f"revoke {self.privileges(table)} on {self.ref(table)} from {self.roles()}"
+
+    def _grant_in_schema(self) -> str:
+        schema = quote_ident(self.pick_table().schema)
+        privilege = self.pick(("all", "select", "insert, update", "delete"))
+        if self.draw(st.booleans()):
+            return f"grant {privilege} on all tables in schema {schema} to {self.roles()}"
+        return f"revoke {privilege} on all tables in schema {schema} from {self.roles()}"
+
+    def _default_privileges(self) -> str:
+        where = self.pick(("", " in schema public", ' in schema "App"'))
+        privilege = self.pick(("all", "select", "insert, delete", "update"))
+        if self.draw(st.booleans()):
+            return f"alter default privileges{where} grant {privilege} on tables to {self.roles()}"
+        return f"alter default privileges{where} revoke {privilege} on tables from {self.roles()}"
+
+    def _create_role(self) -> str | None:
+        free = [r for r in NEW_ROLES if r not in self.roles_made]
+        if not free:
+            return None
+        name = self.pick(free)
+        self.roles_made.append(name)
+        login = self.pick(("", " login", " nologin"))
+        flags = self.draw(st.lists(st.sampled_from(("bypassrls", "noinherit")), max_size=2, unique=True))
+        return f"create role {quote_ident(name)}{login}{''.join(' ' + f for f in flags)}"
+
+    def _alter_role(self) -> str:
+        role = self.pick(("anon", "authenticated", "service_role", *self.roles_made))
+        flag = self.pick(("inherit", "noinherit", "bypassrls", "nobypassrls"))
+        return f"alter role {quote_ident(role)} {flag}"
+
+    def member_roles(self) -> list[str]:
+        return ["anon", "authenticated", "service_role", *self.roles_made]
+
+    def reaches(self, start: str, goal: str) -> bool:
+        stack, seen = [start], set()
+        while stack:
+            role = stack.pop()
+            if role == goal:
+                return True
+            seen.add(role)
+            stack.extend(r for r, m in self.memberships if m == role and r not in seen)
+        return False
+
+    def _grant_role(self) -> str | None:
+        role, member = self.pick(self.member_roles()), self.pick(self.member_roles())
+        # PostgreSQL refuses circular membership; authenticator's platform grants are left alone.
+        if role == member or self.reaches(role, member) or (role, member) in self.memberships:
+            return None
+        self.memberships.add((role, member))
+        inherit = self.pick(("", " with inherit true", " with inherit false"))
+        return f"grant {quote_ident(role)} to {quote_ident(member)}{inherit}"
+
+    def _revoke_role(self) -> str | None:
+        if not self.memberships:
+            return None
+        role, member = self.pick(sorted(self.memberships))
+        self.memberships.discard((role, member))
+        return f"revoke {quote_ident(role)} from {quote_ident(member)}"
+
+    def _owner(self) -> str | None:
+        if not self.roles_made:
+            return None
+        return f"alter table {self.ref(self.pick_table())} owner to {quote_ident(self.pick(self.roles_made + ['postgres']))}"
+
+    def _schema_usage(self) -> str:
+        schema = self.pick(('public', '"App"'))
+        if self.draw(st.booleans()):
+            return f"grant usage on schema {schema} to {self.roles()}"
+        return f"revoke usage on schema {schema} from {self.roles()}"
 
     def _policy(self) -> str:
         table = self.pick_table()

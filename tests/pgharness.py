@@ -174,10 +174,14 @@ def drop_database(server: Server, dbname: str) -> None:
 _db_counter = itertools.count()
 
 
-def apply_migrations(server: Server, files: list[Path]) -> dict:
-    """Apply `files` in order to a fresh database with the Supabase scaffold; return its snapshot."""
+def apply_migrations(server: Server, files: list[Path], with_access: bool = False) -> dict:
+    """Apply `files` in order to a fresh database with the Supabase scaffold; return its snapshot
+    (and, ``with_access``, who holds what under "access": see access_snapshot)."""
     with migrated_database(server, files) as dbname:
-        return catalog_snapshot(server, dbname)
+        snapshot = catalog_snapshot(server, dbname)
+        if with_access:
+            snapshot["access"] = access_snapshot(server, dbname)
+        return snapshot
 
 
 @contextlib.contextmanager
@@ -277,3 +281,73 @@ def normalise_snapshot(snapshot: dict) -> dict:
                 t[key] = _sorted([list(item) for item in t[key]])
         tables[name] = t
     return {"tables": tables}
+
+
+# Who holds what, for every role but the server's superuser (which holds everything): the
+# answers of PostgreSQL's own has_*_privilege functions and pg_roles, to compare with the model.
+ACCESS_SQL = r"""
+with roles as (select oid, rolname from pg_roles where rolname !~ '^pg_' and rolname <> current_user),
+     spaces as (select oid, nspname from pg_namespace
+                where nspname !~ '^pg_' and nspname <> 'information_schema')
+select json_build_object(
+  'roles', (select coalesce(json_object_agg(rolname, json_build_array(rolsuper, rolbypassrls, rolinherit, rolcanlogin)), '{}')
+            from pg_roles where rolname in (select rolname from roles)),
+  -- pg_has_role(…, 'USAGE') is has_privs_of_role: the roles whose privileges each role uses
+  'privileges_of', (select coalesce(json_object_agg(r.rolname, (
+                      select json_agg(o.rolname order by 1) from pg_roles o
+                      where o.rolname !~ '^pg_' and pg_has_role(r.oid, o.oid, 'USAGE'))), '{}')
+                    from roles r),
+  'memberships', (select coalesce(json_agg(json_build_array(g.rolname, m.rolname, a.inherit_option) order by 1), '[]')
+                  from pg_auth_members a join pg_roles g on g.oid = a.roleid join pg_roles m on m.oid = a.member
+                  where g.rolname in (select rolname from roles) and m.rolname in (select rolname from roles)),
+  'schemas', (select coalesce(json_object_agg(s.nspname, (
+                select coalesce(json_agg(json_build_array(r.rolname, p) order by 1), '[]')
+                from roles r cross join unnest(array['USAGE', 'CREATE']) p
+                where has_schema_privilege(r.oid, s.oid, p))), '{}')
+              from spaces s),
+  'functions', (select coalesce(json_object_agg(format('%s.%s(%s)', s.nspname, f.proname, (
+                  select coalesce(string_agg(case when t.typname like '\_%' then substr(t.typname, 2) || '[]'
+                                                  else t.typname end, ',' order by k.ord), '')
+                  from unnest(f.proargtypes::oid[]) with ordinality k(oid, ord) join pg_type t on t.oid = k.oid)), (
+                  select coalesce(json_agg(r.rolname order by 1), '[]')
+                  from roles r where has_function_privilege(r.oid, f.oid, 'EXECUTE'))), '{}')
+                from pg_proc f join spaces s on s.oid = f.pronamespace),
+  'sequences', (select coalesce(json_object_agg(format('%s.%s', s.nspname, c.relname), (
+                  select coalesce(json_agg(json_build_array(r.rolname, p) order by 1), '[]')
+                  from roles r cross join unnest(array['USAGE', 'SELECT', 'UPDATE']) p
+                  where has_sequence_privilege(r.oid, c.oid, p))), '{}')
+                from pg_class c join spaces s on s.oid = c.relnamespace
+                where c.relkind = 'S'
+                  -- serial and identity sequences belong to their column, which the model does not track
+                  and not exists (select from pg_depend d where d.objid = c.oid and d.deptype in ('a', 'i'))),
+  'tables', (select coalesce(json_object_agg(format('%I.%I', s.nspname, c.relname), json_build_object(
+               'owner', pg_get_userbyid(c.relowner),
+               'privileges', (select coalesce(json_agg(json_build_array(r.rolname, p) order by 1), '[]')
+                              from roles r cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
+                                                                   'REFERENCES', 'TRIGGER']) p
+                              where has_table_privilege(r.oid, c.oid, p)),
+               'column_privileges', (select coalesce(json_agg(json_build_array(r.rolname, a.attname, p) order by 1), '[]')
+                                     from roles r cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']) p
+                                     join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                                     where has_column_privilege(r.oid, c.oid, a.attnum, p)
+                                       and not has_table_privilege(r.oid, c.oid, p)))), '{}')
+             from pg_class c join spaces s on s.oid = c.relnamespace
+             where c.relkind in ('r', 'p') and s.nspname not in ('auth', 'storage', 'extensions'))
+)
+"""
+
+
+def access_snapshot(server: Server, dbname: str) -> dict:
+    """Roles, memberships and privileges as PostgreSQL answers for them (see ACCESS_SQL)."""
+    return normalise_access(json.loads(server.psql(dbname, "-A", "-t", "-c", ACCESS_SQL, what="access snapshot")))
+
+
+def normalise_access(snapshot: dict) -> dict:
+    out = {"roles": snapshot["roles"], "memberships": _sorted(snapshot["memberships"]),
+           "privileges_of": {role: sorted(held) for role, held in snapshot["privileges_of"].items()}}
+    for key in ("schemas", "functions", "sequences"):
+        out[key] = {name: _sorted(value) for name, value in snapshot[key].items()}
+    out["tables"] = {name: {"owner": t["owner"], "privileges": _sorted(t["privileges"]),
+                            "column_privileges": _sorted(t["column_privileges"])}
+                     for name, t in snapshot["tables"].items()}
+    return out

@@ -157,7 +157,7 @@ def test_text_output_shows_location_source_caret_and_fix(project):
     lines = result.output.splitlines()
     assert lines[0] == (
         "supabase/migrations/20240101000000_old.sql:1:1: RLS001 [error] table public.legacy is exposed through the API "
-        "(schema public) but it is created without row level security: anyone with the anon key can read and write every row"
+        "(schema public) but it is created without row level security: anon and authenticated can SELECT, INSERT, UPDATE and DELETE every row"
     )
     assert lines[1:5] == [
         " 1 | create table public.legacy (id int primary key);",
@@ -208,6 +208,7 @@ def test_missing_path_is_a_usage_error(tmp_path):
 def test_syntax_error_exits_2_and_still_reports_findings(tmp_path):
     migrations = tmp_path / "m"
     migrations.mkdir()
+    (tmp_path / "supabase").mkdir()  # a Supabase project: the API roles start with every privilege
     (migrations / "1_a.sql").write_text("selec 1;\ncreate table public.t (id int);\n")
     result = run([str(migrations), "--format", "json"])
     assert result.exit_code == 2
@@ -228,6 +229,7 @@ def test_json_document_shape(project):
 def test_quoted_names_are_printed_as_postgresql_prints_them(tmp_path):
     migrations = tmp_path / "m"
     migrations.mkdir()
+    (tmp_path / "supabase").mkdir()  # a Supabase project: the API roles start with every privilege
     (migrations / "1_a.sql").write_text('create table "Profiles" (id int primary key);\n')
     document = json.loads(run([str(migrations), "--format", "json"]).output)
     ((name, fix),) = [(d["object"], d["fix"]) for d in document["diagnostics"]]

@@ -15,9 +15,11 @@ SQL = (
     "create table public.tasks (id bigint primary key, user_id uuid references auth.users);\n"
     "create schema private;\n"
     "create table private.jobs (id bigint primary key, owner uuid references auth.users on delete cascade);\n"
+    # A schema the migrations create is reachable through the API only once they say so.
+    "grant usage on schema private to anon;\ngrant select on private.jobs to anon;\n"
 )
 DEFAULT = {(MIGRATION, 1, "RLS001"), (MIGRATION, 1, "FK001"), (MIGRATION, 1, "IDX001"), (MIGRATION, 3, "IDX001")}
-ALLOWED_KEYS = ("exclude, exposed-schemas, extend-select, fail-on, ignore, migrations, owner-columns, owner-tables, "
+ALLOWED_KEYS = ("api-roles, exclude, exposed-schemas, extend-select, fail-on, ignore, migrations, owner-columns, owner-tables, "
                 "per-file-ignores, "
                 "require-suppression-reason, rules, select")
 

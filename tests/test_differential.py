@@ -26,9 +26,10 @@ from rlslint.settings import Settings
 from rlslint.sql.names import quote_ident
 from rlslint.sql.parse import parse_file
 from tests.histories import migration_histories
-from tests.model_snapshot import model_snapshot
-from tests.pgharness import catalog_snapshot, drop_database, normalise_snapshot, scaffold_database
-from tests.test_ground_truth import snapshot_differences
+from tests.model_snapshot import model_access, model_snapshot
+from tests.pgharness import (access_snapshot, catalog_snapshot, drop_database, normalise_access, normalise_snapshot,
+                             scaffold_database)
+from tests.test_ground_truth import access_differences, snapshot_differences
 
 OWNER = "auth.users"
 CHECKED_RULES = ("RLS001", "RLS002", "IDX001", "IDX002", "FK001")
@@ -50,8 +51,9 @@ where i.indpred is not null and n.nspname not in ('auth', 'storage')
 """
 
 
-def apply_and_read(server, files: list[Path]) -> tuple[dict, tuple[list, list]]:
-    """Like pgharness.apply_migrations, and also reads the policy expressions before the drop."""
+def apply_and_read(server, files: list[Path]) -> tuple[dict, tuple[list, list], dict]:
+    """Like pgharness.apply_migrations, and also reads the policy expressions, the partial
+    indexes and who holds what before the drop."""
     dbname = f"diff_{os.getpid()}_{uuid.uuid4().hex[:10]}"
     server.psql("postgres", "-c", f'create database "{dbname}"')
     try:
@@ -60,7 +62,7 @@ def apply_and_read(server, files: list[Path]) -> tuple[dict, tuple[list, list]]:
             server.psql(dbname, "-f", str(f), what=str(f))
         expressions = json.loads(server.psql(dbname, "-A", "-t", "-c", POLICY_EXPRESSIONS_SQL))
         partial = json.loads(server.psql(dbname, "-A", "-t", "-c", PARTIAL_INDEXES_SQL))
-        return catalog_snapshot(server, dbname), (expressions, partial)
+        return catalog_snapshot(server, dbname), (expressions, partial), access_snapshot(server, dbname)
     finally:
         drop_database(server, dbname)
 
@@ -97,21 +99,57 @@ def _compared_columns(expression: str | None) -> set[str]:
     return found
 
 
-def catalog_findings(snapshot: dict, read: tuple[list, list]) -> set[tuple]:
+API_ROLES = ("anon", "authenticated")
+
+
+def _api_access(name: str, table: dict, access: dict) -> dict[str, set[str]]:
+    """API role -> the commands it may run on the table, RLS aside, as PostgreSQL answers:
+    USAGE on the schema and the command's privilege on the table or on some column."""
+    schema = name.split(".")[0]
+    granted = access["tables"][name]
+    reach = {}
+    for role in API_ROLES:
+        if [role, "USAGE"] not in access["schemas"].get(schema, []):
+            continue
+        held = {p for r, p in granted["privileges"] if r == role} | {p for r, _c, p in granted["column_privileges"] if r == role}
+        reach[role] = held & set(COMMANDS)
+    return reach
+
+
+def _bypasses(role: str, table: dict, owner: str, access: dict) -> bool:
+    superuser, bypassrls = access["roles"][role][:2]
+    return superuser or bypassrls or (not table["force_rls"] and owner in access["privileges_of"][role])
+
+
+def _applies(policy: dict, role: str, access: dict) -> bool:
+    return "public" in policy["roles"] or bool(set(policy["roles"]) & set(access["privileges_of"][role]))
+
+
+def _enforced(policy: dict, table: dict, owner: str, access: dict) -> bool:
+    """Some role RLS applies to is subject to it; the server's superuser (not in ``access``) never is."""
+    return "public" in policy["roles"] or any(r in access["roles"] and not _bypasses(r, table, owner, access)
+                                              for r in policy["roles"])
+
+
+def catalog_findings(snapshot: dict, read: tuple[list, list], access: dict) -> set[tuple]:
     expressions, partial = read
     found = set()
     for name, table in snapshot["tables"].items():
         exposed = name.split(".")[0] == "public"
-        if exposed and not table["rls"]:
+        reach = _api_access(name, table, access) if exposed else {}
+        if exposed and not table["rls"] and any(reach.values()):
             found.add(("RLS001", name, (), ()))
         if exposed and table["rls"]:
-            covered = set()
-            for policy in table["policies"].values():
-                if policy["permissive"]:
-                    covered.update(COMMANDS if policy["command"] == "ALL" else (policy["command"],))
-            missing = tuple(c for c in COMMANDS if c not in covered)
+            owner = access["tables"][name]["owner"]
+            missing = []
+            for command in COMMANDS:
+                subject = [r for r, held in reach.items() if command in held and not _bypasses(r, table, owner, access)]
+                covered = any(p["permissive"] and p["command"] in ("ALL", command) and any(_applies(p, r, access) for r in subject)
+                              for p in table["policies"].values())
+                if subject and not covered:
+                    missing.append(command)
             if missing:
-                found.add(("RLS002", name, (), missing))
+                found.add(("RLS002", name, (), tuple(missing)))
         columns_not_null = dict((c, nn) for c, nn in table["columns"])
         for columns, ref_table, _ref_columns, action in table["foreign_keys"]:
             if not _leads_index(table, columns):
@@ -119,7 +157,10 @@ def catalog_findings(snapshot: dict, read: tuple[list, list]) -> set[tuple]:
             blocks = action not in ("CASCADE", "SET NULL", "SET DEFAULT") or (action == "SET NULL" and any(columns_not_null[c] for c in columns))
             if ref_table == OWNER and blocks:
                 found.add(("FK001", name, tuple(columns), ()))
-    for name, _policy, using, with_check in expressions:
+    for name, policy, using, with_check in expressions:
+        table = snapshot["tables"][name]
+        if not _enforced(table["policies"][policy], table, access["tables"][name]["owner"], access):
+            continue  # every role it is for bypasses RLS: it never runs
         for column in _compared_columns(using) | _compared_columns(with_check):
             if _leads_index(snapshot["tables"][name], [column]):
                 continue
@@ -151,12 +192,13 @@ def check_history(pg_server, texts: list[str], directory: Path) -> None:
         path.write_text(text, encoding="utf-8")
         files.append(path)
     note("\n".join(f"-- {f.name}\n{t}" for f, t in zip(files, texts)))
-    postgres, expressions = apply_and_read(pg_server, files)
-    catalog = replay([parse_file(f.name, t) for f, t in zip(files, texts)], strict=True)
+    postgres, read, access = apply_and_read(pg_server, files)
+    # The database starts from the Supabase scaffold, so the replay does too.
+    catalog = replay([parse_file(f.name, t) for f, t in zip(files, texts)], strict=True, start="supabase")
     model = normalise_snapshot(model_snapshot(catalog))
-    problems = snapshot_differences(postgres, model)
+    problems = snapshot_differences(postgres, model) + access_differences(access, normalise_access(model_access(catalog)))
     assert not problems, "model differs from PostgreSQL:\n" + "\n".join(problems)
-    from_catalog, from_model = catalog_findings(postgres, expressions), model_findings(catalog)
+    from_catalog, from_model = catalog_findings(postgres, read, access), model_findings(catalog)
     assert from_model == from_catalog, (
         f"rules on the model disagree with the catalog:\nonly from the catalog: {sorted(from_catalog - from_model)}\n"
         f"only from the model: {sorted(from_model - from_catalog)}")

@@ -38,7 +38,7 @@ CASES = [pytest.param(path, id=f"{path.parent.name}/{path.name}") for path in so
 def lint(paths: list[Path]) -> list[Diagnostic]:
     parsed = [parse_file(p.as_posix(), p.read_text(encoding="utf-8")) for p in paths]
     assert not [e for f in parsed for e in f.errors]
-    diagnostics = run_rules(replay(parsed), EVERY_RULE)
+    diagnostics = run_rules(replay(parsed, start="supabase"), EVERY_RULE)  # Supabase fixtures
     return sorted(diagnostics, key=lambda d: (d.span.path, d.span.start, d.code))
 
 
@@ -122,7 +122,7 @@ def test_rls002_never_copies_an_always_true_or_select_predicate():
         "alter table public.profiles enable row level security;\n"
         'create policy "Public profiles are viewable by everyone." on public.profiles for select using (true);\n'
     )
-    (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)]), EVERY_RULE) if d.code == "RLS002"]
+    (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)], start="supabase"), EVERY_RULE) if d.code == "RLS002"]
     assert d.fix.splitlines()[:2] == [
         "-- each user reaches the rows they own: id is the owner (it is the table's primary key: each row belongs to one user)",
         "CREATE POLICY profiles_insert ON public.profiles FOR INSERT TO authenticated WITH CHECK ((SELECT auth.uid()) = id);"]
@@ -139,7 +139,7 @@ def test_rls002_copies_a_write_policy_with_its_roles_and_wraps_auth_calls():
         "create policy notes_add on public.notes for insert to anon with check (true);\n"
         "create policy notes_edit on public.notes for update to authenticated using (auth.uid() = author);\n"
     )
-    (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)]), EVERY_RULE) if d.code == "RLS002"]
+    (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)], start="supabase"), EVERY_RULE) if d.code == "RLS002"]
     assert d.commands == ("SELECT", "DELETE")
     assert d.message.endswith("no permissive policy for SELECT, DELETE: reads return no rows; deletes silently change zero rows")
     assert d.fix == (
@@ -150,7 +150,7 @@ def test_rls002_copies_a_write_policy_with_its_roles_and_wraps_auth_calls():
 
 def test_rls002_without_policies_or_owner_is_a_template_that_silences_nothing():
     sql = "create table public.secrets (id bigint primary key);\nalter table public.secrets enable row level security;\n"
-    (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)]), EVERY_RULE) if d.code == "RLS002"]
+    (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)], start="supabase"), EVERY_RULE) if d.code == "RLS002"]
     assert d.message == (
         "table public.secrets has row level security enabled but no policy at all: reads return no rows; "
         "inserts fail with a policy violation; updates and deletes silently change zero rows")
@@ -187,6 +187,6 @@ def test_perf001_names_the_call_it_found():
         "alter table public.posts enable row level security;\n"
         "create policy posts_org on public.posts for select using (org = auth.jwt() ->> 'org');\n"
     )
-    (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)]), EVERY_RULE) if d.code == "PERF001"]
+    (d,) = [d for d in run_rules(replay([parse_file("a.sql", sql)], start="supabase"), EVERY_RULE) if d.code == "PERF001"]
     assert "write (select auth.jwt()) so PostgreSQL evaluates it once per statement" in d.message
     assert "auth.uid" not in d.message

@@ -28,7 +28,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "rules"
 def rendered(rule, path: Path) -> str:
     display = path.relative_to(ROOT).as_posix()
     text = path.read_text(encoding="utf-8")
-    diagnostics = run_rules(replay([parse_file(display, text)]), Settings(enabled=frozenset({rule.code})), [rule])
+    diagnostics = run_rules(replay([parse_file(display, text)], start="supabase"), Settings(enabled=frozenset({rule.code})), [rule])
     diagnostics.sort(key=lambda d: (d.span.start, d.code))
     result = LintResult(tuple(diagnostics), (), (), {display: SourceText(display, text, LineIndex(text))}, 1)
     return render(result, ReportContext((rule,)))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from rlslint.engine import build_catalog
-from tests.model_snapshot import model_snapshot
-from tests.pgharness import apply_migrations, normalise_snapshot
+from tests.model_snapshot import model_access, model_snapshot
+from tests.pgharness import apply_migrations, normalise_access, normalise_snapshot
 
 REPLAY_DIR = Path(__file__).parent / "fixtures" / "replay"
 SCENARIOS = sorted(p for p in REPLAY_DIR.iterdir() if (p / "migrations").is_dir())
@@ -49,11 +49,23 @@ def snapshot_differences(postgres: dict, model: dict) -> list[str]:
     return sorted(problems)
 
 
+def access_differences(postgres: dict, model: dict) -> list[str]:
+    """One line per role, membership, object or table whose privileges differ."""
+    problems = []
+    for key in ("roles", "privileges_of", "schemas", "functions", "sequences", "tables"):
+        want, got = postgres[key], model[key]
+        problems += [f"{key}[{_show(k)}]: PostgreSQL {_show(want.get(k))} != model {_show(got.get(k))}"
+                     for k in sorted(want.keys() | got.keys()) if want.get(k) != got.get(k)]
+    if postgres["memberships"] != model["memberships"]:
+        problems.append(f"memberships: PostgreSQL {_show(postgres['memberships'])} != model {_show(model['memberships'])}")
+    return problems
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_model_matches_postgres(pg, scenario: Path):
     migrations = scenario / "migrations"
-    postgres = apply_migrations(pg, sorted(migrations.glob("*.sql")))
-    catalog = build_catalog(migrations)
+    postgres = apply_migrations(pg, sorted(migrations.glob("*.sql")), with_access=True)
+    catalog = build_catalog(migrations, start="supabase")  # the database starts from the Supabase scaffold
     model = normalise_snapshot(model_snapshot(catalog))
 
     marked = {str(qname) for qname, table in catalog.tables.items() if table.unanalysed}
@@ -65,4 +77,5 @@ def test_model_matches_postgres(pg, scenario: Path):
                 snapshot["tables"].get(name, {}).pop(field, None)
 
     problems = snapshot_differences(postgres, model)
+    problems += access_differences(postgres["access"], normalise_access(model_access(catalog)))
     assert not problems, f"{scenario.name}: model differs from PostgreSQL:\n" + "\n".join(problems)

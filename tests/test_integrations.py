@@ -247,6 +247,7 @@ def test_sarif_levels_are_those_each_project_configured(tmp_path):
 
 def test_sarif_reports_a_syntax_error_as_a_failed_execution(tmp_path):
     (tmp_path / "m").mkdir()
+    (tmp_path / "supabase").mkdir()  # a Supabase project: the API roles reach public.t
     (tmp_path / "m" / "1 a.sql").write_text("create table public.t (id int primary key);\nselect 1 from x where\n")
     result = run(["m", "--format", "sarif"], tmp_path)
     assert result.exit_code == 2
@@ -286,7 +287,7 @@ MARKDOWN_HEAD = """## rlslint
 
 - **error** [RLS001 table-without-rls](https://github.com/rlslint/rlslint/blob/main/rules/RLS001-table-without-rls.md) \
 at `supabase/migrations/20240101000000_init.sql:1:1`: table `public.legacy` is exposed through the API (schema public) \
-but it is created without row level security: anyone with the anon key can read and write every row
+but it is created without row level security: anon and authenticated can SELECT, INSERT, UPDATE and DELETE every row
 
   Fix (in a new migration):
 

@@ -72,7 +72,7 @@ def test_try_repo_fails_a_migration_that_creates_a_table_without_rls(hook_repo, 
     assert done.returncode == 1, out
     assert "rlslint..................................................................Failed" in out
     assert (f"{path}:1:1: RLS001 [error] table public.notes is exposed through the API (schema public) but it is "
-            "created without row level security: anyone with the anon key can read and write every row") in out
+            "created without row level security: anon and authenticated can SELECT, INSERT, UPDATE and DELETE every row") in out
     assert "legacy" not in out  # the old file's finding is not this commit's business
     assert "Found 1 finding (1 error) in 1 file." in out
 

@@ -29,7 +29,7 @@ def findings(path: Path, rule) -> Counter:
     parsed = parse_file(path.as_posix(), text)
     assert not parsed.errors, parsed.errors
     lines = LineIndex(text)
-    diagnostics = run_rules(replay([parsed]), Settings(enabled=frozenset({rule.code})), [rule])
+    diagnostics = run_rules(replay([parsed], start="supabase"), Settings(enabled=frozenset({rule.code})), [rule])
     return Counter((d.span.path, lines.line_col(d.span.start)[0], d.code) for d in diagnostics)
 
 

@@ -24,7 +24,7 @@ SCENARIOS = sorted(p for p in REPLAY_DIR.iterdir() if (p / "migrations").is_dir(
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_scenario_findings(scenario):
     migrations = scenario / "migrations"
-    result = lint([str(migrations)], Path.cwd(), lambda s: Settings())
+    result = lint([str(migrations)], Path.cwd(), lambda s: Settings(platform="supabase"))
     assert not result.errors, result.errors
     found = Counter(
         (Path(d.span.path).name, result.position(d.span).line, d.code) for d in result.diagnostics

@@ -47,6 +47,7 @@ def _lines(result: LintResult, ctx: ReportContext) -> list[tuple[str, str]]:
     if ctx.verbose:
         for note in result.unanalysed:
             out.append((f"{span_place(result, note.span)}: not analysed: {note.message}", "yellow"))
+    out.extend((f"info: {remark}", "yellow") for remark in result.remarks)
     out.append((summary(result), "bold"))
     if result.unanalysed:
         out.append((unanalysed_summary(result, ctx.verbose), "bold yellow"))

@@ -18,6 +18,7 @@ _RULE_MODULES = (
     "multiple_permissive_policies",
     "user_metadata_in_policy",
     "permissive_write_policy",
+    "bypassed_policy",
 )
 # Judged by the suppression stage, about rlslint's own comments, not by a check over the model.
 _SUPPRESSION_MODULES = (

@@ -6,6 +6,8 @@ policies denies every command to the API's roles).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rlslint.rules._owners import owner
 from rlslint.rules._predicates import is_true_literal, per_row_calls
 from rlslint.schema.model import Table
@@ -13,36 +15,47 @@ from rlslint.settings import Settings
 from rlslint.sql.deparse import predicate_sql, wrapped_calls_sql
 from rlslint.sql.names import quote_ident
 
+if TYPE_CHECKING:
+    from rlslint.rules.base import RuleContext
 
-def missing_policies_sql(table: Table, missing: tuple[str, ...], settings: Settings) -> str:
+
+def new_policy_roles(ctx: "RuleContext", table: Table, missing: tuple[str, ...]) -> str:
+    """The roles new policies are written for: ``authenticated`` (a policy keyed on the
+    signed-in user is the usual intent) unless only other API roles hold the missing commands."""
+    roles = {r for c in missing for r in ctx.subject(table, c)}
+    return "authenticated" if "authenticated" in roles or not roles else ", ".join(quote_ident(r) for r in sorted(roles))
+
+
+def missing_policies_sql(table: Table, missing: tuple[str, ...], settings: Settings, roles: str = "authenticated") -> str:
     """The policies for the missing commands, from a predicate that already guards writes on
     the table or from its owner column; otherwise a commented template, which leaves the
     finding in place: which rows each command may touch is a decision for a person.
+    ``roles``: who the policies are for when none is copied (see ``new_policy_roles``).
     """
     copied = _copied_predicate(table)
     if copied is not None:
-        predicate, roles, source = copied
+        predicate, roles, source = copied  # the copied policy's roles with its condition
         why = f'-- the condition of policy "{source}", which already guards writes on {table.qname}\n'
     elif (found := owner(table, settings, for_writes=True)) is not None:
-        predicate, roles = f"(SELECT auth.uid()) = {quote_ident(found.column)}", "authenticated"
+        predicate = f"(SELECT auth.uid()) = {quote_ident(found.column)}"
         why = f"-- each user reaches the rows they own: {quote_ident(found.column)} is the owner ({found.why})\n"
     else:
-        return _template(table, missing, settings)
+        return _template(table, missing, settings, roles)
     return why + "\n".join(_statements(table, missing, predicate, roles))
 
 
-def _template(table: Table, missing: tuple[str, ...], settings: Settings) -> str:
+def _template(table: Table, missing: tuple[str, ...], settings: Settings, roles: str) -> str:
     head = (f"-- decide which rows {', '.join(missing)} may touch on {table.qname}: no policy guards writes "
             "and no owner column says who may change a row.\n")
     reader = owner(table, settings)  # evidence from a read policy only
     if reader is not None:
         column = quote_ident(reader.column)
-        lines = _statements(table, missing, f"(SELECT auth.uid()) = {column}", "authenticated")
+        lines = _statements(table, missing, f"(SELECT auth.uid()) = {column}", roles)
         advice = (f"-- {reader.why}, which says who may see a row, not who may change it. If each user may\n"
                   f"-- also change the rows they own by {column}, these are the policies:\n")
     else:
         reads = [p.name for p in table.policies if p.permissive and p.command == "SELECT"]
-        lines = _statements(table, missing, "<condition>", "authenticated")
+        lines = _statements(table, missing, "<condition>", roles)
         advice = (f"-- policy \"{reads[0]}\" says who may read a row, not who may change it, so it is not copied.\n"
                   if reads else "") + "-- Replace <condition>, or grant nothing on purpose and suppress the finding:\n"
     return head + advice + "\n".join(f"-- {line}" for line in lines)

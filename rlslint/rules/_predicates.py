@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from rlslint.schema import scopes
+from rlslint.schema import acl, scopes
 from rlslint.schema.model import COMMANDS, ON_DELETE, Catalog, Expr, ForeignKey, Index, Table
 from rlslint.schema.naming import choose_name, column_part
 from rlslint.sql.names import QName, quote_ident
@@ -14,6 +14,8 @@ from rlslint.sql import tokens
 from rlslint.sql.spans import Span
 from rlslint.sql.tree import Node, Path, dicts, locations, walk  # noqa: F401 (walk, Path: the rules' tree vocabulary)
 
+if TYPE_CHECKING:
+    from rlslint.rules.base import RuleContext
 
 
 def usable_indexes(table: Table) -> Iterator[Index]:
@@ -40,13 +42,21 @@ def create_index_sql(catalog: Catalog, table: Table, columns: tuple[str, ...]) -
     return f"CREATE INDEX IF NOT EXISTS {quote_ident(name)} ON {table.qname} ({listed});"
 
 
-def covered_commands(table: Table) -> tuple[str, ...]:
-    """Commands some permissive policy allows; restrictive policies only narrow those."""
-    covered: set[str] = set()
-    for policy in table.policies:
-        if policy.permissive:
-            covered.update(COMMANDS if policy.command == "ALL" else (policy.command,))
-    return tuple(c for c in COMMANDS if c in covered)
+def uncovered_commands(ctx: "RuleContext", table: Table) -> tuple[str, ...]:
+    """Commands an API role may run on the table, RLS applying to it, that no permissive
+    policy applying to such a role allows (restrictive policies only narrow those). A
+    command no API role holds needs no policy; a policy for service_role, the owner or
+    another role that bypasses RLS covers nothing."""
+    missing = []
+    for command in COMMANDS:
+        subject = ctx.subject(table, command)
+        if subject and not any(
+            policy.permissive and policy.command in ("ALL", command)
+            and any(acl.policy_applies(ctx.catalog.access, role, policy) for role in subject)
+            for policy in table.policies
+        ):
+            missing.append(command)
+    return tuple(missing)
 
 
 def owner_fk_blocks_delete(table: Table, fk: ForeignKey, accepted: frozenset[str]) -> bool:
@@ -115,11 +125,14 @@ class PolicyUse:
 
 
 def policy_filters(catalog: Catalog) -> dict[tuple[QName, str, str | None], list[PolicyUse]]:
-    """Every compared column of every policy, by (table, column, shape of the cast or call
-    around it), each list in source order: one index serves every policy in a list."""
+    """Every compared column of every policy that runs (some role without BYPASSRLS is subject
+    to it: RuleContext.enforced), by (table, column, shape of the cast or call around it),
+    each list in source order: one index serves every policy in a list."""
     uses: dict[tuple[QName, str, str | None], list[PolicyUse]] = {}
     for table in catalog.tables.values():
         for policy in table.policies:
+            if not acl.enforced_on(catalog.access, policy, table):
+                continue  # only roles that bypass RLS are subject to it: never evaluated
             for expr in (policy.using, policy.with_check):
                 if expr is None:
                     continue

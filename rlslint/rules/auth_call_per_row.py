@@ -3,8 +3,10 @@
 A policy whose `USING` or `WITH CHECK` calls `auth.uid()`, `auth.jwt()`, `auth.role()`,
 `auth.email()` or `current_setting(…)` outside a scalar sub-select such as
 `(select auth.uid())`, on a table with Row Level Security enabled. Calls inside `EXISTS`
-or `IN` sub-selects count too: they run once per row the sub-select reads. The finding
-points at the first such call; the message names them all.
+or `IN` sub-selects count too: they run once per row the sub-select reads. Every policy
+that some role without BYPASSRLS is subject to is considered (one `TO PUBLIC` runs for the
+queries of the application's own role too); a policy only for roles that bypass RLS never
+runs. The finding points at the first such call; the message names them all.
 
 ## Why it matters
 These functions are `STABLE`, not `IMMUTABLE`, so PostgreSQL calls them again for every
@@ -34,6 +36,8 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
         if not table.rls:
             continue  # policies are not evaluated at all: policy-without-rls / table-without-rls
         for policy in table.policies:
+            if not ctx.enforced(policy, table):
+                continue  # only roles that bypass RLS are subject to it: it never runs
             calls = {clause: per_row_calls(expr) for clause, expr in (("USING", policy.using), ("WITH CHECK", policy.with_check))
                      if expr is not None}
             found = [(clause, name, at) for clause, hits in calls.items() for name, at in hits]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterator, TypeVar
 
 from rlslint.diagnostics import Diagnostic, Finding, Severity
-from rlslint.schema.model import Catalog, Table
+from rlslint.schema import acl
+from rlslint.schema.model import COMMANDS, Catalog, Policy, Table
 from rlslint.settings import Settings
 
 
@@ -32,6 +34,34 @@ class RuleContext:
         if question not in self._answers:
             self._answers[question] = question(self.catalog)
         return self._answers[question]
+
+    @cached_property
+    def api_roles(self) -> tuple[str, ...]:
+        """The roles whose access the RLS rules judge (``api-roles``, or detected)."""
+        if self.settings.api_roles is not None:
+            return self.settings.api_roles
+        return acl.detected_api_roles(self.catalog.access, self.catalog.tables.values())
+
+    def reach(self, table: Table) -> dict[str, tuple[str, ...]]:
+        """API role -> the commands it may run on the table, RLS aside (privileges and USAGE)."""
+        access = self.catalog.access
+        found = {role: tuple(c for c in COMMANDS if acl.can_run(access, role, table, c)) for role in self.api_roles}
+        return {role: commands for role, commands in found.items() if commands}
+
+    def subject(self, table: Table, command: str) -> tuple[str, ...]:
+        """The API roles that may run ``command`` on the table and that its RLS applies to."""
+        access = self.catalog.access
+        return tuple(r for r in self.api_roles
+                     if acl.can_run(access, r, table, command) and not acl.bypasses_rls(access, r, table))
+
+    def for_api(self, policy: Policy, table: Table) -> bool:
+        """Whether the policy applies to an API role that RLS applies to on this table."""
+        access = self.catalog.access
+        return any(acl.policy_applies(access, r, policy) and not acl.bypasses_rls(access, r, table) for r in self.api_roles)
+
+    def enforced(self, policy: Policy, table: Table) -> bool:
+        """Whether some role without BYPASSRLS is subject to the policy (it runs for its queries)."""
+        return acl.enforced_on(self.catalog.access, policy, table)
 
 
 Check = Callable[[Any], Iterator[Finding]]  # RuleContext; the SUP rules get markers.MarkerUse
@@ -70,6 +100,8 @@ class Rule:
     cells: tuple[str, ...] = ()
     fires_when: str = ""  # the README's rule table: when it fires, on the model after all migrations
     points_at: str = ""  # the README's rule table: where a finding is located
+    # Judges what the API roles can reach: skipped, and the run says so, when there is none.
+    needs_api_roles: bool = False
 
     def severity(self, settings: Settings) -> Severity:
         return settings.severities.get(self.code, self.default_severity)

@@ -1,8 +1,15 @@
 """
 ## What it flags
 A table with Row Level Security enabled where, for one or more of SELECT, INSERT, UPDATE
-and DELETE, no permissive policy applies. A `FOR ALL` policy covers all four; restrictive
-policies only narrow what permissive ones grant, so they cover nothing on their own.
+and DELETE, an API role (`api-roles`) holds the command's privilege (and `USAGE` on the
+schema) but no permissive policy for the command applies to it. A `FOR ALL` policy
+covers all four; restrictive policies only narrow what permissive ones grant, so they
+cover nothing on their own.
+
+Which policies count: those `TO PUBLIC`, to the API role, or to a role whose privileges
+it inherits. A policy for `service_role`, the table's owner or any other role that
+bypasses RLS covers nothing an API client does. A command no API role holds a privilege
+for (a table that is read-only by `GRANT`, say) needs no policy.
 
 ## Why it matters
 With RLS on and no policy for a command, PostgreSQL denies it to every role without
@@ -27,8 +34,8 @@ from functools import partial
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules._policy_fix import missing_policies_sql
-from rlslint.rules._predicates import covered_commands
+from rlslint.rules._policy_fix import missing_policies_sql, new_policy_roles
+from rlslint.rules._predicates import uncovered_commands
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import COMMANDS
 
@@ -44,8 +51,7 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         if not table.rls or not ctx.exposed(table):
             continue
-        covered = covered_commands(table)
-        missing = tuple(c for c in COMMANDS if c not in covered)
+        missing = uncovered_commands(ctx, table)
         if not missing:
             continue
         what = "no policy at all" if not table.policies else "no permissive policy for " + ", ".join(missing)
@@ -53,7 +59,7 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
             table.rls_changed or table.created,
             f"table {table.qname} has row level security enabled but {what}: {_consequences(missing)}",
             Subject.of(Kind.TABLE, table, commands=missing),
-            partial(missing_policies_sql, table, missing, ctx.settings),
+            partial(missing_policies_sql, table, missing, ctx.settings, new_policy_roles(ctx, table, missing)),
         )
 
 
@@ -73,10 +79,11 @@ RULE = Rule(
     tags=("security",),
     checklist=True,
     cells=COMMANDS,
-    fires_when="RLS is on, and for one or more of SELECT, INSERT, UPDATE, DELETE no permissive policy applies (`FOR ALL` covers all four; restrictive policies grant nothing)",
+    fires_when="RLS is on, and for one or more of SELECT, INSERT, UPDATE, DELETE that an API role holds, no permissive policy for an API role applies (`FOR ALL` covers all four; restrictive policies and policies for roles that bypass RLS grant nothing)",
     points_at="the statement that enabled RLS; `commands` lists what is missing",
     check=check,
     docs=__doc__,
+    needs_api_roles=True,
     bad=(
         "create table public.todos (id bigint primary key, user_id uuid references auth.users on delete cascade);\n"
         "create index on public.todos (user_id);\n"

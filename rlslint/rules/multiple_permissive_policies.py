@@ -11,8 +11,8 @@ PostgreSQL combines permissive policies with `OR` and evaluates every one of the
 row, so each extra policy is another predicate (often another sub-select) per row. Merging
 them into one policy per role and command, with the conditions joined by `OR`, is usually
 faster and easier to review. Supabase's database advisor reports it as
-`multiple_permissive_policies`. Roles that bypass RLS (`service_role`, `postgres`) are not
-considered.
+`multiple_permissive_policies`. Only policies that apply to an API role (`api-roles`) are
+considered, and never for a role that bypasses RLS (`service_role`, `postgres`, the owner).
 """
 
 from __future__ import annotations
@@ -21,12 +21,9 @@ from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules.base import Rule, RuleContext
+from rlslint.schema import acl
 from rlslint.schema.model import COMMANDS, Policy, Table
 from rlslint.sql.names import quote_ident
-
-# Supabase gives these roles BYPASSRLS: their policies are never evaluated.
-BYPASS_RLS = frozenset({"service_role", "postgres", "supabase_admin"})
-
 
 def overlaps(table: Table, role: str) -> dict[str, list[Policy]]:
     """Commands for which more than one permissive policy applies to the role."""
@@ -42,7 +39,9 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         if not table.rls:
             continue
-        roles = sorted({r for p in table.policies if p.permissive for r in p.roles} - BYPASS_RLS)
+        access = ctx.catalog.access
+        roles = sorted(r for r in {r for p in table.policies if p.permissive and ctx.for_api(p, table) for r in p.roles}
+                       if r not in access.roles or not acl.bypasses_rls(access, r, table))
         for role in roles:
             found = overlaps(table, role)
             if not found:
@@ -65,10 +64,11 @@ RULE = Rule(
     summary="More than one permissive policy for the same role and command on a table",
     default_severity=Severity.WARNING,
     tags=("performance",),
-    fires_when="more than one permissive policy applies to the same role and command (each is evaluated for every row)",
+    fires_when="more than one permissive policy applies to the same API role and command (each is evaluated for every row)",
     points_at="the last policy involved",
     check=check,
     docs=__doc__,
+    needs_api_roles=True,
     bad=(
         "create table public.docs (id bigint primary key, owner uuid, published boolean);\n"
         "alter table public.docs enable row level security;\n"

@@ -1,7 +1,8 @@
 """
 ## What it flags
-A permissive `INSERT`, `UPDATE`, `DELETE` or `ALL` policy for `anon`, `authenticated` or
-`public` (no `TO`) on a table with Row Level Security enabled, whose written `WITH CHECK`
+A permissive `INSERT`, `UPDATE`, `DELETE` or `ALL` policy that applies to an API role
+(`api-roles`: `anon` and `authenticated` on Supabase; `TO public`, no `TO`, or a role they
+inherit from) on a table with Row Level Security enabled, whose written `WITH CHECK`
 (for INSERT, UPDATE and ALL) or `USING` (for UPDATE and DELETE) is literally true: `true`,
 `'t'::boolean`, `1 = 1`. A `FOR ALL … USING (true)` policy without `WITH CHECK` is not
 flagged: it is the usual way to hand a whole table to a role on purpose.
@@ -21,10 +22,10 @@ from typing import Iterator
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import extent, is_true_literal
 from rlslint.rules.base import Rule, RuleContext
+from rlslint.schema import acl
 from rlslint.schema.model import Expr, Policy, Table
 from rlslint.sql.names import quote_ident
 
-API_ROLES = frozenset({"anon", "authenticated", "public"})  # the roles PostgREST requests run as
 VERBS = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete", "ALL": "insert, update or delete"}
 
 
@@ -43,7 +44,8 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
         if not table.rls:
             continue
         for policy in table.policies:
-            roles = API_ROLES.intersection(policy.roles)
+            roles = [r for r in ctx.api_roles if acl.policy_applies(ctx.catalog.access, r, policy)
+                     and not acl.bypasses_rls(ctx.catalog.access, r, table)]
             if not policy.permissive or policy.command == "SELECT" or not roles:
                 continue
             clauses = always_true(policy)
@@ -78,10 +80,11 @@ RULE = Rule(
     summary="A write policy for anon/authenticated lets every row through (USING/WITH CHECK true)",
     default_severity=Severity.WARNING,
     tags=("security",),
-    fires_when="an INSERT/UPDATE/DELETE/ALL policy for anon, authenticated or public whose WITH CHECK (or USING for UPDATE/DELETE) is literally true",
+    fires_when="an INSERT/UPDATE/DELETE/ALL policy that applies to an API role, whose WITH CHECK (or USING for UPDATE/DELETE) is literally true",
     points_at="the always-true expression",
     check=check,
     docs=__doc__,
+    needs_api_roles=True,
     bad=(
         "create table public.posts (id bigint primary key, author_id uuid);\n"
         "alter table public.posts enable row level security;\n"

@@ -1,8 +1,11 @@
 """
 ## What it flags
 A table in an exposed schema that has policies while its Row Level Security is disabled
-once all migrations have run. `table-without-rls` (RLS001) reports the same statement; this
-finding adds that the policies on the table are not enforced.
+once all migrations have run, where some API role (`api-roles`) holds a privilege on the
+table and one of the policies applies to an API role (`TO PUBLIC`, the role, or a role it
+inherits from; not `service_role` or another role that bypasses RLS). `table-without-rls`
+(RLS001) reports the same statement; this finding adds that the policies on the table are
+not enforced.
 
 ## Why it matters
 PostgreSQL evaluates policies only when RLS is enabled on the table. Someone wrote these
@@ -22,13 +25,16 @@ from rlslint.rules.base import Rule, RuleContext
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
-        if table.rls or not table.policies or not ctx.exposed(table):
+        if table.rls or not ctx.exposed(table) or not ctx.reach(table):
             continue
-        names = ", ".join(f'"{p.name}"' for p in table.policies)
+        policies = [p for p in table.policies if ctx.for_api(p, table)]
+        if not policies:
+            continue
+        names = ", ".join(f'"{p.name}"' for p in policies)
         where = "row level security is disabled here" if table.rls_changed is not None else "row level security is never enabled"
         yield Finding(
             table.rls_changed or table.created,
-            f"table {table.qname} has {len(table.policies)} polic{'y' if len(table.policies) == 1 else 'ies'} ({names}) "
+            f"table {table.qname} has {len(policies)} polic{'y' if len(policies) == 1 else 'ies'} ({names}) "
             f"but {where}: the policies look like protection yet are never evaluated, so anyone with the anon key "
             "can read and write every row",
             Subject.of(Kind.TABLE, table),
@@ -42,10 +48,11 @@ RULE = Rule(
     summary="Table has policies but Row Level Security is disabled, so they are not enforced",
     default_severity=Severity.ERROR,
     tags=("security",),
-    fires_when="a table in an exposed schema has policies but RLS is disabled, so they are never evaluated",
+    fires_when="a table in an exposed schema that an API role can reach has policies for API roles but RLS is disabled, so they are never evaluated",
     points_at="the `CREATE TABLE`, or the `DISABLE`",
     check=check,
     docs=__doc__,
+    needs_api_roles=True,
     bad=(
         "create table public.notes (id bigint primary key, owner uuid);\n"
         "create policy notes_own on public.notes for all to authenticated using ((select auth.uid()) = owner);",

@@ -21,8 +21,10 @@ follows what PostgreSQL's planner can use:
   compares, `create index on t (owner_id) where not archived`, serves both; that depends on
   the data, which migrations do not show.
 
-Each column is reported once, at the first policy reference to it; the message names every
-policy that filters on it.
+Every policy that some role without BYPASSRLS is subject to is considered (one `TO PUBLIC`
+runs for the queries of the application's own role too); a policy only for roles that
+bypass RLS never runs. Each column is reported once, at the first policy reference to it;
+the message names every policy that filters on it.
 
 ## Why it matters
 A policy is an extra `WHERE` clause on every query against the table. Without an index

@@ -3,7 +3,9 @@
 A policy that reads the JWT's `user_metadata` claim (`auth.jwt() -> 'user_metadata'`,
 `->>`, `#>`/`#>> '{user_metadata,…}'`, `jsonb_extract_path(auth.jwt(), 'user_metadata', …)`,
 also through `current_setting('request.jwt.claims', true)`), or the
-`raw_user_meta_data` column of `auth.users`. The finding points at the first reference.
+`raw_user_meta_data` column of `auth.users`. Only policies that apply to an API role
+(`api-roles`) are considered: the users who can edit their metadata reach the database as
+those roles. The finding points at the first reference.
 
 ## Why it matters
 `user_metadata` is written by the end user: any signed-in client can call
@@ -75,6 +77,8 @@ def references(expr: Expr) -> list[tuple[int, int]]:
 def check(ctx: RuleContext) -> Iterator[Finding]:
     for table in ctx.catalog.tables.values():
         for policy in table.policies:
+            if not ctx.for_api(policy, table):
+                continue  # only what API clients run matters: they are the ones who edit their metadata
             hits = [(expr, span) for expr in (policy.using, policy.with_check) if expr is not None for span in references(expr)]
             if not hits:
                 continue
@@ -99,6 +103,7 @@ RULE = Rule(
     points_at="the first reference",
     check=check,
     docs=__doc__,
+    needs_api_roles=True,
     bad=(
         "create table public.reports (id bigint primary key);\n"
         "alter table public.reports enable row level security;\n"

@@ -84,3 +84,52 @@ def new_object_acl(default_acl: Mapping[tuple[str, str | None, str], Acl], creat
     if schema is not None:
         acl = acl | default_acl.get((creator, schema, code), frozenset())
     return acl
+
+
+# --- what the RLS rules ask ------------------------------------------------------------
+
+# The commands of the access matrix, and the privilege each one needs.
+COMMAND_PRIVILEGES = {"SELECT": "SELECT", "INSERT": "INSERT", "UPDATE": "UPDATE", "DELETE": "DELETE"}
+
+
+def can_run(access: Access, role: str, table: Table, command: str) -> bool:
+    """Whether ``role`` may run ``command`` on the table at all, RLS aside: USAGE on its schema
+    and the command's privilege on the table or on one of its columns."""
+    return (has_schema_privilege(access, role, table.qname.schema, "USAGE")
+            and has_any_column_privilege(access, role, table, COMMAND_PRIVILEGES[command]))
+
+
+def enforced_on(access: Access, policy: Policy, table: Table) -> bool:
+    """Whether some role that RLS applies to is subject to the policy: one ``TO`` PUBLIC
+    always is (the application's own role, at least); one for named roles only if one of
+    them does not bypass RLS. A role the migrations never created counts as subject to it."""
+    if PUBLIC in policy.roles:
+        return True
+    return any(role not in access.roles or not bypasses_rls(access, role, table) for role in policy.roles)
+
+
+def detected_api_roles(access: Access, tables) -> tuple[str, ...]:
+    """The roles whose access the RLS rules judge, when ``api-roles`` is not set.
+
+    Supabase: ``anon`` and ``authenticated``, the roles API requests run as (``service_role``
+    bypasses RLS). A plain PostgreSQL project: the roles its own grants and policies name,
+    other than the migration role, the owners and the roles that bypass RLS.
+    """
+    if access.platform == "supabase":
+        return ("anon", "authenticated")
+    named: set[str] = set()
+    for table in tables:
+        named.update(g for g, _ in table.acl if g != table.owner)
+        named.update(g for _, g, _ in table.column_acl if g != table.owner)
+        for policy in table.policies:
+            named.update(policy.roles)
+    for schema, grants in access.schema_acl.items():
+        named.update(g for g, _ in grants if g != access.schema_owner.get(schema))
+    for routine in access.routines:
+        named.update(g for g, _ in routine.acl if g != routine.owner)
+    for grants in access.sequence_acl.values():
+        named.update(g for g, _ in grants)
+    def bypasses(name: str) -> bool:
+        role = access.roles.get(name)
+        return role is not None and (role.superuser or role.bypassrls)
+    return tuple(sorted(n for n in named if n not in (PUBLIC, access.migration_role) and not bypasses(n)))
