@@ -13,7 +13,7 @@ $(BIN)/rlslint: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# The example has one finding per rule, so rlslint exits 1 there; anything else is a failure.
+# Every rule fires on the example, so rlslint exits 1 there; anything else is a failure.
 example: $(BIN)/rlslint
 	cd example && ../$(BIN)/rlslint; status=$$?; test $$status -eq 1
 

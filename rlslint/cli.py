@@ -392,6 +392,46 @@ def init_command(file_name: str | None) -> None:
     click.echo(log_line(f"rlslint: wrote a starter configuration to {path}"))
 
 
+@main.command(name="access")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--role", "roles", multiple=True, help="Show this role instead of the API roles; repeatable.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Read settings from this file instead of the one found above the migrations.")
+@click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal without NO_COLOR).")
+@click.option("--layout", type=click.Choice(LAYOUT_NAMES), default=None,
+              help="Order every set as this layout's tool does, instead of detecting the layout.")
+def access_command(paths, output_format, roles, config_path, color, layout) -> None:
+    """Show who can do what: per role, table and command, none, denied, all, filtered or unknown.
+
+    Exit 0 whatever the access (`rlslint check` gates); 2 when a file cannot be read or parsed.
+    """
+    from rlslint import engine
+    from rlslint.config import ConfigError, Overrides, SettingsLoader, declared_sets
+    from rlslint.escape import log_line
+    from rlslint.report import access as render
+
+    try:
+        matrix, errors = engine.access(list(paths), Path.cwd(), SettingsLoader(Path.cwd(), config_path, Overrides()),
+                                       tuple(roles), layout, declared_sets(Path.cwd(), config_path))
+    except ConfigError as exc:
+        _fail(str(exc))
+    if output_format == "json":
+        _echo(render.render_json(matrix))
+    elif output_format == "markdown":
+        _echo(render.render_markdown(matrix))
+    else:
+        if color is None:
+            color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        _echo(render.render_text(matrix, color=bool(color), terminal=sys.stdout.isatty()), color=bool(color))
+    if not matrix.roles and not errors:
+        _echo("info: no API role found (no Supabase roles, no role named by a grant or policy); "
+              "set api-roles, or name roles with --role\n", err=True)
+    for error in errors:
+        _echo(log_line(f"{error.path or 'rlslint'}: error: {error.message}") + "\n", err=True)
+    sys.exit(EXIT_ERROR if errors else EXIT_CLEAN)
+
+
 @main.command(name="report")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),

@@ -12,7 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from rlslint import checklist, history, sources, suppress
+from rlslint import access_matrix, checklist, history, sources, suppress
+from rlslint.access_matrix import AccessMatrix
 from rlslint.baseline import Baseline
 from rlslint.cache import ReplayCache
 from rlslint.deep import run_deep
@@ -104,10 +105,8 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
         from rlslint.verify.trace import Tracer
 
         tracer = Tracer()
-    # A Supabase layout starts from the platform's roles whatever the settings say nothing about.
-    start = settings.platform or ("supabase" if migration_set.layout.startswith("supabase") else None)
     replayed = history.replay_set(migration_set, keep=lambda text: suppress.MARKER in text, cache=cache, observer=tracer,
-                                  start=start)
+                                  start=history.start_of(migration_set, settings.platform))
     verification = None
     if verifier is not None and tracer is not None:
         verification = verifier.verify(tracer.files(), replayed.catalog, frozenset(e.path for e in replayed.errors))
@@ -193,3 +192,27 @@ def build_catalog(directory: Path, strict: bool | None = None, start: str | None
         return replay(files, strict=strict, start=start)
 
     return run_deep(build)
+
+
+def access(paths: list[str], cwd: Path, settings_for: SettingsFor, roles: tuple[str, ...] = (), layout: str | None = None,
+           declared: tuple[sources.DeclaredSet, ...] = ()) -> tuple[AccessMatrix, tuple[SourceError, ...]]:
+    """``rlslint access``: the access matrix of every migration set, for ``roles`` or each set's
+    API roles, and what could not be read or parsed. ``layout``, ``declared``: as for ``lint``."""
+    return run_deep(_access, paths, cwd, settings_for, roles, layout, declared)
+
+
+def _access(paths: list[str], cwd: Path, settings_for: SettingsFor, roles: tuple[str, ...], layout: str | None,
+            declared: tuple[sources.DeclaredSet, ...]) -> tuple[AccessMatrix, tuple[SourceError, ...]]:
+    discovery = sources.discover(paths, cwd, layout, declared)
+    shown: list[str] = list(roles)
+    tables: list[access_matrix.TableAccess] = []
+    errors = list(discovery.errors)
+    for migration_set in discovery.sets:
+        settings = settings_for(migration_set)
+        replayed = history.replay_set(migration_set, keep=lambda text: False,
+                                      start=history.start_of(migration_set, settings.platform))
+        errors.extend(replayed.errors)
+        wanted = roles or RuleContext(replayed.catalog, settings).api_roles
+        shown += [r for r in wanted if r not in shown]
+        tables += access_matrix.matrix(replayed.catalog, tuple(wanted), settings.exposed_schemas).tables
+    return AccessMatrix(tuple(shown), tuple(sorted(tables, key=lambda t: t.table))), tuple(errors)

@@ -19,6 +19,7 @@ from pathlib import Path
 from rlslint import sources
 from rlslint.diagnostics import Diagnostic, LintResult
 from rlslint.engine import run_rules
+from rlslint.history import start_of
 from rlslint.rules.base import Rule
 from rlslint.schema.replay import replay_file
 from rlslint.schema.state import ReplayState, strict_mode
@@ -52,7 +53,7 @@ def plan(migration_set: sources.MigrationSet, result: LintResult, settings: Sett
         return None
     path = next_path(migration_set, now)
     display = sources.display_path(path, cwd)
-    history = ReplayState(strict_mode())
+    history = ReplayState(strict_mode(), start_of(migration_set, settings.platform))
     for file in migration_set.files:
         if file.text is not None:
             replay_file(parse_file(file.display, file.text), history)

@@ -31,6 +31,13 @@ class History:
     without_targets: Catalog | None
 
 
+def start_of(migration_set: MigrationSet, platform: str | None) -> str | None:
+    """Where the set's replay starts (see rlslint.schema.access.AccessState): ``platform``
+    when the settings name one, and a Supabase layout starts from the platform's roles even
+    where they do not."""
+    return platform or ("supabase" if migration_set.layout.startswith("supabase") else None)
+
+
 class FileObserver(Protocol):
     """Told where each file starts and of each statement replayed (``rlslint.verify.trace``)."""
 

@@ -66,7 +66,7 @@ class Counts:
 
 
 def replay_and_count(files: list[ParsedFile]) -> Counts:
-    catalog = replay(files, strict=False)
+    catalog = replay(files, strict=False, start="supabase")  # the rules judge the API roles on every table
     unmodelled = sum(1 for n in catalog.notes if "is not modelled" in n.message)
     parsed = sum(len(f.statements) for f in files)
     failed = sum(1 for f in files for e in f.errors if e.kind == "syntax")

@@ -124,8 +124,8 @@ def test_action_annotates_fails_and_writes_the_summary_and_sarif(action_path, ru
     path = "supabase/migrations/20240101000000_legacy.sql"
     assert annotations == [
         f"::error file={path},line=1,col=1,endLine=1,endColumn=85,title=RLS001%3A table-without-rls::table public.legacy "
-        "is exposed through the API (schema public) but it is created without row level security: anyone with the anon "
-        "key can read and write every row%0AFix (in a new migration):%0A-- with row level security on, public.legacy is "
+        "is exposed through the API (schema public) but it is created without row level security: anon and "
+        "authenticated can SELECT, INSERT, UPDATE and DELETE every row%0AFix (in a new migration):%0A-- with row level security on, public.legacy is "
         "deny-all for SELECT, INSERT, UPDATE, DELETE to the API's roles (anon, authenticated)%0A-- until policies grant "
         "them: the app stops reading or writing it.%0AALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;%0A-- decide "
         "which rows SELECT, INSERT, UPDATE, DELETE may touch on public.legacy: no policy guards writes and no owner column "

@@ -19,6 +19,7 @@ OK_SQL = "create table public.ok (id bigint primary key);\n"
 
 
 def lint(tmp_path: Path, *args: str):
+    (tmp_path / "supabase").mkdir(exist_ok=True)  # Supabase projects: every table is reachable through the API
     old = Path.cwd()
     os.chdir(tmp_path)
     try:

@@ -244,18 +244,23 @@ def test_python_dash_m_and_rule_commands():
     assert result.stdout.startswith("# RLS001 table-without-rls")
     result = subprocess.run([sys.executable, "-m", "rlslint", "example"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-1] == "Found 10 findings (5 errors, 5 warnings) in 8 files."
+    assert result.stdout.splitlines()[-1] == "Found 12 findings (6 errors, 6 warnings) in 9 files."
 
 
 def test_example_project_fires_each_rule_once():
     result = run(["--format", "json"], cwd=ROOT / "example")
     codes = sorted(d["code"] for d in json.loads(result.output)["diagnostics"])
-    # Every rule over the model that the example's configuration runs, from the registry.
+    # Every rule over the model that the example's configuration runs, from the registry; RLS002
+    # twice, for the tasks "assignees see" reads and for the invoices whose only write policy
+    # is for service_role (RLS006).
     from rlslint.config import load_options
     from rlslint.rules import ALL_RULES
 
     options = load_options(ROOT / "example" / "rlslint.toml", "example/rlslint.toml")
-    assert codes == sorted(r.code for r in ALL_RULES if r.default_enabled or r.code in options.extend_select)
+    assert codes == sorted([*(r.code for r in ALL_RULES if r.default_enabled or r.code in options.extend_select), "RLS002"])
+    objects = {(d["code"], d["object"]) for d in json.loads(result.output)["diagnostics"]}
+    assert {("RLS002", "public.invoices"), ("RLS006", "public.invoices")} <= objects
+    assert not {o for _, o in objects} & {"public.plans"}  # read-only by privilege: no write policy needed
 
 
 def test_verbose_shows_what_was_not_analysed(tmp_path):

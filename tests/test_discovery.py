@@ -12,7 +12,9 @@ from pathlib import Path
 from tests.test_cli import run
 from tests.test_layouts import FIXTURES, findings_of, project
 
-NO_RLS = "create table {} (id bigint primary key);\n"
+# A table without RLS that the application's role can read: in a plain project, that role is
+# the API role rlslint detects (Supabase projects judge anon and authenticated).
+NO_RLS = "create table {0} (id bigint primary key); grant select on {0} to app_user;\n"
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -33,7 +35,9 @@ def monorepo(root: Path) -> Path:
         "apps/web/src/index.ts": "export {};\n",
         "apps/admin/supabase/config.toml": '[api]\nschemas = ["admin"]\n',
         "apps/admin/supabase/migrations/20240101000000_admin.sql":
-            "create schema admin;\n" + NO_RLS.format("admin.secrets") + NO_RLS.format("public.internal_only"),
+            "create schema admin;\n" + NO_RLS.format("admin.secrets") + NO_RLS.format("public.internal_only")
+            # A schema of its own reaches the API once the API roles may use it (Supabase's custom schemas).
+            + "grant usage on schema admin to anon;\ngrant select on admin.secrets to anon;\n",
         "packages/db/prisma/migrations/migration_lock.toml": 'provider = "postgresql"\n',
         "packages/db/prisma/migrations/20240101000000_init/migration.sql": NO_RLS.format("public.accounts"),
         # never a project's own migrations:
@@ -144,7 +148,10 @@ def test_migrations_setting_lists_sets_with_their_layout_and_exposed_schemas(tmp
         ".git/HEAD": "",
         "rlslint.toml": '[[migrations]]\npath = "sql/app"\nlayout = "plain"\nexposed-schemas = ["api"]\n'
                         '[[migrations]]\npath = "sql/jobs"\n',
-        "sql/app/1_api.sql": "create schema api;\n" + NO_RLS.format("api.items") + NO_RLS.format("public.hidden"),
+        # The repository has a supabase/ directory, so its sets judge Supabase's API roles.
+        "sql/app/1_api.sql": "create schema api; grant usage on schema api to anon; "
+                             "alter default privileges in schema api grant select on tables to anon;\n"
+                             + NO_RLS.format("api.items") + NO_RLS.format("public.hidden"),
         "sql/jobs/1_jobs.sql": NO_RLS.format("public.jobs"),
         "supabase/migrations/20240101000000_not_listed.sql": NO_RLS.format("public.not_listed"),
     })

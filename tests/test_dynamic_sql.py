@@ -11,6 +11,7 @@ say so, never silently.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,10 @@ EVALUATED = ("do_dynamic", "do_loops", "do_blocks", "do_functions", "event_trigg
 @pytest.mark.parametrize("scenario", EVALUATED)
 def test_evaluated_do_blocks_give_the_findings_of_the_real_catalog(pg, scenario):
     migrations = REPLAY_DIR / scenario / "migrations"
-    postgres, read = apply_and_read(pg, sorted(migrations.glob("*.sql")))
-    catalog = build_catalog(migrations)
+    postgres, read, access = apply_and_read(pg, sorted(migrations.glob("*.sql")))
+    catalog = build_catalog(migrations, start="supabase")  # the database starts from the Supabase scaffold
     assert not catalog.unanalysed, catalog.unanalysed
-    assert model_findings(catalog) == catalog_findings(postgres, read)
+    assert model_findings(catalog) == catalog_findings(postgres, read, access)
 
 
 def test_sql_read_at_run_time_is_marked_and_said(pg):
@@ -41,21 +42,23 @@ def test_sql_read_at_run_time_is_marked_and_said(pg):
     marked = {str(q) for q, t in catalog.tables.items() if t.unanalysed}
     assert marked == {"public.registry", "public.orders"}  # public.later comes after the loop
     # The real server shows why: the loop did enable RLS on orders, which the model cannot know.
-    postgres, _ = apply_and_read(pg, sorted(migrations.glob("*.sql")))
+    postgres, _, _ = apply_and_read(pg, sorted(migrations.glob("*.sql")))
     assert postgres["tables"]["public.orders"]["rls"] and not catalog.tables[next(
         q for q in catalog.tables if str(q) == "public.orders")].rls
 
 
-def test_the_default_output_ends_with_the_unanalysed_statements():
+def test_the_default_output_ends_with_the_unanalysed_statements(tmp_path):
     from click.testing import CliRunner
 
     from rlslint.cli import main
 
-    migrations = REPLAY_DIR / "do_unknowable" / "migrations"
+    # As a Supabase project's migrations, so the API roles reach the tables (RLS001 runs).
+    migrations = tmp_path / "supabase" / "migrations"
+    shutil.copytree(REPLAY_DIR / "do_unknowable" / "migrations", migrations)
     result = CliRunner().invoke(main, ["check", str(migrations), "--no-cache"])
     lines = result.output.strip().splitlines()
     head, _, tail = lines[-1].partition("20240101000000_init.sql:10)")
-    assert head.startswith("1 statement could not be analysed (") and head.endswith("/do_unknowable/migrations/")
+    assert head.startswith("1 statement could not be analysed (") and head.endswith("/supabase/migrations/")
     assert tail == ": findings on the tables it may change say so; -v says why; --verify decides them."
     findings = [line for line in lines if ": RLS001 " in line]
     assert len(findings) == 3

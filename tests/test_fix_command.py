@@ -36,10 +36,10 @@ def test_fix_writes_one_new_supabase_migration_and_edits_nothing(example):
     name = Path(new).name
     assert new.startswith("supabase/migrations/") and name.endswith("_rlslint_fixes.sql")
     assert len(name.split("_", 1)[0]) == 14 and name > max(Path(k).name for k in before if k.endswith(".sql"))
-    assert f"rlslint: wrote {new}: 6 fixed, 5 left to a person" in result.output
+    assert f"rlslint: wrote {new}: 7 fixed, 6 left to a person" in result.output
     text = (example / new).read_text(encoding="utf-8")
     assert text.startswith("-- Written by `rlslint fix`.")
-    assert "-- Fixes 6 findings:\n" in text and "-- Leaves 5 to a person" in text
+    assert "-- Fixes 7 findings:\n" in text and "-- Leaves 6 to a person" in text
 
 
 def test_diff_prints_the_migration_and_writes_nothing(example):

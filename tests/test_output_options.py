@@ -52,8 +52,8 @@ def test_concise_is_one_line_per_finding(project):  # noqa: F811
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "supabase/migrations/20240101000000_init.sql:1:1: RLS001 [*] [error] table public.legacy is exposed through the "
-        "API (schema public) but it is created without row level security: anyone with the anon key can read and write "
-        "every row",
+        "API (schema public) but it is created without row level security: anon and authenticated can SELECT, INSERT, "
+        "UPDATE and DELETE every row",
         "supabase/migrations/20240101000000_init.sql:1:63: FK001 [error] foreign key legacy_owner_fkey on "
         "public.legacy references owner table auth.users with ON DELETE NO ACTION: deleting a user fails while rows of "
         "public.legacy point at them",

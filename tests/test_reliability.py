@@ -326,6 +326,7 @@ NON_UTF8_NAME = {"text": ([], "m/001_caf\\xe9.sql:1:1: RLS001"), "json": (["--fo
 
 @pytest.mark.parametrize("args, expected", NON_UTF8_NAME.values(), ids=list(NON_UTF8_NAME))
 def test_file_names_that_are_not_utf8(tmp_path, args, expected):
+    (tmp_path / "supabase").mkdir()  # a Supabase project: its tables are reachable through the API
     migrations = tmp_path / "m"
     migrations.mkdir()
     (migrations / os.fsdecode(b"001_caf\xe9.sql")).write_text(MIGRATION)

@@ -19,8 +19,8 @@ UNPROTECTED = "create table public.t (id int primary key);"
 
 
 def lint_json(tmp_path: Path, files: dict[str, bytes]) -> dict:
-    migrations = tmp_path / "migrations"
-    migrations.mkdir()
+    migrations = tmp_path / "supabase" / "migrations"  # a Supabase project: every table is reachable
+    migrations.mkdir(parents=True)
     for name, data in files.items():
         (migrations / name).write_bytes(data)
     result = CliRunner().invoke(main, ["check", str(migrations), "--format", "json"], catch_exceptions=False)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rlslint.rules._owners import owner
-from rlslint.rules._predicates import is_true_literal, per_row_calls
+from rlslint.rules._predicates import per_row_calls
 from rlslint.schema.model import Table
 from rlslint.settings import Settings
 from rlslint.sql.deparse import predicate_sql, wrapped_calls_sql
+from rlslint.sql.literals import is_true_literal
 from rlslint.sql.names import quote_ident
 
 if TYPE_CHECKING:

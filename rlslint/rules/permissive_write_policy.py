@@ -20,10 +20,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules._predicates import extent, is_true_literal
+from rlslint.rules._predicates import extent
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema import acl
 from rlslint.schema.model import Expr, Policy, Table
+from rlslint.sql.literals import is_true_literal
 from rlslint.sql.names import quote_ident
 
 VERBS = {"INSERT": "insert", "UPDATE": "update", "DELETE": "delete", "ALL": "insert, update or delete"}

@@ -70,7 +70,7 @@ def _fix(ctx: RuleContext, table: Table) -> str:
     if Diagnostic.holds_statement(policies):
         return f"{enable}\n{policies}"
     holders = ", ".join(sorted({r for c in missing for r in ctx.subject(table, c)}))
-    return (f"-- with row level security on, {table.qname} is deny-all for {', '.join(missing)} to the API roles "
+    return (f"-- with row level security on, {table.qname} is deny-all for {', '.join(missing)} to the API's roles "
             f"({holders})\n-- until policies grant them: the app stops reading or writing it.\n"
             f"{enable}\n{policies}")
 
