@@ -7,9 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlslint.config import ConfigError, supabase_exposed_schemas
+from rlslint import history
+from rlslint.config import ConfigError, settings_for_root, supabase_exposed_schemas
 from rlslint.layouts import LAYOUTS
 from rlslint.rules import ALL_RULES, KNOWN_RULES
+from rlslint.schema import acl
 from rlslint.sources import MigrationSet, discover, display_path
 from rlslint.writing import WriteError, write_text
 
@@ -19,6 +21,7 @@ class Project:
     root: Path  # where the config goes
     sets: tuple[MigrationSet, ...]  # what rlslint finds here without being told
     supabase_schemas: frozenset[str] | None  # [api] schemas of the first set's supabase/config.toml
+    api_roles: tuple[tuple[str, ...], ...] = ()  # per set, the API roles detected while api-roles is unset
 
     @property
     def first_migration(self) -> Path | None:
@@ -32,7 +35,15 @@ def find_project(cwd: Path) -> Project:
         return Project(cwd, (), None)
     homes = [_home(s.root) for s in sets]
     root = Path(os.path.commonpath([str(h) for h in homes]))
-    return Project(root, sets, supabase_exposed_schemas(sets[0].root))
+    return Project(root, sets, supabase_exposed_schemas(sets[0].root), tuple(detected_api_roles(s) for s in sets))
+
+
+def detected_api_roles(migration_set: MigrationSet) -> tuple[str, ...]:
+    """The roles the RLS rules judge in this set while ``api-roles`` is unset: its replay decides."""
+    settings = settings_for_root(migration_set.root)
+    replayed = history.replay_set(migration_set, keep=lambda text: False,
+                                  start=history.start_of(migration_set, settings.platform))
+    return acl.detected_api_roles(replayed.catalog.access, replayed.catalog.tables.values())
 
 
 def _home(root: Path) -> Path:
@@ -90,6 +101,7 @@ def starter_text(project: Project, in_pyproject: bool) -> str:
         lines.append(f"# exposed-schemas = {json.dumps(sorted(project.supabase_schemas))}")
     else:
         lines.append('# exposed-schemas = ["public"]')
+    lines += _api_roles_lines(project)
     lines += ["", "# Tables whose rows other tables belong to: a foreign key to one must say what happens",
               "# when the owner is deleted (accepted actions: [rules.FK001] on-delete).",
               '# owner-tables = ["auth.users"]',
@@ -119,6 +131,24 @@ def starter_text(project: Project, in_pyproject: bool) -> str:
               "#   rlslint --write-baseline .rlslint-baseline.json",
               "# and fail only on new ones with `rlslint --baseline .rlslint-baseline.json`."]
     return "\n".join(lines) + "\n"
+
+
+def _api_roles_lines(project: Project) -> list[str]:
+    """What detection found, set by set, and the setting that names the roles instead.
+
+    Commented out like the others: detection follows the migrations (a role granted later
+    is judged too), a written list would not.
+    """
+    lines = ["", "# The roles API clients connect as: the RLS rules judge what they can reach. While unset,",
+             "# Supabase projects judge anon and authenticated, other projects the roles their own grants",
+             "# and policies name (not the migration role, owners or roles that bypass RLS)."
+             + (" Detected:" if project.sets else "")]
+    for migration_set, roles in zip(project.sets, project.api_roles):
+        found = ", ".join(roles) if roles else "none, so the RLS rules are skipped there"
+        lines.append(f"#   {_relative(migration_set.root, project.root)}: {found}")
+    detected = next((roles for roles in project.api_roles if roles), ())
+    lines.append(f"# api-roles = {json.dumps(list(detected or ['<role your application connects as>']))}")
+    return lines
 
 
 def _relative(path: Path, root: Path) -> str:

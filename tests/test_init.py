@@ -93,3 +93,36 @@ def test_init_without_migrations_says_so(tmp_path, monkeypatch):
     text = (tmp_path / "rlslint.toml").read_text()
     assert "# No migrations found here: list them in a [[migrations]] table below.\n" in text
     assert load_options(tmp_path / "rlslint.toml", "rlslint.toml") == Options(require_suppression_reason=True)
+
+
+def test_init_writes_the_api_roles_it_detected_for_each_set(tmp_path, monkeypatch):
+    from tests.test_discovery import monorepo
+
+    root = monorepo(tmp_path)
+    # The Prisma package's own grants name the role the application connects as.
+    (root / "packages/db/prisma/migrations/20240102000000_grants/migration.sql").parent.mkdir()
+    (root / "packages/db/prisma/migrations/20240102000000_grants/migration.sql").write_text(
+        "create role app_user;\ngrant select on public.accounts to app_user;\n")
+    monkeypatch.chdir(root)
+    assert CliRunner().invoke(main, ["init"]).exit_code == 0
+    text = (root / "rlslint.toml").read_text()
+    assert ("#   apps/admin/supabase/migrations: anon, authenticated\n"
+            "#   apps/web/supabase/migrations: anon, authenticated\n"
+            "#   packages/db/prisma/migrations: app_user\n"
+            '# api-roles = ["anon", "authenticated"]\n') in text
+    # Commented out like every detected setting; uncommented, it is a valid setting.
+    assert load_options(root / "rlslint.toml", "rlslint.toml").api_roles is None
+    enabled = text.replace('# api-roles = ["anon", "authenticated"]', 'api-roles = ["anon", "authenticated"]')
+    (root / "rlslint.toml").write_text(enabled)
+    assert load_options(root / "rlslint.toml", "rlslint.toml").api_roles == ("anon", "authenticated")
+
+
+def test_init_says_when_a_set_has_no_api_role(tmp_path, monkeypatch):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations/0001_init.sql").write_text("create table public.accounts (id bigint primary key);\n")
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["init"]).exit_code == 0
+    text = (tmp_path / "rlslint.toml").read_text()
+    assert "#   migrations: none, so the RLS rules are skipped there\n" in text
+    assert '# api-roles = ["<role your application connects as>"]\n' in text
