@@ -5,7 +5,7 @@ and named tuples of the modules that hold replay state) and JSON's own values, n
 else, so a cache entry can never name code to run. The registry is collected from those
 modules rather than listed here, so a module that adds state to the replay (and is in
 ``HANDLER_MODULES``) is stored without a change to this file; state of any other type
-fails to encode, and the entry is simply not stored (tests/test_codec.py catches it first).
+fails to encode, and the entry is simply not stored (tests/stages/test_codec.py catches it first).
 
 Encoding of a value:
   str, int, float, bool, None  as themselves

@@ -5,7 +5,7 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.pgharness import ServerUnavailable, start_server
+from tests.support.pgharness import ServerUnavailable, start_server
 
 # Property-based tests: "ci" (the default) is sized for CI and reproducible run to run;
 # `pytest --hypothesis-profile=thorough` runs the long local version.
@@ -43,7 +43,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
-    """One throwaway PostgreSQL 16 server per test process (see tests/pgharness.py): under
+    """One throwaway PostgreSQL 16 server per test process (see tests/support/pgharness.py): under
     pytest-xdist each worker has its own, since roles are global to a server."""
     try:
         server = start_server(tmp_path_factory.mktemp("pg"))

@@ -1,0 +1,180 @@
+"""SQL that DO blocks build at run time: evaluated against the model, checked against PostgreSQL.
+
+The replay scenarios in EVALUATED secure tables with loops over pg_tables,
+information_schema, pg_class joined to pg_namespace and arrays, WHILE, LOOP, EXIT, CONTINUE,
+integer FOR and CASE, IF NOT EXISTS guards on pg_policies, format() and concatenation, PL/pgSQL
+and SQL functions called later (with arguments and defaults too), and an event trigger. Their findings on the model must be exactly the checklist findings computed
+from the real server's catalog after the same migrations ran. do_unknowable reads its
+targets from a table at run time: the tables it may change are marked, and their findings
+say so, never silently.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rlslint.engine import build_catalog
+from rlslint.schema.plpgsql import _format, _like
+from tests.postgres.test_differential import apply_and_read, catalog_findings, model_findings
+
+REPLAY_DIR = Path(__file__).parents[1] / "fixtures" / "replay"
+EVALUATED = ("do_dynamic", "do_loops", "do_blocks", "do_functions", "event_trigger", "do_control_flow", "do_pg_class",
+             "sql_functions", "function_arguments")
+
+
+@pytest.mark.parametrize("scenario", EVALUATED)
+def test_evaluated_do_blocks_give_the_findings_of_the_real_catalog(pg, scenario):
+    migrations = REPLAY_DIR / scenario / "migrations"
+    postgres, read, access = apply_and_read(pg, sorted(migrations.glob("*.sql")))
+    catalog = build_catalog(migrations, start="supabase")  # the database starts from the Supabase scaffold
+    assert not catalog.unanalysed, catalog.unanalysed
+    assert model_findings(catalog) == catalog_findings(postgres, read, access)
+
+
+def test_sql_read_at_run_time_is_marked_and_said(pg):
+    migrations = REPLAY_DIR / "do_unknowable" / "migrations"
+    catalog = build_catalog(migrations)
+    (note,) = catalog.unanalysed
+    assert "public.registry is read at run time" in note.message
+    marked = {str(q) for q, t in catalog.tables.items() if t.unanalysed}
+    assert marked == {"public.registry", "public.orders"}  # public.later comes after the loop
+    # The real server shows why: the loop did enable RLS on orders, which the model cannot know.
+    postgres, _, _ = apply_and_read(pg, sorted(migrations.glob("*.sql")))
+    assert postgres["tables"]["public.orders"]["rls"] and not catalog.tables[next(
+        q for q in catalog.tables if str(q) == "public.orders")].rls
+
+
+def test_the_default_output_ends_with_the_unanalysed_statements(tmp_path):
+    from click.testing import CliRunner
+
+    from rlslint.cli import main
+
+    # As a Supabase project's migrations, so the API roles reach the tables (RLS001 runs).
+    migrations = tmp_path / "supabase" / "migrations"
+    shutil.copytree(REPLAY_DIR / "do_unknowable" / "migrations", migrations)
+    result = CliRunner().invoke(main, ["check", str(migrations), "--no-cache"])
+    lines = result.output.strip().splitlines()
+    head, _, tail = lines[-1].partition("20240101000000_init.sql:10)")
+    assert head.startswith("1 statement could not be analysed (") and head.endswith("/supabase/migrations/")
+    assert tail == ": findings on the tables it may change say so; -v says why; --verify decides them."
+    findings = [line for line in lines if ": RLS001 " in line]
+    assert len(findings) == 3
+    assert [("depends on SQL rlslint could not analyse" in line) for line in findings] == [True, True, False]
+    verbose = CliRunner().invoke(main, ["check", str(migrations), "--no-cache", "-v"]).output
+    assert "20240101000000_init.sql:10: not analysed: FOR over rows known only at run time" in verbose
+
+
+FORMATS = [
+    ("alter table %I.%I enable row level security", ["public", "My Table"]),
+    ("create policy %I on %s using (%L = owner)", ["a b", "public.t", "it's"]),
+    ("%2$s then %1$s, %%, %L", ["one", "two", None]),
+    ("select %L", ["back\\slash"]),
+]
+
+
+@pytest.mark.parametrize("template, args", FORMATS)
+def test_format_builds_what_postgresql_builds(pg, template, args):
+    def literal(value):
+        return "null" if value is None else "'" + value.replace("'", "''") + "'"
+
+    sql = f"select format({literal(template)}, {', '.join(literal(a) + '::text' for a in args)})"
+    assert pg.psql("postgres", "-A", "-t", "-c", sql).rstrip("\n") == _format(template, args)
+
+
+@pytest.mark.parametrize("value, pattern", [("archive_2023", "archive%"), ("notes", "archive%"), ("a_b", "a\\_b"),
+                                            ("axb", "a_b"), ("100%", "100\\%")])
+def test_like_matches_as_postgresql_matches(pg, value, pattern):
+    sql = f"select '{value}' like '{pattern}'"
+    assert (pg.psql("postgres", "-A", "-t", "-c", sql).strip() == "t") == _like(value, pattern)
+
+
+UNFINISHED = [
+    # the loop's condition reads a table at run time
+    ("while exists (select 1 from public.queue) loop\n"
+     "    execute 'alter table public.t enable row level security'; exit;\n  end loop;",
+     "WHILE whose condition is known only at run time (public.queue is read at run time)"),
+    # nothing the model holds ends it
+    ("loop\n    null;\n  end loop;", "a loop that runs more than 10000 times"),
+    # rows of a query built at run time, around SQL written in the block
+    ("for r in execute 'select 1' loop\n    alter table public.t enable row level security;\n  end loop;",
+     "DYNFORS is not evaluated"),
+]
+
+
+@pytest.mark.parametrize("body, why", UNFINISHED, ids=["while_reads_a_table", "endless", "for_execute"])
+def test_a_statement_the_evaluator_cannot_finish_is_never_skipped_silently(body, why):
+    from rlslint.schema.replay import replay
+    from rlslint.sql.parse import parse_file
+
+    sql = ("create table public.t (id int primary key);\ncreate table public.queue (name text);\n"
+           f"do $$ declare r record; begin\n  {body}\nend $$;\n")
+    catalog = replay([parse_file("w.sql", sql)])
+    assert [n.message for n in catalog.unanalysed] == [why]
+    assert all(t.unanalysed for t in catalog.tables.values())
+
+
+EXPRESSIONS = ["7 / -2", "-7 / 2", "2 + 3 * 4 - 1", "array_length(array['a', 'b'], 1)",
+               "array_length(array[]::text[], 1)", "cardinality(array[]::text[])", "(array['a', 'b'])[2]",
+               "(array['a', 'b'])[3]", "coalesce(null, 'x')", "length('abc')", "2 < 3", "'b' >= 'a'", "null::int < 1"]
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_expressions_evaluate_as_postgresql_evaluates_them(pg, expression):
+    from rlslint.schema.plpgsql import _Interpreter
+    from rlslint.sql.parse import parse_file
+
+    (do,) = parse_file("e.sql", "do $$ begin null; end $$;").statements
+    value = _Interpreter(do, [], None, lambda name: None, None, 0).value(expression)
+    shown = "" if value is None else {True: "t", False: "f"}.get(value, value) if isinstance(value, bool) else str(value)
+    assert pg.psql("postgres", "-A", "-t", "-c", f"select {expression}").rstrip("\n") == shown
+
+
+def _report(*args: str) -> str:
+    from click.testing import CliRunner
+
+    from rlslint.cli import main
+
+    migrations = REPLAY_DIR / "do_unknowable" / "migrations"
+    return CliRunner().invoke(main, [*args, str(migrations)]).output
+
+
+def test_every_report_carries_the_unanalysed_statement():
+    import json
+
+    from tests.support.ci_support import sarif_errors
+
+    document = json.loads(_report("check", "--no-cache", "--format", "json"))
+    (entry,) = document["unanalysed"]
+    assert (Path(entry["file"]).name, entry["line"], entry["column"]) == ("20240101000000_init.sql", 10, 3)
+    assert entry["message"].startswith("FOR over rows known only at run time (public.registry is read at run time")
+    assert document["summary"]["unanalysed"] == 1
+
+    sarif = _report("check", "--no-cache", "--format", "sarif")
+    assert not sarif_errors(sarif)
+    (notification,) = json.loads(sarif)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert notification["level"] == "warning" and notification["message"]["text"].startswith("not analysed: FOR over rows")
+    assert notification["locations"][0]["physicalLocation"]["region"] == {"startLine": 10, "startColumn": 3}
+
+    markdown = _report("check", "--no-cache", "--format", "markdown")
+    assert "### 1 statement rlslint could not analyse" in markdown
+    assert "20240101000000_init.sql:10`: FOR over rows known only at run time" in markdown
+
+    github = _report("check", "--no-cache", "--format", "github").splitlines()
+    (warning,) = [line for line in github if "title=rlslint%3A not analysed" in line]
+    assert warning.startswith("::warning ") and "%0A" in warning  # the summary, then each statement and why
+
+    assert _report("check", "--no-cache", "--format", "concise").splitlines()[-1].startswith("1 statement could not be analysed (")
+
+
+def test_the_checklist_shows_the_marked_tables_as_unknown():
+    rows = {line.split("│")[1].strip(): line for line in _report("report", "--no-color").splitlines()
+            if line.count("│") > 2 and "public." in line}
+    assert set(rows) == {"public.registry", "public.orders", "public.later"}
+    for name in ("public.registry", "public.orders"):
+        assert {cell.strip() for cell in rows[name].split("│")[2:-1]} == {"?"}, rows[name]
+    assert "?" not in rows["public.later"]  # created after the loop ran
+    markdown = _report("check", "--no-cache", "--format", "markdown")
+    assert "| `public.orders` | " + " | ".join(["❔"] * 7) + " |" in markdown
