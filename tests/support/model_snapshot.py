@@ -32,7 +32,7 @@ def model_snapshot(catalog: Catalog) -> dict:
 
 
 def model_access(catalog: Catalog) -> dict:
-    """The model's roles and privileges in the shape of tests/pgharness.access_snapshot,
+    """The model's roles and privileges in the shape of tests/support/pgharness.access_snapshot,
     each answer computed by rlslint.schema.acl as PostgreSQL's has_*_privilege computes it."""
     access = catalog.access
     roles = sorted(r for r in access.roles if r != access.migration_role)
