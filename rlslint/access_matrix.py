@@ -90,7 +90,8 @@ def _check(policy: Policy) -> Expr | None:
 def _combined(permissive: list[Policy], restrictive: list[Policy], clause) -> "str | bool":
     """The effective condition as SQL, or True when it admits every row."""
     allowed = [_text(clause(p)) for p in permissive]
-    narrowed = [_text(clause(p)) for p in restrictive]
+    # A restrictive policy narrows only by the clauses it has: PostgreSQL ignores a missing one.
+    narrowed = [_text(clause(p)) for p in restrictive if clause(p) is not None]
     narrowed = [n for n in narrowed if n is not True]
     if any(a is True for a in allowed):
         return True if not narrowed else " AND ".join(f"({n})" for n in narrowed)

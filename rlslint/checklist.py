@@ -53,12 +53,12 @@ def _failed_columns(finding: Diagnostic, deciding: dict[str, str]) -> Iterable[s
 
 
 def _row(table: Table, settings: Settings, failed: set[tuple[object, str]], deciding: dict[str, str]) -> TablePosture:
-    if table.unanalysed:  # dynamic SQL may have changed it: no verdict the model cannot back
-        return TablePosture(str(table.qname), table.qname.schema, (Cell.UNKNOWN,) * len(CHECKLIST_COLUMNS))
     cells = []
     for column in CHECKLIST_COLUMNS:
         if (table.qname, column) in failed:
-            cells.append(Cell.FAIL)
+            cells.append(Cell.FAIL)  # reported, so shown: the finding says its verdict depends on it
+        elif table.unanalysed:  # dynamic SQL may have changed it: no pass the model cannot back
+            cells.append(Cell.UNKNOWN)
         elif column == "RLS on":
             cells.append(Cell.PASS if table.rls else Cell.NOT_APPLICABLE)  # RLS on is the model's own fact
         elif column in deciding and _APPLIES[column](table, settings):

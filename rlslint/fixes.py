@@ -19,6 +19,7 @@ from pathlib import Path
 from rlslint import sources
 from rlslint.diagnostics import Diagnostic, LintResult
 from rlslint.engine import run_rules
+from rlslint.escape import visible
 from rlslint.history import start_of
 from rlslint.rules.base import Rule
 from rlslint.schema.replay import replay_file
@@ -114,13 +115,13 @@ def render(fixes: list[Diagnostic], left: tuple[Diagnostic, ...] | list[Diagnost
 def label(d: Diagnostic) -> str:
     what = d.object + (f" ({', '.join(d.columns)})" if d.columns else "") + (
         f" {', '.join(d.commands)}" if d.commands else "")
-    return f"{d.code} {d.name}: {what}"
+    return visible(f"{d.code} {d.name}: {what}")  # a comment line: names must not break it
 
 
 def _reason(d: Diagnostic) -> str:
     """The first line of the advice, or, for a finding the fixes bring into play, its message."""
     first = next((line for line in d.fix.splitlines() if line.startswith("--")), "")
-    return first.removeprefix("--").strip().rstrip(";:,.") or d.message
+    return visible(first.removeprefix("--").strip().rstrip(";:,.") or d.message)  # a comment line
 
 
 def diff(migration: FixMigration) -> str:

@@ -6,6 +6,8 @@ policies denies every command to the API's roles).
 
 from __future__ import annotations
 
+from rlslint.escape import visible  # names in comments: a line break would end the comment
+
 from typing import TYPE_CHECKING
 
 from rlslint.rules._owners import owner
@@ -36,10 +38,10 @@ def missing_policies_sql(table: Table, missing: tuple[str, ...], settings: Setti
     copied = _copied_predicate(table)
     if copied is not None:
         predicate, roles, source = copied  # the copied policy's roles with its condition
-        why = f'-- the condition of policy "{source}", which already guards writes on {table.qname}\n'
+        why = f'-- the condition of policy "{visible(source)}", which already guards writes on {table.qname}\n'
     elif (found := owner(table, settings, for_writes=True)) is not None:
         predicate = f"(SELECT auth.uid()) = {quote_ident(found.column)}"
-        why = f"-- each user reaches the rows they own: {quote_ident(found.column)} is the owner ({found.why})\n"
+        why = f"-- each user reaches the rows they own: {quote_ident(found.column)} is the owner ({visible(found.why)})\n"
     else:
         return _template(table, missing, settings, roles)
     return why + "\n".join(_statements(table, missing, predicate, roles))
@@ -52,12 +54,12 @@ def _template(table: Table, missing: tuple[str, ...], settings: Settings, roles:
     if reader is not None:
         column = quote_ident(reader.column)
         lines = _statements(table, missing, f"(SELECT auth.uid()) = {column}", roles)
-        advice = (f"-- {reader.why}, which says who may see a row, not who may change it. If each user may\n"
+        advice = (f"-- {visible(reader.why)}, which says who may see a row, not who may change it. If each user may\n"
                   f"-- also change the rows they own by {column}, these are the policies:\n")
     else:
         reads = [p.name for p in table.policies if p.permissive and p.command == "SELECT"]
         lines = _statements(table, missing, "<condition>", roles)
-        advice = (f"-- policy \"{reads[0]}\" says who may read a row, not who may change it, so it is not copied.\n"
+        advice = (f"-- policy \"{visible(reads[0])}\" says who may read a row, not who may change it, so it is not copied.\n"
                   if reads else "") + "-- Replace <condition>, or grant nothing on purpose and suppress the finding:\n"
     return head + advice + "\n".join(f"-- {line}" for line in lines)
 

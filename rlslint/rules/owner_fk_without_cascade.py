@@ -14,6 +14,8 @@ dashboard action errors out. `SET NULL` on a `NOT NULL` column fails the same wa
 
 from __future__ import annotations
 
+from rlslint.escape import visible  # names in comments: a line break would end the comment
+
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
@@ -60,7 +62,7 @@ def _fix(table: Table, fk: ForeignKey, settings: Settings) -> str:
     target = ", ".join(f"{table.qname}.{quote_ident(c)}" for c in fk.columns)
     nullable = all((col := table.column(c)) is not None and not col.not_null for c in fk.columns)
     if found is not None and fk.columns == (found.column,):
-        return f"-- {target} is the row's owner ({found.why}): the rows go with the user\n" + _re_add(table, fk, "CASCADE")
+        return f"-- {target} is the row's owner ({visible(found.why)}): the rows go with the user\n" + _re_add(table, fk, "CASCADE")
     if found is not None and nullable:
         return (f"-- {target} records who acted, not who owns the row (the owner is {quote_ident(found.column)}): "
                 "deleting the user keeps the row and forgets them\n" + _re_add(table, fk, "SET NULL"))

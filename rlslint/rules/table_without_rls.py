@@ -17,6 +17,8 @@ privileges go; the message names the roles and privileges. The finding points at
 
 from __future__ import annotations
 
+from rlslint.escape import visible
+
 from functools import partial
 from typing import Iterable, Iterator
 
@@ -69,7 +71,7 @@ def _fix(ctx: RuleContext, table: Table) -> str:
     policies = missing_policies_sql(table, missing, ctx.settings, new_policy_roles(ctx, table, missing))
     if Diagnostic.holds_statement(policies):
         return f"{enable}\n{policies}"
-    holders = ", ".join(sorted({r for c in missing for r in ctx.subject(table, c)}))
+    holders = visible(", ".join(sorted({r for c in missing for r in ctx.subject(table, c)})))  # in a comment
     return (f"-- with row level security on, {table.qname} is deny-all for {', '.join(missing)} to the API's roles "
             f"({holders})\n-- until policies grant them: the app stops reading or writing it.\n"
             f"{enable}\n{policies}")

@@ -108,3 +108,29 @@ def test_the_file_is_named_as_the_layout_names_its_next_migration(tmp_path, file
                                              else (tmp_path / files[0]).parent)], tmp_path).sets
     path = fixes.next_path(migration_set, datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc))
     assert path.relative_to(tmp_path).as_posix() == expected
+
+
+def test_names_with_line_breaks_never_leave_the_comments_of_the_fix(tmp_path):
+    """A role or policy name is printed in the fix's comments; a line break in it would end the
+    comment and make the rest of the name a statement of the written migration."""
+    import json
+
+    from pglast.parser import parse_sql_json
+
+    evil = 'x\ndrop table public.t; --'
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "0001_init.sql").write_text(
+        f'create role "{evil}";\n'
+        "create table public.t (id int primary key, owner_id uuid references auth.users (id));\n"
+        f'grant select, insert on public.t to "{evil}";\n'
+        "create table public.n (id int primary key, user_id uuid);\n"
+        "alter table public.n enable row level security;\n"
+        f'create policy "{evil}" on public.n for select using ((select auth.uid()) = user_id);\n')
+    (tmp_path / "migrations" / "0002_policy.sql").write_text(
+        f'create policy "{evil}" on public.t for select using ((select auth.uid()) = owner_id);\n')
+    result = run(["fix", "."], tmp_path)
+    assert "wrote migrations/0003_rlslint_fixes.sql" in result.output, result.output
+    [written] = sorted((tmp_path / "migrations").glob("*rlslint*"))
+    kinds = {next(iter(s["stmt"])) for s in json.loads(parse_sql_json(written.read_text()))["stmts"]}
+    assert "DropStmt" not in kinds and kinds <= {"AlterTableStmt", "CreatePolicyStmt", "IndexStmt"}, kinds
+    assert "x\\ndrop table" in written.read_text()  # shown, as an escape, inside the comment

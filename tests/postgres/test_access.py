@@ -164,3 +164,21 @@ def test_a_table_the_model_could_not_analyse_is_unknown_never_a_pass(tmp_path):
     result = engine.lint([str(migrations)], tmp_path, SettingsLoader(tmp_path, None, Overrides()))
     (row,) = [t for t in result.tables if t.name == "public.notes"]
     assert set(row.cells) == {Cell.UNKNOWN}
+
+
+def test_a_restrictive_policy_narrows_only_by_the_clauses_it_has(tmp_path):
+    """PostgreSQL ignores a restrictive policy's missing USING: reads and deletes stay open."""
+    migrations = tmp_path / "supabase" / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "20240101000000_t.sql").write_text(
+        "create table public.t (id int primary key, user_id uuid);\n"
+        "alter table public.t enable row level security;\n"
+        "create policy open on public.t for all to authenticated using (true);\n"
+        "create policy writes on public.t as restrictive for all to authenticated\n"
+        "  with check (user_id = (select auth.uid()));\n")
+    matrix, errors = engine.access([str(migrations)], tmp_path, SettingsLoader(tmp_path, None, Overrides()))
+    assert errors == ()
+    (table,) = [t for t in matrix.tables if t.table == "public.t"]
+    cells = {c.command: c for c in table.cells if c.role == "authenticated"}
+    assert (cells["SELECT"].access, cells["DELETE"].access) == ("all", "all")
+    assert cells["INSERT"].access == "filtered" and "auth.uid()" in cells["INSERT"].with_check

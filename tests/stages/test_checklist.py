@@ -53,12 +53,15 @@ def test_a_rule_that_did_not_run_leaves_its_columns_blank():
     assert rows["public.open"] == (F, N, N, N, N, N, N)
 
 
-def test_a_table_changed_by_unanalysed_sql_is_unknown_in_every_column():
+def test_a_table_changed_by_unanalysed_sql_passes_nothing_and_still_fails_what_was_reported():
     catalog = replay([parse_file("1_init.sql", MIGRATION)])
     table = replace(catalog.tables[next(q for q in catalog.tables if q.name == "notes")],
                     unanalysed=(Span("1_init.sql", 0, 1),))
     [row] = checklist.rows([table], Settings(), [], ALL_RULES)
     assert row.cells == (U,) * len(CHECKLIST_COLUMNS)
+    found = run_rules(catalog, Settings(), ALL_RULES, fixes=False)
+    [row] = checklist.rows([table], Settings(), found, ALL_RULES)
+    assert row.cells == (U, U, F, F, F, F, F) and row.failing
 
 
 def test_every_column_is_decided_by_exactly_one_checklist_rule():
