@@ -34,8 +34,7 @@ def deciders(rules: Iterable[Rule]) -> dict[str, Rule]:
 def rows(tables: Iterable[Table], settings: Settings, findings: Iterable[Diagnostic],
          ran: Iterable[Rule]) -> list[TablePosture]:
     """The rows of these tables, from the findings of the rules that ran."""
-    ran_codes = {rule.code for rule in ran}
-    deciding = {column: rule.code for column, rule in deciders(ran).items() if rule.code in ran_codes}
+    deciding = {column: rule.code for column, rule in deciders(ran).items()}
     failed: set[tuple[object, str]] = set()
     for finding in findings:
         for column in _failed_columns(finding, deciding):

@@ -135,9 +135,9 @@ class Diagnostic:
     @staticmethod
     def holds_statement(sql: str) -> bool:
         """Some of the text is SQL, not only comments (pglast's scanner tells them apart)."""
-        from pglast.parser import scan
+        from rlslint.sql.tokens import scanned  # the scanner over the ASCII shadow, comments left out
 
-        return bool(sql) and any(t.name not in ("SQL_COMMENT", "C_COMMENT") for t in scan(sql))
+        return bool(sql) and bool(scanned(sql))
 
     @property
     def identity(self) -> tuple[str, ...]:

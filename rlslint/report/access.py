@@ -67,7 +67,7 @@ def render_text(matrix: AccessMatrix, color: bool, terminal: bool) -> str:
     from rich.text import Text
 
     # Texts, not strs: rich would read "[link=…]" in a name or a condition as markup.
-    out = Table("Table", "Command", title=f"rlslint access ({len(matrix.tables)} tables)")
+    out = Table("Table", "Command", title=f"rlslint access ({len(matrix.tables)} table{'' if len(matrix.tables) == 1 else 's'})")
     for role in matrix.roles:
         out.add_column(Text(log_line(role)))
     for table in matrix.tables:

@@ -15,7 +15,8 @@ Path = tuple[tuple[str, Node], ...]  # (node type, node) from the root down
 
 
 def walk(tree: Any, path: Path = ()) -> Iterator[tuple[str, Node, Path]]:
-    """Every typed node in source order: (type, its fields, the nodes above it)."""
+    """Every typed node, parents before children and fields in the JSON's order (for an
+    expression, the order of its text): (type, its fields, the nodes above it)."""
     stack: list[tuple[Any, Path]] = [(tree, path)]
     while stack:
         item, above = stack.pop()
