@@ -38,8 +38,9 @@ from rlslint.diagnostics import SourceError
 from rlslint.repository import repository_root
 from rlslint.schema.state import ReplayState
 
-FORMAT = 9  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
-# expressions, 8 notes stored as rlslint.sql.problems.Note, 9 keys name where the replay started
+FORMAT = 10  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
+# expressions, 8 notes stored as rlslint.sql.problems.Note, 9 keys name where the replay started, 10 notes
+# count how often they were reached
 _MAGIC = b"rlslint-snapshot\n"
 _SUFFIX = ".snapshot"
 _KEY_FILE = "key"

@@ -12,7 +12,7 @@ import re
 from rlslint.diagnostics import Diagnostic, LintResult, Severity, SourceError
 from rlslint.report import ReportContext
 from rlslint.escape import log_line
-from rlslint.report.text import span_place, unanalysed_summary
+from rlslint.report.text import reached, span_place, unanalysed_summary
 
 _LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -89,6 +89,6 @@ def render(result: LintResult, ctx: ReportContext) -> str:
     if overflow:
         lines.append(overflow)
     if result.unanalysed:  # one annotation: the verdicts above depend on these statements
-        why = "".join(f"\n{span_place(result, n.span)}: {n.message}" for n in result.unanalysed)
+        why = "".join(f"\n{span_place(result, n.span)}{reached(n)}: {n.message}" for n in result.unanalysed)
         lines.append(command("warning", unanalysed_summary(result, verbose=True) + why, title="rlslint: not analysed"))
     return "".join(line + "\n" for line in lines)

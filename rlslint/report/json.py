@@ -52,7 +52,7 @@ def render(result: LintResult, ctx: ReportContext) -> str:
     for n in result.unanalysed:
         pos = result.position(n.span) if n.span.path in result.sources else None
         unanalysed.append({"file": n.span.path, "line": pos.line if pos else None, "column": pos.column if pos else None,
-                           "message": n.message})
+                           "message": n.message, "times": n.times})
     document = {
         "version": VERSION,
         "tool": {"name": "rlslint", "version": __version__},

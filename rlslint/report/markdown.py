@@ -16,7 +16,7 @@ from rlslint.docs import rule_url
 from rlslint.escape import log_text, markdown_cell, markdown_code, markdown_text
 from rlslint.report import ReportContext
 from rlslint.report.checklist import HEADERS, MARKDOWN_MARKS
-from rlslint.report.text import span_place
+from rlslint.report.text import reached, span_place
 
 # GitHub's limit for an issue or pull-request comment body, in characters.
 COMMENT_LIMIT = 65_536
@@ -160,7 +160,7 @@ def _unanalysed(result: LintResult, page: _Page) -> list[str]:
               "Findings on the tables they may change say so; `rlslint check --verify` decides them on a real PostgreSQL.", ""])
     shown = 0
     for note in result.unanalysed:
-        if not page.add([f"- {markdown_code(span_place(result, note.span))}: {markdown_text(note.message)}"]):
+        if not page.add([f"- {markdown_code(span_place(result, note.span))}{reached(note)}: {markdown_text(note.message)}"]):
             break
         shown += 1
     page.add([""])

@@ -16,8 +16,9 @@ from urllib.parse import quote
 from rlslint import __version__
 from rlslint.diagnostics import Diagnostic, LintResult, Note, Severity, SourceError, fingerprint
 from rlslint.docs import REPOSITORY_URL, rule_url
-from rlslint.report import ReportContext
 from rlslint.escape import json_text
+from rlslint.report import ReportContext
+from rlslint.report.text import reached
 from rlslint.rules.base import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -85,7 +86,7 @@ def _unanalysed_notification(result: LintResult, note: Note) -> dict:
     region = {"startLine": pos.line, "startColumn": pos.column} if pos else {}
     location = _location(note.span.path, region) if region else {
         "physicalLocation": {"artifactLocation": {"uri": uri(note.span.path)}}}
-    return {"level": "warning", "message": {"text": f"not analysed: {note.message}"}, "locations": [location]}
+    return {"level": "warning", "message": {"text": f"not analysed{reached(note)}: {note.message}"}, "locations": [location]}
 
 
 def _default_level(rule: Rule, result: LintResult) -> Severity:

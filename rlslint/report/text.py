@@ -46,7 +46,7 @@ def _lines(result: LintResult, ctx: ReportContext) -> list[tuple[str, str]]:
                 out.append((f"{note.span.path}: note: {note.message}", "dim"))
     if ctx.verbose:
         for note in result.unanalysed:
-            out.append((f"{span_place(result, note.span)}: not analysed: {note.message}", "yellow"))
+            out.append((f"{span_place(result, note.span)}: not analysed{reached(note)}: {note.message}", "yellow"))
     out.extend((f"info: {remark}", "yellow") for remark in result.remarks)
     out.append((summary(result), "bold"))
     if result.unanalysed:
@@ -59,6 +59,11 @@ def span_place(result: LintResult, span) -> str:
     if span.path not in result.sources:
         return span.path
     return f"{span.path}:{result.position(span).line}"
+
+
+def reached(note) -> str:
+    """`` (3 times)`` for a statement a loop or calls reached more than once; listed once."""
+    return f" ({note.times} times)" if note.times > 1 else ""
 
 
 def unanalysed_summary(result: LintResult, verbose: bool) -> str:

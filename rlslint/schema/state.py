@@ -178,14 +178,24 @@ class ReplayState:
     def catalog(self) -> Catalog:
         access, tables = self.access.model(dict(self.tables))
         return Catalog(frozenset(self.schemas), MappingProxyType(tables), tuple(self.notes),
-                       MappingProxyType(self._final_targets()), access, tuple(self.unanalysed))
+                       MappingProxyType(self._final_targets()), access, self._unanalysed_statements())
 
     def not_analysed(self, span: Span, why: str) -> None:
         """A statement the replay cannot know: it may have changed any table that exists now."""
         self.unanalysed.append(Note(span, why))
         for qname, table in list(self.tables.items()):
             if not self.is_platform(qname.schema):
-                self.tables[qname] = evolve(table, unanalysed=table.unanalysed + (span,))
+                if span not in table.unanalysed:
+                    self.tables[qname] = evolve(table, unanalysed=table.unanalysed + (span,))
+
+    def _unanalysed_statements(self) -> tuple[Note, ...]:
+        """One note per statement not analysed, in the order first reached, with how many times
+        it was (each round of a loop, each call of a function reaches it again)."""
+        by_span: dict[Span, Note] = {}
+        for note in self.unanalysed:
+            seen = by_span.get(note.span)
+            by_span[note.span] = note if seen is None else evolve(seen, times=seen.times + 1)
+        return tuple(by_span.values())
 
     def target(self, stmt: Statement, table: Table) -> None:
         """Record that ``stmt`` creates or alters ``table``."""

@@ -31,3 +31,4 @@ class Note:
 
     span: Span
     message: str
+    times: int = 1  # a statement not analysed each time a loop reached it is listed once, with the count

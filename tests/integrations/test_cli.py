@@ -278,6 +278,35 @@ def test_verbose_shows_what_was_not_analysed(tmp_path):
     assert f"{migrations}/1_a.sql:3: not analysed: EXECUTE of SQL built at run time (SubLink is not evaluated)" in loud
 
 
+def test_a_statement_a_loop_reaches_again_is_listed_and_counted_once(tmp_path):
+    import json
+
+    migrations = tmp_path / "m"
+    migrations.mkdir()
+    (migrations / "1_a.sql").write_text(
+        "create table public.t (id int primary key);\n"
+        "do $$ declare s text; begin\n"
+        "  foreach s in array array['a', 'b', 'c'] loop\n"
+        "    execute current_setting('app.ddl_' || s);\n"
+        "  end loop;\n"
+        "  execute current_setting('app.more');\n"
+        "end $$;\n"
+    )
+    loud = run([str(migrations), "--no-color", "--verbose", "--no-cache"]).output.splitlines()
+    listed = [line for line in loud if ": not analysed" in line]
+    assert listed == [f"{migrations}/1_a.sql:4: not analysed (3 times): EXECUTE of SQL built at run time "
+                      "(current_setting() is not evaluated)",
+                      f"{migrations}/1_a.sql:6: not analysed: EXECUTE of SQL built at run time "
+                      "(current_setting() is not evaluated)"]
+    assert loud[-1].startswith(f"2 statements could not be analysed ({migrations}/1_a.sql:4, {migrations}/1_a.sql:6)")
+    document = json.loads(run([str(migrations), "--format", "json", "--no-cache"]).output)
+    assert [(e["line"], e["times"]) for e in document["unanalysed"]] == [(4, 3), (6, 1)]
+    assert document["summary"]["unanalysed"] == 2
+    sarif = json.loads(run([str(migrations), "--format", "sarif", "--no-cache"]).output)
+    notifications = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [n["message"]["text"].split(":")[0] for n in notifications] == ["not analysed (3 times)", "not analysed"]
+
+
 def test_a_named_file_answers_for_findings_it_causes_in_older_files(tmp_path):
     """Dropping a policy and an index in a new migration surfaces findings located in the old one."""
     migrations = tmp_path / "supabase" / "migrations"
