@@ -1,10 +1,15 @@
-"""The catalogs a PL/pgSQL loop reads, answered from the model at that point of the replay.
+"""The catalogs PL/pgSQL reads, answered from the model at that point of the replay.
 
 Each view gives the rows the model knows, and *probe* rows shaped like them for what the
 model does not hold: tables of the system and platform schemas, and, in ``pg_class``, the
-views, sequences and other relations the replay does not model. A query whose conditions
-admit a probe row could see objects the migrations do not create, so its answer is unknown
-(schema/plpgsql.py says so instead of guessing).
+views, sequences and other relations the replay does not model; CHECK constraints; the
+roles and extensions the platform brings. A query whose conditions admit a probe row could
+see objects the migrations do not create, so its answer is unknown (schema/plpgsql.py says
+so instead of guessing), unless a row the model knows already decides it (``EXISTS``).
+
+A probe's name is either ``UNSEEN``, a name no object has (so ``relname = 'orders'`` passes
+it by and ``relname <> 'orders'`` does not), or an ``Unseen`` value, for names the model
+cannot rule out: any comparison of a name it admits is unknown.
 
 Object identifiers are spelled as names: a table's ``oid`` is its qualified name, which is
 what ``oid::regclass`` prints, and a schema's ``oid`` is the schema's name, so
@@ -14,55 +19,206 @@ PostgreSQL.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol
 
+from rlslint import platform
 from rlslint.schema.model import Table
 from rlslint.sql.names import QName
 
 Row = dict[str, Any]
 
+
+class Unknown(Exception):
+    """A value the model cannot give; the message says which."""
+
+
+class Model(Protocol):
+    """What the views read, live: the replay's state as the statements produced so far left it."""
+
+    tables: Mapping[QName, Table]
+    schemas: set[str]
+    extensions: set[str]  # the extensions the migrations created
+    access: Any  # schema/access.py's AccessState: roles, routines, schema owners, the platform
+
+
 # Schemas whose tables the model does not hold.
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "auth", "storage", "extensions")
-_UNSEEN = "\x00"  # a name no object has: probe rows match only conditions that would admit anything
+UNSEEN = "\x00"  # a name no object has: probe rows match only conditions that would admit anything
 # pg_class kinds the replay does not model: views, materialized views, sequences, foreign tables, types
 _UNMODELLED_KINDS = ("v", "m", "S", "f", "c")
 
 
-def view(schema: str | None, name: str, tables: Mapping[QName, Table],
-         schemas: Iterable[str]) -> tuple[list[Row], list[Row]] | None:
-    """(the rows the model knows, the probe rows) of a catalog view, or None if it is not one."""
-    pg_catalog = schema in (None, "pg_catalog")
-    known = list(tables.values())
-    if pg_catalog and name == "pg_tables":
-        return ([{"schemaname": t.qname.schema, "tablename": t.qname.name, "rowsecurity": t.rls} for t in known],
-                [{"schemaname": s, "tablename": _UNSEEN, "rowsecurity": False} for s in SYSTEM_SCHEMAS])
-    if schema == "information_schema" and name == "tables":
-        return ([{"table_schema": t.qname.schema, "table_name": t.qname.name, "table_type": "BASE TABLE"} for t in known],
-                [{"table_schema": s, "table_name": _UNSEEN, "table_type": "BASE TABLE"} for s in SYSTEM_SCHEMAS])
-    if schema == "information_schema" and name == "columns":
-        return ([{"table_schema": t.qname.schema, "table_name": t.qname.name, "column_name": c.name}
-                 for t in known for c in t.columns],
-                [{"table_schema": s, "table_name": _UNSEEN, "column_name": _UNSEEN} for s in SYSTEM_SCHEMAS])
-    if pg_catalog and name == "pg_policies":
-        return ([{"schemaname": t.qname.schema, "tablename": t.qname.name, "policyname": p.name, "cmd": p.command,
-                  "permissive": "PERMISSIVE" if p.permissive else "RESTRICTIVE"} for t in known for p in t.policies],
-                [{"schemaname": s, "tablename": _UNSEEN, "policyname": _UNSEEN, "cmd": _UNSEEN,
-                  "permissive": "PERMISSIVE"} for s in SYSTEM_SCHEMAS])
-    if pg_catalog and name == "pg_namespace":
-        held = sorted(set(schemas))
-        return ([{"oid": s, "nspname": s} for s in held],
-                [{"oid": s, "nspname": s} for s in SYSTEM_SCHEMAS if s not in held])
-    if pg_catalog and name == "pg_class":
-        rows = [_relation(t.qname.schema, str(t.qname), t.qname.name, t.kind, t.rls, t.force_rls) for t in known]
-        rows += [_relation(t.qname.schema, str(QName(t.qname.schema, i.name)), i.name, "i", False, False)
-                 for t in known for i in t.indexes]
-        every = sorted(set(schemas) | set(SYSTEM_SCHEMAS))
-        probes = [_relation(s, _UNSEEN, _UNSEEN, "r", False, False) for s in SYSTEM_SCHEMAS]
-        probes += [_relation(s, _UNSEEN, _UNSEEN, kind, False, False) for s in every for kind in _UNMODELLED_KINDS]
-        return rows, probes
-    return None
+@dataclass(frozen=True)
+class Unseen:
+    """A probe's value for objects the model does not hold and whose names it cannot rule out
+    (``admits``): a comparison that may hold for one of them is unknown."""
+
+    why: str
+    admits: Callable[[str], bool] = lambda name: True
+
+    def __bool__(self) -> bool:
+        raise Unknown(self.why)
+
+
+def view(schema: str | None, name: str, model: Model) -> tuple[list[Row], list[Row]] | None:
+    """(the rows the model knows, the probe rows) of a catalog view, or None if it is not one.
+
+    An unqualified name is pg_catalog's: PostgreSQL searches pg_catalog first."""
+    build = _VIEWS.get((schema or "pg_catalog", name))
+    return None if build is None else build(model)
+
+
+def _pg_tables(model: Model) -> tuple[list[Row], list[Row]]:
+    return ([{"schemaname": t.qname.schema, "tablename": t.qname.name, "rowsecurity": t.rls} for t in _tables(model)],
+            [{"schemaname": s, "tablename": UNSEEN, "rowsecurity": False} for s in SYSTEM_SCHEMAS])
+
+
+def _information_schema_tables(model: Model) -> tuple[list[Row], list[Row]]:
+    return ([{"table_schema": t.qname.schema, "table_name": t.qname.name, "table_type": "BASE TABLE"}
+             for t in _tables(model)],
+            [{"table_schema": s, "table_name": UNSEEN, "table_type": "BASE TABLE"} for s in SYSTEM_SCHEMAS])
+
+
+def _information_schema_columns(model: Model) -> tuple[list[Row], list[Row]]:
+    return ([{"table_schema": t.qname.schema, "table_name": t.qname.name, "column_name": c.name}
+             for t in _tables(model) for c in t.columns],
+            [{"table_schema": s, "table_name": UNSEEN, "column_name": UNSEEN} for s in SYSTEM_SCHEMAS])
+
+
+def _pg_policies(model: Model) -> tuple[list[Row], list[Row]]:
+    return ([{"schemaname": t.qname.schema, "tablename": t.qname.name, "policyname": p.name, "cmd": p.command,
+              "permissive": "PERMISSIVE" if p.permissive else "RESTRICTIVE"} for t in _tables(model) for p in t.policies],
+            [{"schemaname": s, "tablename": UNSEEN, "policyname": UNSEEN, "cmd": UNSEEN,
+              "permissive": "PERMISSIVE"} for s in SYSTEM_SCHEMAS])
+
+
+def _pg_namespace(model: Model) -> tuple[list[Row], list[Row]]:
+    held = sorted(set(model.schemas))
+    return ([{"oid": s, "nspname": s} for s in held], [{"oid": s, "nspname": s} for s in SYSTEM_SCHEMAS if s not in held])
+
+
+def _information_schema_schemata(model: Model) -> tuple[list[Row], list[Row]]:
+    rows, probes = _pg_namespace(model)
+    return [{"schema_name": r["nspname"]} for r in rows], [{"schema_name": r["nspname"]} for r in probes]
+
+
+def _pg_class(model: Model) -> tuple[list[Row], list[Row]]:
+    known = _tables(model)
+    rows = [_relation(t.qname.schema, str(t.qname), t.qname.name, t.kind, t.rls, t.force_rls) for t in known]
+    rows += [_relation(t.qname.schema, str(QName(t.qname.schema, i.name)), i.name, "i", False, False)
+             for t in known for i in t.indexes]
+    every = sorted(set(model.schemas) | set(SYSTEM_SCHEMAS))
+    probes = [_relation(s, UNSEEN, UNSEEN, "r", False, False) for s in SYSTEM_SCHEMAS]
+    probes += [_relation(s, UNSEEN, UNSEEN, kind, False, False) for s in every for kind in _UNMODELLED_KINDS]
+    return rows, probes
 
 
 def _relation(schema: str, oid: str, name: str, kind: str, rls: bool, force: bool) -> Row:
     return {"oid": oid, "relname": name, "relnamespace": schema, "relkind": kind, "relrowsecurity": rls,
             "relforcerowsecurity": force}
+
+
+def _pg_indexes(model: Model) -> tuple[list[Row], list[Row]]:
+    # indexdef is not held: a query that reads it is unknown
+    rows = [{"schemaname": t.qname.schema, "tablename": t.qname.name, "indexname": i.name}
+            for t in _tables(model) for i in t.indexes]
+    every = sorted(set(model.schemas) | set(SYSTEM_SCHEMAS))  # indexes of materialized views, of the platform's tables
+    return rows, [{"schemaname": s, "tablename": UNSEEN, "indexname": UNSEEN} for s in every]
+
+
+# pg_constraint.contype of what the model holds, and information_schema's constraint_type
+_CONSTRAINT_TYPES = {"p": "PRIMARY KEY", "u": "UNIQUE", "f": "FOREIGN KEY", "c": "CHECK"}
+# CHECK and EXCLUDE constraints are not held (nor, in information_schema, the NOT NULL
+# constraints PostgreSQL shows there as CHECK): their names are assumed to be none that a
+# query asks for, as the tables of the system schemas are
+_UNHELD_CONSTRAINTS = ("c", "x")
+
+
+def _constraints(model: Model) -> tuple[list[tuple], list[tuple]]:
+    """(schema, name, contype, table, referenced table or None) of each constraint, and probes."""
+    rows, probes = [], []
+    for t in _tables(model):
+        schema, table = t.qname.schema, str(t.qname)
+        rows += [(schema, i.name, "p" if i.primary else "u", t.qname, None) for i in t.indexes if i.constraint]
+        rows += [(schema, fk.name, "f", t.qname, fk.ref_table) for fk in t.foreign_keys]
+        probes += [(schema, UNSEEN, kind, t.qname, None) for kind in _UNHELD_CONSTRAINTS]
+    probes += [(s, UNSEEN, kind, QName(s, UNSEEN), None) for s in SYSTEM_SCHEMAS for kind in ("p", "u", "f", "c", "x")]
+    return rows, probes
+
+
+def _pg_constraint(model: Model) -> tuple[list[Row], list[Row]]:
+    def row(schema: str, name: str, kind: str, table: QName, referenced: QName | None) -> Row:
+        return {"oid": f"{schema}.{name}", "conname": name, "connamespace": schema, "contype": kind,
+                "conrelid": str(table), "confrelid": str(referenced) if referenced else 0}
+    rows, probes = _constraints(model)
+    return [row(*r) for r in rows], [row(*p) for p in probes]
+
+
+def _information_schema_table_constraints(model: Model) -> tuple[list[Row], list[Row]]:
+    def row(schema: str, name: str, kind: str, table: QName, referenced: QName | None) -> Row:
+        return {"constraint_schema": schema, "constraint_name": name, "table_schema": table.schema,
+                "table_name": table.name, "constraint_type": _CONSTRAINT_TYPES.get(kind, "EXCLUDE")}
+    rows, probes = _constraints(model)
+    return [row(*r) for r in rows], [row(*p) for p in probes if p[2] != "x"]  # EXCLUDE is not shown there
+
+
+def _pg_proc(model: Model) -> tuple[list[Row], list[Row]]:
+    # Functions an extension creates are not held either: probes in every schema
+    rows = [{"oid": f"{r.schema}.{r.name}", "proname": r.name, "pronamespace": r.schema, "prokind": "p" if r.procedure else "f"}
+            for r in model.access.routines.values()]
+    every = sorted(set(model.schemas) | set(SYSTEM_SCHEMAS))
+    return rows, [{"oid": UNSEEN, "proname": UNSEEN, "pronamespace": s, "prokind": kind} for s in every for kind in "fpa"]
+
+
+def _pg_extension(model: Model) -> tuple[list[Row], list[Row]]:
+    # The platform installs extensions (and a database may have more): any name not created
+    # by the migrations may be one of them. Where each lives is not held (extnamespace).
+    unseen = Unseen("pg_extension: extensions installed before the migrations ran are not known")
+    return ([{"oid": name, "extname": name} for name in sorted(model.extensions | {"plpgsql"})],
+            [{"oid": unseen, "extname": unseen}])
+
+
+def _pg_roles(model: Model) -> tuple[list[Row], list[Row]]:
+    rows = [{"oid": r.name, "rolname": r.name, "rolsuper": r.superuser, "rolinherit": r.inherit,
+             "rolcanlogin": r.login, "rolbypassrls": r.bypassrls} for r in model.access.roles.values()]
+    unseen = _unseen_roles(model)
+    return rows, [{"oid": unseen, "rolname": unseen, "rolsuper": unseen, "rolinherit": unseen, "rolcanlogin": unseen,
+                   "rolbypassrls": unseen}]
+
+
+def _pg_user(model: Model) -> tuple[list[Row], list[Row]]:
+    rows = [{"usesysid": r.name, "usename": r.name, "usesuper": r.superuser, "usebypassrls": r.bypassrls}
+            for r in model.access.roles.values() if r.login]
+    unseen = _unseen_roles(model)
+    return rows, [{"usesysid": unseen, "usename": unseen, "usesuper": unseen, "usebypassrls": unseen}]
+
+
+def _unseen_roles(model: Model) -> Unseen:
+    """PostgreSQL's predefined roles (pg_*), and on Supabase the platform's own."""
+    prefixes = ("pg_",) + (platform.SUPABASE_UNMODELLED_ROLE_PREFIXES if model.access.platform == "supabase" else ())
+    others = platform.SUPABASE_UNMODELLED_ROLES if model.access.platform == "supabase" else ()
+    return Unseen("pg_roles: the roles the platform has are not all known",
+                  lambda name: name.startswith(prefixes) or name in others)
+
+
+def _tables(model: Model) -> list[Table]:
+    return list(model.tables.values())
+
+
+_VIEWS: dict[tuple[str, str], Callable[[Model], tuple[list[Row], list[Row]]]] = {
+    ("pg_catalog", "pg_tables"): _pg_tables,
+    ("pg_catalog", "pg_policies"): _pg_policies,
+    ("pg_catalog", "pg_namespace"): _pg_namespace,
+    ("pg_catalog", "pg_class"): _pg_class,
+    ("pg_catalog", "pg_indexes"): _pg_indexes,
+    ("pg_catalog", "pg_constraint"): _pg_constraint,
+    ("pg_catalog", "pg_proc"): _pg_proc,
+    ("pg_catalog", "pg_extension"): _pg_extension,
+    ("pg_catalog", "pg_roles"): _pg_roles,
+    ("pg_catalog", "pg_user"): _pg_user,
+    ("information_schema", "tables"): _information_schema_tables,
+    ("information_schema", "columns"): _information_schema_columns,
+    ("information_schema", "schemata"): _information_schema_schemata,
+    ("information_schema", "table_constraints"): _information_schema_table_constraints,
+}

@@ -18,28 +18,31 @@ from pglast import parser as pg
 from pglast.parser import ParseError
 
 from rlslint.schema import catalog_views
+from rlslint.schema.catalog_views import Unknown, Unseen
 from rlslint.schema.model import Table
-from rlslint.sql.names import QName, quote_ident
+from rlslint.sql.names import QName, parse_qname, quote_ident
 from rlslint.sql.parse import Node, Statement, _relocate
 from rlslint.sql.spans import ByteOffsets, Span
 from rlslint.sql.tokens import string_content_start
-
-
-class Unknown(Exception):
-    """A value the model cannot give; the message says which."""
 
 
 @dataclass(frozen=True)
 class Unanalysed:
     span: Span
     reason: str
+    # The kinds of SQL statement the part not analysed may run, where the block writes them
+    # all out (an IF whose condition is unknown, around CREATE TYPE); None: anything
+    runs: tuple[str, ...] | None = None
 
 
-class Model(Protocol):
-    """What the evaluation reads, live: the replay's state as the statements produced so far left it."""
+class Model(catalog_views.Model, Protocol):
+    """What the evaluation reads, live: the replay's state as the statements produced so far
+    left it (the catalog views' part, and how a name is found on the search_path)."""
 
     tables: Mapping[QName, Table]
     schemas: set[str]
+
+    def lookup(self, schema: str | None, name: str) -> QName | None: ...
 
 
 class _Leave(Exception):
@@ -93,6 +96,7 @@ def body_text(node: Node) -> str:
 # PL/pgSQL statements that change nothing the model holds
 _INERT = frozenset({"PLpgSQL_stmt_raise", "PLpgSQL_stmt_return", "PLpgSQL_stmt_assert", "PLpgSQL_stmt_getdiag",
                     "PLpgSQL_stmt_commit", "PLpgSQL_stmt_rollback"})
+_ERROR = 21  # RAISE's elog_level for EXCEPTION (elog.h); below it, NOTICE, WARNING …: a message only
 
 
 class _Interpreter:
@@ -280,7 +284,9 @@ class _Interpreter:
             try:
                 taken = self.value(cond["PLpgSQL_expr"]["query"])
             except Unknown as exc:
-                yield Unanalysed(self.line_span(stmt.get("lineno")), f"IF whose condition is known only at run time ({exc})")
+                bodies = [b for _, b in branches] + [stmt.get("else_body", ())]
+                yield Unanalysed(self.line_span(stmt.get("lineno")), f"IF whose condition is known only at run time ({exc})",
+                                 self.runs([s for body in bodies for s in body]))
                 return
             if taken:
                 yield from self.block({"body": body})
@@ -324,6 +330,47 @@ class _Interpreter:
                 yield None
 
         yield from self.loop(stmt, rounds())
+
+    def runs(self, body: Iterable[Node]) -> tuple[str, ...] | None:
+        """The kinds of SQL statement ``body`` may run, when it writes them all out: SQL as
+        written, in IF, CASE and blocks; None when it may do more (build SQL, call a
+        function the migrations created, set a variable, leave a loop, raise an error)."""
+        kinds: list[str] = []
+        for item in body:
+            kind, stmt = next(iter(item.items()))
+            if kind in ("PLpgSQL_stmt_if", "PLpgSQL_stmt_case", "PLpgSQL_stmt_block"):
+                nested = [*stmt.get("then_body", ()), *stmt.get("else_body", ()), *stmt.get("else_stmts", ()),
+                          *stmt.get("body", ())]
+                nested += [s for e in stmt.get("elsif_list", ()) for s in e["PLpgSQL_if_elsif"].get("stmts", ())]
+                nested += [s for w in stmt.get("case_when_list", ()) for s in w["PLpgSQL_case_when"].get("stmts", ())]
+                nested += [s for h in stmt.get("exceptions", {}).get("PLpgSQL_exception_block", {}).get("exc_list", ())
+                           for s in h["PLpgSQL_exception"].get("action", ())]
+                inner = self.runs(nested)
+            elif kind == "PLpgSQL_stmt_raise" and stmt.get("elog_level", _ERROR) < _ERROR:
+                inner = ()  # a message
+            elif kind in ("PLpgSQL_stmt_execsql", "PLpgSQL_stmt_perform") and not stmt.get("into"):
+                inner = self.written((stmt.get("sqlstmt") or stmt["expr"])["PLpgSQL_expr"]["query"])
+            else:
+                inner = None
+            if inner is None:
+                return None
+            kinds += inner
+        return tuple(kinds)
+
+    def written(self, query: str) -> tuple[str, ...] | None:
+        """The kinds of the statements of SQL written in the block; None for a query that calls
+        a function the migrations created (its body may do anything)."""
+        try:
+            stmts = json.loads(pg.parse_sql_json(query))["stmts"]
+        except ParseError:
+            return None
+        kinds = tuple(next(iter(entry["stmt"])) for entry in stmts)
+        called = (tuple(n["String"]["sval"] for n in call.get("funcname", ()) if "String" in n)
+                  for entry in stmts for target in entry["stmt"].get("SelectStmt", {}).get("targetList", ())
+                  if (call := target["ResTarget"]["val"].get("FuncCall")) is not None)
+        if any(self.functions(name) is not None for name in called):
+            return None
+        return tuple(k for k in kinds if k != "SelectStmt")  # a query changes nothing the model holds
 
     # --- produced statements -----------------------------------------------------------
 
@@ -394,7 +441,11 @@ class _Interpreter:
             value = self.eval(body["arg"], env)
             names = [n["String"]["sval"] for n in body["typeName"].get("names", ()) if "String" in n]
             is_array = bool(body["typeName"].get("arrayBounds"))
-            if names[-1:] in (["text"], ["varchar"], ["regclass"], ["name"]) and value is not None and not is_array:
+            if isinstance(value, Unseen) or value is None or is_array:
+                return value
+            if names[-1:] == ["regclass"]:
+                return self.regclass(str(value))
+            if names[-1:] in (["text"], ["varchar"], ["name"]):
                 return str(value)
             return value
         if kind == "CoalesceExpr":
@@ -422,10 +473,49 @@ class _Interpreter:
             return self.operator(body, env)
         if kind == "NullTest":
             value = self.eval(body["arg"], env)
+            if isinstance(value, Unseen):
+                raise Unknown(value.why)
             return (value is None) == (body.get("nulltesttype") == "IS_NULL")
-        if kind == "SubLink" and body.get("subLinkType") == "EXISTS_SUBLINK":
-            return bool(self.select_rows(body["subselect"]["SelectStmt"], env))
+        if kind == "SubLink":
+            return self.sublink(body, env)
         raise Unknown(f"{kind} is not evaluated")
+
+    def sublink(self, link: Node, env: Mapping[str, Any]) -> Any:
+        """EXISTS (…), a scalar (SELECT …), x IN (SELECT …) and ARRAY(SELECT …)."""
+        kind, select = link.get("subLinkType"), link["subselect"]["SelectStmt"]
+        if kind == "EXISTS_SUBLINK":
+            return bool(self.select_rows(select, env, exists=True))
+        if kind not in ("EXPR_SUBLINK", "ARRAY_SUBLINK", "ANY_SUBLINK"):
+            raise Unknown(f"a {kind.removesuffix('_SUBLINK')} sub-select is not evaluated")
+        rows = self.select_rows(select, env)
+        if any(len(row) != 1 for row in rows):
+            raise Unknown("a sub-select of more than one column")  # PostgreSQL refuses it
+        values = [next(iter(row.values())) for row in rows]
+        if kind == "ARRAY_SUBLINK":
+            return values
+        if kind == "ANY_SUBLINK":
+            operator = "".join(n["String"]["sval"] for n in link.get("operName", ()) if "String" in n) or "="
+            if operator != "=":
+                raise Unknown(f"{operator} ANY (SELECT …) is not evaluated")
+            left = self.eval(link["testexpr"], env)
+            return None if left is None else left in values
+        if len(values) > 1:
+            raise Unknown("a sub-select used as a value returns more than one row: PostgreSQL stops the migration")
+        return values[0] if values else None
+
+    def regclass(self, text: str) -> str:
+        """``'orders'::regclass``: the table the name means on the search_path, printed qualified
+        as every table's ``oid`` is."""
+        try:
+            qname = parse_qname(text, default_schema="")
+        except ValueError as exc:
+            raise Unknown(f"{text}::regclass is not a table name") from exc
+        if qname.schema:
+            return str(qname)
+        found = self.model.lookup(None, qname.name)
+        if found is None:
+            raise Unknown(f"{text}::regclass names no table these migrations created")
+        return str(found)
 
     def operator(self, a: Node, env: Mapping[str, Any]) -> Any:
         name = "".join(n["String"]["sval"] for n in a.get("name", ()) if "String" in n)
@@ -433,8 +523,15 @@ class _Interpreter:
         left = self.eval(a["lexpr"], env) if "lexpr" in a else None
         if kind == "AEXPR_IN":
             values = [self.eval(e, env) for e in a["rexpr"]["List"]["items"]]
+            if isinstance(left, Unseen):
+                return _unseen_among(left, values, name == "=")
             return (left in values) == (name == "=")
         right = self.eval(a["rexpr"], env)
+        if isinstance(left, Unseen) or isinstance(right, Unseen):
+            unseen, other = (left, right) if isinstance(left, Unseen) else (right, left)
+            if kind != "AEXPR_OP" or name not in ("=", "<>", "!="):
+                raise Unknown(unseen.why)
+            return _unseen_among(unseen, [other], name == "=")
         if kind == "AEXPR_OP_ANY" and name == "=":
             return isinstance(right, list) and left in right
         if kind == "AEXPR_OP_ALL" and name == "<>":
@@ -499,27 +596,64 @@ class _Interpreter:
             raise Unknown("the loop's query is not a SELECT")
         return self.select_rows(stmts[0]["stmt"]["SelectStmt"], self.env)
 
-    def select_rows(self, select: Node, env: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def select_rows(self, select: Node, env: Mapping[str, Any], exists: bool = False) -> list[dict[str, Any]]:
+        """The query's rows; with ``exists``, the first row the model knows is enough (EXISTS
+        holds whatever else PostgreSQL holds)."""
         if select.get("op", "SETOP_NONE") != "SETOP_NONE" or select.get("groupClause") or select.get("withClause"):
             raise Unknown("the query is not a plain SELECT")
         sources = select.get("fromClause", ())
         targets = [t["ResTarget"] for t in select.get("targetList", ())]
-        if not sources:  # select unnest(array[…])
+        if not sources:  # select unnest(array[…]), or values
             if len(targets) == 1 and "FuncCall" in targets[0]["val"]:
                 produced = self.eval(targets[0]["val"], env)
                 if isinstance(produced, _Rows):
                     label = targets[0].get("name") or "unnest"
                     return [{label: v} for v in produced.values]
-            raise Unknown("a SELECT without FROM that is not unnest(ARRAY[…])")
+            return self.limited([self.project(targets, env, {})], select, env)
+        counted = [_counted(t) for t in targets]
+        if any(counted) and not all(counted):
+            raise Unknown("a query that mixes count() with other columns")
         where = select.get("whereClause")
-        rows = []
+        rows, scopes = [], []
+        unknown: Unknown | None = None
         for scope, probe in self.from_items(sources, env):
-            if where is not None and not self.eval(where, _RowEnv(env, scope)):
+            try:
+                if where is not None and not self.eval(where, _RowEnv(env, scope)):
+                    continue
+            except Unknown as exc:
+                if not probe:
+                    raise
+                unknown = unknown or exc
                 continue
             if probe:  # would the query also see objects the model does not hold?
-                raise Unknown("the query can see objects the migrations do not create")
-            rows.append(self.project(targets, env, scope))
-        return rows
+                unknown = unknown or Unknown("the query can see objects the migrations do not create")
+                continue
+            if exists:
+                return [{}]
+            scopes.append(scope)
+        if unknown is not None:
+            raise unknown
+        if counted and all(counted):  # select count(*) …: one row
+            names = [_RowEnv(env, scope) for scope in scopes]
+            return [{t.get("name") or "count": sum(1 for n in names if self.eval(c, n) is not None)
+                     for t, c in zip(targets, counted)}]
+        return self.limited([self.project(targets, env, scope) for scope in scopes], select, env)
+
+    def limited(self, rows: list[dict[str, Any]], select: Node, env: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """LIMIT n: the rows PostgreSQL keeps; without ORDER BY they are its choice, so more
+        rows than that are unknown unless they are all alike."""
+        if "limitOffset" in select:
+            raise Unknown("OFFSET is not evaluated")
+        limit = self.eval(select["limitCount"], env) if "limitCount" in select else None
+        if limit is None:  # no LIMIT, or LIMIT ALL
+            return rows
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise Unknown("LIMIT of a value that is not an integer")
+        if len(rows) <= limit:
+            return rows
+        if select.get("sortClause") or any(row != rows[0] for row in rows):
+            raise Unknown("LIMIT picks rows in an order the model does not know")
+        return rows[:limit]
 
     def from_items(self, sources: Iterable[Node], env: Mapping[str, Any]) -> list[tuple[dict[str, dict], bool]]:
         """The FROM list's combinations of rows: (alias -> row, whether a probe row is among them)."""
@@ -536,9 +670,19 @@ class _Interpreter:
                 raise Unknown("a join other than an inner join ON a condition")
             quals = join.get("quals")
             return [(scope, probe) for scope, probe in self.from_items((join["larg"], join["rarg"]), env)
-                    if quals is None or self.eval(quals, _RowEnv(env, scope))]
+                    if quals is None or self.joined(quals, _RowEnv(env, scope), probe)]
         alias, rows, probes = self.catalog(source)
         return [({alias: row}, False) for row in rows] + [({alias: row}, True) for row in probes]
+
+    def joined(self, quals: Node, names: Mapping[str, Any], probe: bool) -> bool:
+        """Whether a combination of rows meets the join's condition; one with a probe row that
+        may meet it stays, and the query's answer is unknown if it reaches the result."""
+        try:
+            return bool(self.eval(quals, names))
+        except Unknown:
+            if probe:
+                return True
+            raise
 
     def project(self, targets: list[Node], env: Mapping[str, Any], scope: dict[str, dict]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -573,7 +717,7 @@ class _Interpreter:
         rv = source["RangeVar"]
         schema, name = rv.get("schemaname"), rv["relname"]
         alias = (rv.get("alias") or {}).get("aliasname") or name
-        found = catalog_views.view(schema, name, self.model.tables, self.model.schemas)
+        found = catalog_views.view(schema, name, self.model)
         if found is None:
             shown = f"{schema}.{name}" if schema else name
             raise Unknown(f"{shown} is read at run time")
@@ -587,6 +731,31 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 _ARITHMETIC: dict[str, Callable[[int, int], int]] = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
     "/": lambda a, b: (abs(a) // abs(b)) * (1 if (a >= 0) == (b > 0) else -1) if b else _division_by_zero()}
+
+
+def _unseen_among(unseen: Unseen, values: list[Any], equal: bool) -> bool:
+    """``unseen = value`` (IN values), or ``<>`` (NOT IN): false (true) when no object the
+    model does not hold can have those names; unknown when one can."""
+    if any(not isinstance(v, str) or unseen.admits(v) for v in values):
+        raise Unknown(unseen.why)
+    return not equal
+
+
+_EVERY_ROW = {"A_Const": {"boolval": {"boolval": True}}}  # count(*) counts the rows where true is not null
+
+
+def _counted(target: Node) -> Node | None:
+    """What ``count(x)`` counts the non-null values of (``count(*)``: every row); None for a
+    target that is not a count."""
+    call = target["val"].get("FuncCall", {})
+    if [n["String"]["sval"] for n in call.get("funcname", ()) if "String" in n][-1:] != ["count"]:
+        return None
+    if call.get("agg_star"):
+        return _EVERY_ROW
+    args = call.get("args", ())
+    if len(args) != 1 or call.get("agg_distinct") or call.get("agg_filter"):
+        raise Unknown("count() other than count(*) and count(x) is not evaluated")
+    return args[0]
 
 
 def _division_by_zero() -> int:

@@ -50,11 +50,11 @@ def _plpgsql_tree(text: str) -> str:
 
 
 def _replay_produced(produced: Iterable, state: ReplayState) -> None:
-    from rlslint.schema.replay import apply
+    from rlslint.schema.replay import CHANGES_NO_TABLE, apply
 
     for item in produced:
         if isinstance(item, Unanalysed):
-            state.not_analysed(item.span, item.reason)
+            state.not_analysed(item.span, item.reason, item.runs is None or not set(item.runs) <= CHANGES_NO_TABLE)
         else:
             apply(item, state)
 

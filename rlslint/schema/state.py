@@ -155,6 +155,7 @@ class ReplayState:
         self.functions: dict[QName, Any] = {}
         self.event_triggers: dict[str, tuple[QName, frozenset[str] | None, bool]] = {}
         self.trigger_depth = 0
+        self.extensions: set[str] = set()  # the extensions the migrations created (schema/extensions.py)
 
     def copy(self) -> "ReplayState":
         other = ReplayState(self.strict)
@@ -167,6 +168,7 @@ class ReplayState:
         other.targets = {statement: list(spans) for statement, spans in self.targets.items()}
         other.unanalysed = list(self.unanalysed)
         other.functions, other.event_triggers = dict(self.functions), dict(self.event_triggers)
+        other.extensions = set(self.extensions)
         return other
 
     def new_session(self) -> None:
@@ -180,8 +182,12 @@ class ReplayState:
         return Catalog(frozenset(self.schemas), MappingProxyType(tables), tuple(self.notes),
                        MappingProxyType(self._final_targets()), access, self._unanalysed_statements())
 
-    def not_analysed(self, span: Span, why: str) -> None:
-        """A statement the replay cannot know: it may have changed any table that exists now."""
+    def not_analysed(self, span: Span, why: str, changes_tables: bool = True) -> None:
+        """A statement the replay cannot know: it may have changed any table that exists now.
+        One that can change no table (``changes_tables``) leaves the model exact: a note says why."""
+        if not changes_tables:
+            self.notes.append(Note(span, f"{why}; what it may run changes no table"))
+            return
         self.unanalysed.append(Note(span, why))
         for qname, table in list(self.tables.items()):
             if not self.is_platform(qname.schema):

@@ -3,7 +3,10 @@
 The replay scenarios in EVALUATED secure tables with loops over pg_tables,
 information_schema, pg_class joined to pg_namespace and arrays, WHILE, LOOP, EXIT, CONTINUE,
 integer FOR and CASE, IF NOT EXISTS guards on pg_policies, format() and concatenation, PL/pgSQL
-and SQL functions called later (with arguments and defaults too), and an event trigger. Their findings on the model must be exactly the checklist findings computed
+and SQL functions called later (with arguments and defaults too), and an event trigger;
+guards over pg_roles, pg_user, pg_constraint, pg_indexes, pg_proc, pg_extension,
+information_schema.table_constraints and .schemata (and over pg_type and pg_trigger around
+statements that change no table), and sub-selects used as values. Their findings on the model must be exactly the checklist findings computed
 from the real server's catalog after the same migrations ran. do_unknowable reads its
 targets from a table at run time: the tables it may change are marked, and their findings
 say so, never silently.
@@ -22,7 +25,7 @@ from tests.postgres.test_differential import apply_and_read, catalog_findings, m
 
 REPLAY_DIR = Path(__file__).parents[1] / "fixtures" / "replay"
 EVALUATED = ("do_dynamic", "do_loops", "do_blocks", "do_functions", "event_trigger", "do_control_flow", "do_pg_class",
-             "sql_functions", "function_arguments")
+             "sql_functions", "function_arguments", "do_catalog_guards", "do_scalar_queries")
 
 
 @pytest.mark.parametrize("scenario", EVALUATED)
@@ -118,7 +121,8 @@ def test_a_statement_the_evaluator_cannot_finish_is_never_skipped_silently(body,
 
 EXPRESSIONS = ["7 / -2", "-7 / 2", "2 + 3 * 4 - 1", "array_length(array['a', 'b'], 1)",
                "array_length(array[]::text[], 1)", "cardinality(array[]::text[])", "(array['a', 'b'])[2]",
-               "(array['a', 'b'])[3]", "coalesce(null, 'x')", "length('abc')", "2 < 3", "'b' >= 'a'", "null::int < 1"]
+               "(array['a', 'b'])[3]", "coalesce(null, 'x')", "length('abc')", "2 < 3", "'b' >= 'a'", "null::int < 1",
+               "(select 'x')", "'a' in (select 'a')", "(select 1 limit 0)"]
 
 
 @pytest.mark.parametrize("expression", EXPRESSIONS)
@@ -178,3 +182,65 @@ def test_the_checklist_shows_the_marked_tables_as_unknown():
     assert "?" not in rows["public.later"]  # created after the loop ran
     markdown = _report("check", "--no-cache", "--format", "markdown")
     assert "| `public.orders` | " + " | ".join(["❔"] * 7) + " |" in markdown
+
+
+GUARDS_LEFT_UNKNOWN = [
+    # CHECK constraints are not held
+    ("exists (select 1 from pg_constraint where conrelid = 'public.t'::regclass and contype = 'c')",
+     "the query can see objects the migrations do not create"),
+    # an extension these migrations did not create may be installed already
+    ("exists (select 1 from pg_extension where extname = 'pg_trgm')",
+     "pg_extension: extensions installed before the migrations ran are not known"),
+    # the platform's own roles
+    ("exists (select 1 from pg_roles where rolname = 'supabase_admin')",
+     "pg_roles: the roles the platform has are not all known"),
+    ("exists (select 1 from pg_roles where rolcanlogin and rolname = 'anon')",
+     "pg_roles: the roles the platform has are not all known"),
+    # an index's definition is not held
+    ("exists (select 1 from pg_indexes where indexdef like '%(id)%')", "indexdef is not known"),
+    # types are not held, and this branch changes a table
+    ("not exists (select 1 from pg_type where typname = 'mood')", "pg_type is read at run time"),
+    # a sub-select used as a value that returns more than one row makes PostgreSQL stop
+    ("(select tablename from pg_tables where schemaname = 'public') = 't'",
+     "a sub-select used as a value returns more than one row: PostgreSQL stops the migration"),
+    # which row LIMIT keeps is PostgreSQL's choice
+    ("(select tablename from pg_tables where schemaname = 'public' limit 1) = 't'",
+     "LIMIT picks rows in an order the model does not know"),
+    ("(select count(*) from pg_tables where tablename not like 'u%') = 1", "the query can see objects the migrations do not create"),
+]
+
+
+@pytest.mark.parametrize("condition, why", GUARDS_LEFT_UNKNOWN,
+                         ids=["check", "extension", "platform_role", "role_flag", "indexdef", "type", "two_rows",
+                              "limit", "count_probes"])
+def test_a_guard_the_model_cannot_answer_marks_the_tables(condition, why):
+    from rlslint.schema.replay import replay
+    from rlslint.sql.parse import parse_file
+
+    sql = ("grant usage on schema public to anon;\n"  # a Supabase project: its platform roles apply
+           "create table public.t (id int primary key);\ncreate table public.u (id int primary key);\n"
+           f"do $$ begin\n  if {condition} then\n    alter table public.t enable row level security;\n  end if;\nend $$;\n")
+    catalog = replay([parse_file("g.sql", sql)])
+    assert [n.message for n in catalog.unanalysed] == [f"IF whose condition is known only at run time ({why})"]
+    assert all(t.unanalysed for t in catalog.tables.values())
+
+
+def test_an_unknown_guard_around_statements_that_change_no_table_marks_nothing():
+    from rlslint.schema.replay import replay
+    from rlslint.sql.parse import parse_file
+
+    sql = ("create table public.t (id int primary key);\ncreate function public.f() returns trigger language plpgsql as\n"
+           "  'begin return new; end';\n"
+           "do $$ begin\n"
+           "  if not exists (select 1 from pg_type where typname = 'mood') then\n"
+           "    create type public.mood as enum ('ok');\n    raise notice 'created';\n"
+           "  elsif not exists (select 1 from pg_trigger where tgname = 't_touch') then\n"
+           "    create trigger t_touch before update on public.t for each row execute function public.f();\n"
+           "  end if;\nend $$;\n"
+           # the same guard around what does change a table, or may (a function these migrations created)
+           "do $$ begin\n  if not exists (select 1 from pg_type where typname = 'mood') then\n"
+           "    perform public.f();\n  end if;\nend $$;\n")
+    catalog = replay([parse_file("g.sql", sql)])
+    assert [n.message for n in catalog.notes if "changes no table" in n.message] == [
+        "IF whose condition is known only at run time (pg_type is read at run time); what it may run changes no table"]
+    assert [n.message for n in catalog.unanalysed] == ["IF whose condition is known only at run time (pg_type is read at run time)"]
