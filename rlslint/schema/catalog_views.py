@@ -41,6 +41,8 @@ class Model(Protocol):
     extensions: set[str]  # the extensions the migrations created
     access: Any  # schema/access.py's AccessState: roles, routines, schema owners, the platform
 
+    def is_platform(self, schema: str | None) -> bool: ...
+
 
 # Schemas whose tables the model does not hold.
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "auth", "storage", "extensions")
@@ -94,8 +96,15 @@ def _pg_policies(model: Model) -> tuple[list[Row], list[Row]]:
 
 
 def _pg_namespace(model: Model) -> tuple[list[Row], list[Row]]:
-    held = sorted(set(model.schemas))
-    return ([{"oid": s, "nspname": s} for s in held], [{"oid": s, "nspname": s} for s in SYSTEM_SCHEMAS if s not in held])
+    """The schemas the migrations created, PostgreSQL's own, and on Supabase the platform's
+    that the model knows; any other name the platform may use (``realtime``, ``pg_temp_3``,
+    ``supabase_functions``) is unknown."""
+    held = set(model.schemas) | {"pg_catalog", "information_schema"}
+    if model.access.platform == "supabase":
+        held |= set(platform.SUPABASE_SCHEMAS)
+    unseen = Unseen("pg_namespace: the schemas the platform has are not all known",
+                    lambda name: name not in held and model.is_platform(name))
+    return [{"oid": s, "nspname": s} for s in sorted(held)], [{"oid": unseen, "nspname": unseen}]
 
 
 def _information_schema_schemata(model: Model) -> tuple[list[Row], list[Row]]:

@@ -467,8 +467,18 @@ class _Interpreter:
             op = body["boolop"]
             if op == "NOT_EXPR":
                 return not self.eval(body["args"][0], env)
-            values = (self.eval(a, env) for a in body["args"])
-            return all(values) if op == "AND_EXPR" else any(values)
+            # One false operand makes AND false (one true, OR true), whatever the model cannot
+            # tell of the others.
+            decisive, unknown = op == "OR_EXPR", None
+            for arg in body["args"]:
+                try:
+                    if bool(self.eval(arg, env)) == decisive:
+                        return decisive
+                except Unknown as exc:
+                    unknown = unknown or exc
+            if unknown is not None:
+                raise unknown
+            return not decisive
         if kind == "A_Expr":
             return self.operator(body, env)
         if kind == "NullTest":

@@ -194,8 +194,11 @@ GUARDS_LEFT_UNKNOWN = [
     # the platform's own roles
     ("exists (select 1 from pg_roles where rolname = 'supabase_admin')",
      "pg_roles: the roles the platform has are not all known"),
-    ("exists (select 1 from pg_roles where rolcanlogin and rolname = 'anon')",
+    ("exists (select 1 from pg_roles where rolcanlogin and rolname like 'supabase%')",
      "pg_roles: the roles the platform has are not all known"),
+    # a schema the platform may have
+    ("not exists (select 1 from pg_namespace where nspname = 'realtime')",
+     "pg_namespace: the schemas the platform has are not all known"),
     # an index's definition is not held
     ("exists (select 1 from pg_indexes where indexdef like '%(id)%')", "indexdef is not known"),
     # types are not held, and this branch changes a table
@@ -211,7 +214,8 @@ GUARDS_LEFT_UNKNOWN = [
 
 
 @pytest.mark.parametrize("condition, why", GUARDS_LEFT_UNKNOWN,
-                         ids=["check", "extension", "platform_role", "role_flag", "indexdef", "type", "two_rows",
+                         ids=["check", "extension", "platform_role", "role_flag", "platform_schema", "indexdef", "type",
+                              "two_rows",
                               "limit", "count_probes"])
 def test_a_guard_the_model_cannot_answer_marks_the_tables(condition, why):
     from rlslint.schema.replay import replay
