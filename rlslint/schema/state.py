@@ -54,6 +54,10 @@ class TableRegistry(dict):
     schema; looking those up by scanning every table made the replay quadratic.
     """
 
+    # The names written or removed since it was last emptied, for an observer that keeps it
+    # (rlslint.verify.trace: which tables a statement changed, without comparing them all).
+    written: set[QName] | None = None
+
     def __init__(self) -> None:
         super().__init__()
         self.relations: dict[str, Counter] = defaultdict(Counter)  # tables and indexes share a namespace
@@ -87,10 +91,14 @@ class TableRegistry(dict):
         super().__setitem__(qname, table)
         if not unchanged_names:
             self._account(table, 1)
+        if self.written is not None:
+            self.written.add(qname)
 
     def __delitem__(self, qname: QName) -> None:
         self._account(self[qname], -1)
         super().__delitem__(qname)
+        if self.written is not None:
+            self.written.add(qname)
 
     def pop(self, qname: QName) -> Table:  # type: ignore[override]
         table = self[qname]
@@ -106,7 +114,8 @@ class TableRegistry(dict):
 
     def __reduce__(self):
         # pickle would re-add the items through __setitem__ before restoring the name sets
-        return (_restore_registry, (dict(self), self.__dict__))
+        kept = {name: value for name, value in self.__dict__.items() if name != "written"}  # the observer's, not the model's
+        return (_restore_registry, (dict(self), kept))
 
     def copy(self) -> "TableRegistry":
         """An independent registry: the tables are frozen and shared, the name counts are not."""

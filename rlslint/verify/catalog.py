@@ -3,7 +3,7 @@
 Event triggers that rlslint adds to its own database (schema ``rlslint_verify``, left out
 of every comparison) record the tables each DDL command touches, however it ran: a
 plain statement, an ``EXECUTE`` in a ``DO`` block, a function or a trigger. After each
-statement one prepared query takes those records and returns the facts of exactly those
+statement one query (a function in that schema) takes those records and returns the facts of exactly those
 tables and of the ones the model says it changed; nothing is read for the tables the
 statement left alone. ``GRANT`` and ``REVOKE`` name no object to an event trigger: after
 them the tables whose ``pg_class`` or ``pg_attribute`` rows the file's transaction wrote are
@@ -26,9 +26,9 @@ _SKIPPED_SCHEMAS = ", ".join(f"'{s}'" for s in sorted({*PLATFORM_SCHEMAS, OWN_SC
 _IN_SCOPE = f"""c.relkind in ('r', 'p') and c.relpersistence <> 't'
   and n.nspname not in ({_SKIPPED_SCHEMAS}) and n.nspname not like 'pg\\_%' and n.nspname not like 'supabase\\_%'"""
 
-# Run once in the database every migration set's database is copied from. SECURITY DEFINER:
-# a migration may run DDL after SET ROLE, and must not fail for want of rights on this table.
-SETUP_SQL = f"""
+# SECURITY DEFINER: a migration may run DDL after SET ROLE, and must not fail for want of
+# rights on this table.
+_TRIGGERS_SQL = f"""
 create schema {OWN_SCHEMA};
 create unlogged table {OWN_SCHEMA}.changes (relid oid, schema_name text, table_name text, tag text);
 create function {OWN_SCHEMA}.ddl_command_end() returns event_trigger language plpgsql
@@ -106,7 +106,7 @@ where {_IN_SCOPE} and ($WHERE)
 # transaction, whose own writes (and its subtransactions') are no older than it. Each
 # branch finds its tables through an index, and the tables are read through pg_class's
 # index on their oids (``= any`` of one array), so the cost follows what the statement touched.
-_PREPARE = f"""prepare rlslint_changed(text[], text[], xid) as
+_CHANGED_SQL = f"""
 with gone as (delete from {OWN_SCHEMA}.changes returning relid, schema_name, table_name, tag),
 granted as (select exists (select from gone where tag in ('GRANT', 'REVOKE')) as found),
 named as (select schema_name, table_name from gone where table_name is not null
@@ -119,11 +119,30 @@ targets as (
   union select attrelid from pg_attribute where (select found from granted) and age(xmin) <= age($3))
 """ + _FACTS_SQL.replace("$WHERE", "c.oid = any ((select array_agg(oid) from targets)::oid[])")
 
+# The catalog query as a function of rlslint's schema, made once per run in the database
+# every set's database is copied from. Planning the query costs four times running it, so
+# its plan is made once per session (plan_cache_mode) and kept: a plan made while the
+# catalogs are small must not keep sequential scans of catalogs that grow by thousands of
+# rows during a run (never analysed), hence index scans wherever there is an index
+# (enable_seqscan, for this function only). SECURITY DEFINER, and the schema open to every
+# role: a migration may SET ROLE, and the read after its statements must still run.
+CHANGED_FUNCTION_SQL = f"""
+create function {OWN_SCHEMA}.changed(text[], text[], xid) returns table (nspname name, relname name, facts json)
+  language plpgsql volatile security definer
+  set search_path = pg_catalog set plan_cache_mode = force_generic_plan set enable_seqscan = off as $fn$
+#variable_conflict use_column
+begin
+  return query {_CHANGED_SQL.strip()};
+end $fn$;
+grant usage on schema {OWN_SCHEMA} to public;
+"""
 
-# The catalogs grow by thousands of rows during a run and are never analysed: a plan made
-# for the first statements (sequential scans of a near-empty pg_class) would be kept for
-# the rest. Planning the catalog query each time costs a tenth of a millisecond.
-SESSION_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+# Run once in the database every migration set's database is copied from.
+SETUP_SQL = _TRIGGERS_SQL + CHANGED_FUNCTION_SQL
+
+
+# The current transaction's id (assigning one): what the file's writes are no older than.
+TRANSACTION_ID_SQL = "select pg_current_xact_id()::xid::text"
 
 
 def literal(text: str) -> str:
@@ -139,17 +158,12 @@ class CatalogReader:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.details: dict[QName, list] = {}  # the last rows read, names included, for the catalog's own model
-        connection.query(_PREPARE)
-
-    def transaction(self) -> str:
-        """The current transaction's id (assigning one): what the file's writes are no older than."""
-        return self.connection.value("select pg_current_xact_id()::xid::text") or "0"
 
     def changed_sql(self, transaction: str, names: Iterable[QName]) -> str:
         """The query for the facts of the tables the statement just run changed, and of the tables
         ``names`` (those that exist); sent with the statement, its rows go to ``facts``."""
         names = list(names)
-        return (f"execute rlslint_changed({_array([q.schema for q in names])}, "
+        return (f"select * from {OWN_SCHEMA}.changed({_array([q.schema for q in names])}, "
                 f"{_array([q.name for q in names])}, {literal(transaction)})")
 
     def everything(self) -> dict[QName, TableFacts]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from rlslint.schema.model import Table
-from rlslint.schema.state import ReplayState
+from rlslint.schema.state import ReplayState, TableRegistry
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Statement
 from rlslint.sql.spans import Span
@@ -51,7 +51,8 @@ class Tracer:
         self._files: list[FileTrace] = []
         self._path: str | None = None
         self._steps: list[_OpenStep] = []
-        self._last: dict[QName, Table] = {}
+        self._last: dict[QName, Table] = {}  # the tables after the last statement
+        self._tables: TableRegistry | None = None  # the registry that keeps the names written for us
 
     def start_file(self, path: str) -> None:
         self._close_file()
@@ -62,17 +63,22 @@ class Tracer:
             self._steps.append(_OpenStep(statement))
         changed = self._steps[-1].changed
         tables = state.tables
-        added = 0
-        for qname, table in tables.items():
-            if self._last.get(qname) is not table:
-                added += qname not in self._last
-                if not state.is_platform(qname.schema):
-                    changed[qname] = model_facts(table)
-        if len(self._last) + added != len(tables):  # something was removed too
-            for qname in self._last.keys() - tables.keys():
-                if not state.is_platform(qname.schema):
-                    changed[qname] = None
-        self._last = dict(tables)
+        if tables is self._tables and tables.written is not None:
+            names: Iterable[QName] = sorted(tables.written)
+        else:  # the first statement, or a registry not seen before: every table is compared
+            names = [*tables, *(q for q in self._last if q not in tables)]
+            self._tables = tables
+        for qname in names:
+            table = tables.get(qname)
+            if self._last.get(qname) is table:
+                continue
+            if table is None:
+                del self._last[qname]
+            else:
+                self._last[qname] = table
+            if not state.is_platform(qname.schema):
+                changed[qname] = None if table is None else model_facts(table)
+        tables.written = set()
 
     def files(self) -> tuple[FileTrace, ...]:
         self._close_file()

@@ -2,9 +2,10 @@
 
 Each set gets a database of its own, with the Supabase scaffold (``rlslint.platform``)
 before its first migration. Each file runs in one transaction, after ``RESET ALL``;
-within it each statement is sent alone, and after each one that may change a table
-the catalog of the tables it changed is compared with the model after that statement,
-so a difference is reported where it begins. What PostgreSQL refuses inside a transaction
+within it each statement is a query of its own, and after each one that may change a
+table the catalog of the tables it changed is compared with the model after that
+statement, so a difference is reported where it begins. The queries of a file are sent
+ahead of their answers (``_pipelined_run`` says when that changes nothing). What PostgreSQL refuses inside a transaction
 block (``CREATE INDEX CONCURRENTLY`` …) runs between two, as the Supabase CLI runs it.
 A statement PostgreSQL rejects is reported with its message and position (where the
 Supabase CLI would stop) and undone alone; the run goes on, so every rejected statement is
@@ -26,7 +27,7 @@ from rlslint.schema.model import Catalog, Table
 from rlslint.sql.names import QName, quote_ident
 from rlslint.sql.spans import Span
 from rlslint.verify import VerifyError
-from rlslint.verify.catalog import SESSION_OPTIONS, SETUP_SQL, CatalogReader
+from rlslint.verify.catalog import SETUP_SQL, TRANSACTION_ID_SQL, CatalogReader
 from rlslint.verify.decided import decided_table
 from rlslint.verify.facts import TableFacts, differences
 from rlslint.verify.server import Endpoint
@@ -78,6 +79,16 @@ class Verification:
 
 _databases = itertools.count()
 _SAVEPOINT = "savepoint rlslint; "
+_UNDO = "rollback to savepoint rlslint; release savepoint rlslint"
+_IN_FAILED_TRANSACTION = "25P02"  # what PostgreSQL answers to a query sent after a failed one
+# Statements sent before the first of them is answered: enough to keep the server busy,
+# few enough that a rejected one leaves little to send again.
+_PIPELINE_DEPTH = 64
+
+
+def _guarded(text: str, read: str | None) -> str:
+    """The statement behind a savepoint, and the catalog query after it: one message."""
+    return f"{_SAVEPOINT}{text}\n; release savepoint rlslint" + (f"; {read}" if read else "")
 
 
 class Verifier:
@@ -137,7 +148,7 @@ class Verifier:
             admin.query(f"create database {quote_ident(name)} template {quote_ident(self._template)} "
                         f"strategy {self._strategy}")
             admin.query(f'alter database {quote_ident(name)} set search_path = "$user", public, extensions')
-            connection = self.endpoint.connect(name, SESSION_OPTIONS)
+            connection = self.endpoint.connect(name)
             try:
                 return _Run(connection, self.endpoint.described, catalog).apply(files, unparsed)
             finally:
@@ -212,45 +223,115 @@ class _Run:
 
     def _apply_file(self, file: FileTrace) -> bool:
         """Apply one file; False when PostgreSQL rejected it."""
-        query = self.connection.query
-        query("reset all")
-        query("begin")
-        since = self.reader.transaction()
-        for step in file.steps:
-            for qname, facts in step.changed.items():
-                if facts is None:
-                    self.model.pop(qname, None)
-                else:
-                    self.model[qname] = facts
-            if step.extension is not None and step.extension not in self.available:
-                self.unavailable.append(Unavailable(step.span, step.extension))
-                continue
-            if step.kind == "AlterSystemStmt":  # the server's configuration, not the schema: never changed
-                self.notes.append(Note(step.span, "--verify does not apply ALTER SYSTEM"))
-                continue
-            read = None if step.kind in _NO_TABLE_CHANGES and not step.changed else \
-                self.reader.changed_sql(since, step.changed.keys())
-            rows = self._run(file, step, read)
-            if rows is None:
-                continue
-            if read is not None:
-                self._compare(self.reader.facts(rows), step.span, names=step.changed.keys())
-        if self.connection.status != "I":
+        connection = self.connection
+        connection.pipeline(["reset all", "begin", TRANSACTION_ID_SQL])
+        connection.result()
+        connection.result()
+        since = connection.result().rows[0][0] or "0"
+        steps, at = file.steps, 0
+        while at < len(steps):
+            run = self._pipelined_run(steps, at)
+            if run:
+                at += self._apply_pipelined(file, steps[at:at + run], since)
+            else:
+                self._apply_alone(file, steps[at], since)
+                at += 1
+        if connection.status != "I":
             try:
-                query("commit")
+                connection.query("commit")
             except ServerError as exc:  # a deferred constraint, checked at commit
                 self.errors.append(SourceError(file.path, f"PostgreSQL rejects this migration at COMMIT: {exc.message}",
                                                kind="verify"))
                 return False
         return True
 
+    def _pipelined_run(self, steps: tuple[Step, ...], at: int) -> int:
+        """How many steps from ``at`` on can be sent without waiting for each other's outcome.
+
+        Inside the file's transaction each statement runs behind a savepoint (``_guarded``),
+        so what is sent next never depends on the outcome: after a success the transaction
+        is open again, and after a failure PostgreSQL refuses every query until the rollback
+        to the savepoint, unrun (the statements after it are sent again). Not so for what
+        changes the transaction (COMMIT, BEGIN …, the statements run between two
+        transactions) nor for COPY, which may wait for data from this client.
+        """
+        if self.connection.status != "T":
+            return 0
+        run = 0
+        while (at + run < len(steps) and run < _PIPELINE_DEPTH and not steps[at + run].standalone
+               and steps[at + run].kind not in ("TransactionStmt", "CopyStmt")):
+            run += 1
+        return run
+
+    def _apply_pipelined(self, file: FileTrace, steps: tuple[Step, ...], since: str) -> int:
+        """Send ``steps`` at once, then take their outcomes in order; how many were applied
+        (up to and including the first PostgreSQL rejected)."""
+        connection = self.connection
+        reads = [self._read_for(step, since) for step in steps]
+        connection.pipeline([_guarded(step.text, read) for step, read in zip(steps, reads) if not self._skipped(step)])
+        waiting = sum(not self._skipped(step) for step in steps)
+        for done, (step, read) in enumerate(zip(steps, reads), 1):
+            if not self._enter(step):
+                continue
+            waiting -= 1
+            try:
+                rows = connection.result().rows
+            except ServerError as exc:
+                self._rejected(file, step, exc, guarded=True)
+                for _ in range(waiting):
+                    try:
+                        connection.result()
+                    except ServerError as refused:
+                        if refused.sqlstate == _IN_FAILED_TRANSACTION:
+                            continue
+                    raise ProtocolError("PostgreSQL ran a query sent after a failed statement")
+                connection.query(_UNDO)
+                return done
+            if read is not None:
+                self._compare(self.reader.facts(rows), step.span, names=step.changed.keys())
+        return len(steps)
+
+    def _apply_alone(self, file: FileTrace, step: Step, since: str) -> None:
+        if not self._enter(step):
+            return
+        read = self._read_for(step, since)
+        rows = self._run(file, step, read)
+        if rows is not None and read is not None:
+            self._compare(self.reader.facts(rows), step.span, names=step.changed.keys())
+
+    def _skipped(self, step: Step) -> bool:
+        """What is not applied: a CREATE EXTENSION the server lacks, and ALTER SYSTEM (the
+        server's configuration, not the schema)."""
+        return (step.extension is not None and step.extension not in self.available) or step.kind == "AlterSystemStmt"
+
+    def _enter(self, step: Step) -> bool:
+        """The model after ``step``; False, and say why, when the step is skipped."""
+        for qname, facts in step.changed.items():
+            if facts is None:
+                self.model.pop(qname, None)
+            else:
+                self.model[qname] = facts
+        if not self._skipped(step):
+            return True
+        if step.kind == "AlterSystemStmt":
+            self.notes.append(Note(step.span, "--verify does not apply ALTER SYSTEM"))
+        else:
+            self.unavailable.append(Unavailable(step.span, step.extension or ""))
+        return False
+
+    def _read_for(self, step: Step, since: str) -> str | None:
+        """The catalog query to send after ``step``, or None where it cannot have changed a table."""
+        if step.kind in _NO_TABLE_CHANGES and not step.changed:
+            return None
+        return self.reader.changed_sql(since, step.changed.keys())
+
     def _run(self, file: FileTrace, step: Step, read: str | None) -> tuple | None:
         """Send one statement, then ``read`` (the catalog query) if given; its rows, or None
         when PostgreSQL rejected the statement.
 
         Inside the file's transaction each statement runs behind a savepoint, and the
-        savepoint, the statement and the catalog query travel in one message (one round trip):
-        a rejected statement is reported and undone alone, as the replay does not apply what
+        savepoint, the statement and the catalog query travel in one message: a rejected
+        statement is reported and undone alone, as the replay does not apply what
         PostgreSQL refuses either, and the files after it still verify.
         """
         query = self.connection.query
@@ -259,27 +340,30 @@ class _Run:
             if step.standalone and self.connection.status == "T":
                 query("commit")
             if guarded:
-                return query(f"{_SAVEPOINT}{step.text}\n; release savepoint rlslint" + (f"; {read}" if read else "")).rows
+                return query(_guarded(step.text, read)).rows
             query(step.text)
             if step.standalone:
                 query("begin")
             return query(read).rows if read else ()
         except ServerError as exc:
-            position = exc.position - len(_SAVEPOINT) if exc.position and guarded else exc.position
-            offset = step.span.start + position - 1 if position and position > 0 else step.span.start
-            # The context's last line is the outermost: where in the DO block or function it failed.
-            where = f" ({exc.context.splitlines()[-1]})" if exc.context else ""
-            hint = f"; {exc.hint}" if exc.hint else ""
-            self.errors.append(SourceError(file.path, f"PostgreSQL rejects this statement: {exc.message}{where}{hint}",
-                                           offset, kind="verify"))
+            self._rejected(file, step, exc, guarded)
             if guarded:
-                query("rollback to savepoint rlslint; release savepoint rlslint")
+                query(_UNDO)
             elif self.connection.status == "E":
                 query("rollback")
                 query("begin")
             elif step.standalone:
                 query("begin")
             return None
+
+    def _rejected(self, file: FileTrace, step: Step, exc: ServerError, guarded: bool) -> None:
+        position = exc.position - len(_SAVEPOINT) if exc.position and guarded else exc.position
+        offset = step.span.start + position - 1 if position and position > 0 else step.span.start
+        # The context's last line is the outermost: where in the DO block or function it failed.
+        where = f" ({exc.context.splitlines()[-1]})" if exc.context else ""
+        hint = f"; {exc.hint}" if exc.hint else ""
+        self.errors.append(SourceError(file.path, f"PostgreSQL rejects this statement: {exc.message}{where}{hint}",
+                                       offset, kind="verify"))
 
     def _compare(self, catalog: dict[QName, TableFacts], span: Span, names: Iterable[QName] = (),
                  everything: bool = False) -> None:

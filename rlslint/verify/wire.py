@@ -1,8 +1,10 @@
 """PostgreSQL's frontend/backend protocol, version 3: the simple-query part, over a Unix socket or TCP.
 
-``--verify`` sends one statement at a time and needs PostgreSQL's own error fields (the
+``--verify`` sends one statement per query and needs PostgreSQL's own error fields (the
 message, the position in the statement, the PL/pgSQL context), nothing else; this keeps it
-to the standard library instead of a driver. Authentication: trust, password, MD5 and
+to the standard library instead of a driver. Several queries may be sent before their
+results are read (``pipeline``): the server runs them in order, as if each had waited
+for the one before. Authentication: trust, password, MD5 and
 SCRAM-SHA-256. No TLS: the throwaway cluster listens on a Unix socket only, and a
 ``--database-url`` server is reached the same way or over plain TCP.
 """
@@ -13,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import os
+import select
 import socket
 import struct
 from dataclasses import dataclass
@@ -93,6 +96,34 @@ class Connection:
         """Run ``sql``; raise ServerError with PostgreSQL's fields if it fails. With several
         statements, the rows are those of the last one that returns rows."""
         self._send(b"Q", sql.encode("utf-8") + b"\0")
+        return self.result()
+
+    def pipeline(self, queries: list[str]) -> None:
+        """Send ``queries`` without waiting: read their outcomes with ``result``, one per query,
+        in order. The server runs each as ``query`` would; one that starts while the
+        transaction is failed is refused unrun (``ServerError``), as ``query`` would refuse it."""
+        data = b"".join(_frame(b"Q", sql.encode("utf-8") + b"\0") for sql in queries)
+        # Reading while writing: a server blocked on sending its results to us would stop
+        # reading our queries, and a blocking write of the rest would then wait for ever.
+        view = memoryview(data)
+        self._sock.setblocking(False)
+        try:
+            while view:
+                readable, writable, _ = select.select([self._sock], [self._sock], [])
+                if readable:
+                    self._receive_available()
+                if writable:
+                    try:
+                        view = view[self._sock.send(view):]
+                    except BlockingIOError:
+                        pass
+        except OSError as exc:
+            raise ProtocolError(f"lost the connection to PostgreSQL: {exc.strerror or exc}") from None
+        finally:
+            self._sock.setblocking(True)
+
+    def result(self) -> Result:
+        """The outcome of the next query sent: its rows, or ServerError."""
         rows: list[tuple[str | None, ...]] = []
         error: ServerError | None = None
         while True:
@@ -199,7 +230,7 @@ class Connection:
     # --- framing -------------------------------------------------------------------------
 
     def _send(self, kind: bytes, body: bytes) -> None:
-        self._send_raw(kind + struct.pack("!i", len(body) + 4) + body)
+        self._send_raw(_frame(kind, body))
 
     def _send_raw(self, data: bytes) -> None:
         try:
@@ -211,6 +242,15 @@ class Connection:
         header = self._read(5)
         kind, (length,) = header[:1], struct.unpack("!i", header[1:])
         return kind, self._read(length - 4)
+
+    def _receive_available(self) -> None:
+        try:
+            chunk = self._sock.recv(65536)
+        except BlockingIOError:
+            return
+        if not chunk:
+            raise ProtocolError("PostgreSQL closed the connection")
+        self._buffer += chunk
 
     def _read(self, size: int) -> bytes:
         while len(self._buffer) < size:
@@ -224,6 +264,10 @@ class Connection:
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
+
+
+def _frame(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("!i", len(body) + 4) + body
 
 
 def _data_row(payload: bytes) -> tuple[str | None, ...]:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,6 +25,7 @@ from hypothesis import given, settings
 from rlslint.cli import main
 from rlslint.engine import build_catalog
 from rlslint.sql.names import QName
+from rlslint.verify.wire import Connection, ServerError
 from rlslint.rules import VERIFY_RULES
 from tests.support.expectations import expected_findings
 from tests.support.histories import migration_histories
@@ -167,11 +169,101 @@ def test_each_rejected_statement_is_reported_with_postgresqls_message_and_positi
     assert ("20240101000001_a.sql", 3, "RLS002") in _at(verified)
 
 
+def _verify_migration(tmp_path: Path, verifier, text: str):
+    """``text`` as the one migration of a set, verified."""
+    (tmp_path / "m.sql").write_text(text, encoding="utf-8")
+    return lint(as_migrations(tmp_path, tmp_path / "m.sql"), verifier)
+
+
+def test_rejected_statements_among_those_sent_together_are_each_undone_alone(pg, verifier, tmp_path):
+    # The statements of a file go to the server without waiting for each other; one it
+    # rejects leaves the ones after it unrun, and they are sent again after its rollback.
+    verified = _verify_migration(
+        tmp_path, verifier,
+        "create table public.notes (id bigint primary key, owner uuid);\n"
+        "select id from public.nowhere;\n"
+        "alter table public.notes enable row level security;\n"
+        "alter table public.notes add column id int;\n"
+        "create policy notes_read on public.notes for select to authenticated using (true);\n"
+        "create policy notes_read on public.notes for select using (true);\n"
+        "create table public.tags (id bigint primary key);\n"
+        "create table public.tags (id bigint primary key);\n")
+    assert [(verified.error_position(e).line, e.message) for e in verified.errors] == [
+        (2, 'PostgreSQL rejects this statement: relation "public.nowhere" does not exist'),
+        (4, 'PostgreSQL rejects this statement: column "id" of relation "notes" already exists'),
+        (6, 'PostgreSQL rejects this statement: policy "notes_read" for table "notes" already exists'),
+        (8, 'PostgreSQL rejects this statement: relation "tags" already exists'),
+    ]
+    # Everything between them was applied: the catalog has RLS, the policy and the table.
+    assert _differences(verified) == []
+    assert {(line, code) for _, line, code in _at(verified)} >= {(3, "RLS002"), (7, "RLS001")}
+
+
+def test_statements_after_set_role_are_compared_too(pg, verifier, tmp_path):
+    # The catalog is read as rlslint's own function, whatever role the migration took.
+    verified = _verify_migration(
+        tmp_path, verifier,
+        "create table public.notes (id bigint primary key);\n"
+        "set role authenticated;\n"
+        "select 1;\n"
+        "reset role;\n"
+        "alter table public.notes enable row level security;\n")
+    assert verified.errors == ()
+    assert _differences(verified) == []
+    assert ("20240101000001_m.sql", 5, "RLS002") in _at(verified)
+
+
 def test_an_error_inside_a_do_block_says_where(pg, verifier, tmp_path):
-    (tmp_path / "m.sql").write_text("do $$\nbegin\n  perform 1 / 0;\nend $$;\n", encoding="utf-8")
-    verified = lint(as_migrations(tmp_path, tmp_path / "m.sql"), verifier)
+    verified = _verify_migration(tmp_path, verifier, "do $$\nbegin\n  perform 1 / 0;\nend $$;\n")
     assert [e.message for e in verified.errors] == [
         "PostgreSQL rejects this statement: division by zero (PL/pgSQL function inline_code_block line 3 at PERFORM)"]
+
+
+# --- the protocol ------------------------------------------------------------------------------
+
+
+def _connect(server) -> Connection:
+    return Connection.open(str(server.socket_dir), server.port, server.user, "postgres")
+
+
+def test_queries_sent_together_run_in_order_and_none_runs_after_a_failure(pg):
+    connection = _connect(pg)
+    try:
+        connection.pipeline(["begin", "create temporary table before_failure (id int)", "select 1 / 0",
+                             "create temporary table after_failure (id int)", "rollback"])
+        outcomes = []
+        for _ in range(5):
+            try:
+                outcomes.append(connection.result().status)
+            except ServerError as exc:
+                outcomes.append(exc.sqlstate)
+        # 22012: division by zero; 25P02: refused unrun, the transaction had failed.
+        assert outcomes == ["T", "T", "22012", "25P02", "I"]
+    finally:
+        connection.close()
+
+
+def test_sending_many_queries_while_the_server_answers_with_more_waits_for_neither(pg):
+    # 5 MB of rows to the first query while 800 KB of queries follow it: a client that only
+    # wrote until all were sent would wait on a server waiting for it to read.
+    queries = ["select repeat('x', 1000) from generate_series(1, 5000)", *[f"select '{'y' * 8000}'"] * 100]
+    connection = _connect(pg)
+    results = []
+
+    def send_and_read():
+        connection.pipeline(queries)
+        results.extend(connection.result() for _ in queries)
+
+    worker = threading.Thread(target=send_and_read, daemon=True)
+    worker.start()
+    worker.join(120)
+    try:
+        assert not worker.is_alive(), "the client and the server waited for each other"
+        assert len(results[0].rows) == 5000
+        assert all(r.rows == (("y" * 8000,),) for r in results[1:])
+    finally:
+        if not worker.is_alive():
+            connection.close()
 
 
 # --- the command line -------------------------------------------------------------------------
