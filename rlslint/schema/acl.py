@@ -83,7 +83,17 @@ def new_object_acl(default_acl: Mapping[tuple[str, str | None, str], Acl], creat
         acl = owner_grants(creator, kind) | (frozenset({(PUBLIC, "EXECUTE")}) if kind == "function" else frozenset())
     if schema is not None:
         acl = acl | default_acl.get((creator, schema, code), frozenset())
-    return acl
+    return interned(acl)
+
+
+# Every table of a project mostly holds one of a few ACLs (its owner's, after the same
+# grants): one object each, not one per table. Grows with the distinct ACLs a process meets.
+_ACLS: dict[frozenset, frozenset] = {}
+
+
+def interned(items: frozenset) -> frozenset:
+    """The one object equal to ``items`` (an ACL or a table's column privileges)."""
+    return _ACLS.setdefault(items, items)
 
 
 # --- what the RLS rules ask ------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from rlslint.schema.constraints import add_constraint
 from rlslint.schema.model import Column, Index, evolve
@@ -25,7 +26,7 @@ def add_column(stmt: Statement, state: ReplayState, qname: QName, coldef: Node, 
     not_null = type_name in ("serial", "bigserial", "smallserial", "serial4", "serial8", "serial2") or any(
         c["contype"] in ("CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY") for c in constraints
     )
-    column = Column(name, type_name, not_null, stmt.span)
+    column = Column(sys.intern(name), type_name, not_null, stmt.span)  # names repeat across tables
     state.tables[qname] = evolve(table, columns=table.columns + (column,))
     for constraint in constraints:
         if constraint["contype"] in ("CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN"):

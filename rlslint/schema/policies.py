@@ -9,7 +9,12 @@ from rlslint.schema.model import Expr, Policy, evolve
 from rlslint.schema.state import ReplayState, expr
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Statement
-from rlslint.sql.tree import Node, dicts, scalars
+from rlslint.sql.tree import Node, Shared, dicts, scalars
+
+# The model keeps every policy tree for the whole run: their repeated parts are kept once.
+# Holds only parts without a location (names, operators, types), so it grows with the
+# distinct names a process meets, not with the number of policies.
+_SHARED = Shared()
 
 
 def create_policy(stmt: Statement, state: ReplayState) -> None:
@@ -80,7 +85,7 @@ def policy_expr(stmt: Statement, state: ReplayState, owner: QName, tree: Node | 
     lookup = lambda name: state.lookup(None, name)  # noqa: E731
     if scopes.qualifies_anything(tree, owner, lookup):
         tree = scopes.qualified(tree, owner, lookup)
-    return expr(stmt, tree, clause)
+    return expr(stmt, _SHARED.tree(tree), clause)
 
 
 def rewrite_policies(state: ReplayState, name: str, change: Callable[[Any, QName], Any]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from rlslint.schema.acl import PUBLIC, owner_grants
+from rlslint.schema.acl import PUBLIC, interned, owner_grants
 from rlslint.schema.model import DEFAULT_ACL_KINDS, PRIVILEGES, Acl, Routine, Table, evolve
 from rlslint.schema.state import ReplayState, strs
 from rlslint.sql.names import QName
@@ -131,7 +131,7 @@ def _table_grant(table: Table, to: tuple[str, ...], privileges, is_grant: bool) 
     else:
         # Revoking a table privilege takes it from every column too (SQL standard; aclchk.c).
         column_acl = frozenset(i for i in table.column_acl - column_items if not (i[1] in to and i[2] in whole))
-    return evolve(table, acl=acl, column_acl=column_acl)
+    return evolve(table, acl=interned(acl), column_acl=interned(column_acl))
 
 
 def _grant_sequence(state: ReplayState, qname: QName, to, privileges, is_grant) -> None:

@@ -7,6 +7,7 @@ functions of (statement, state); replay.py holds the table that dispatches to th
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter, defaultdict
 from types import MappingProxyType
 from typing import Any, Callable, Iterable
@@ -44,7 +45,9 @@ def strict_mode() -> bool:
 
 
 def strs(items: Iterable[Node] | None) -> tuple[str, ...]:
-    return tuple(item["String"]["sval"] for item in items or () if "String" in item)
+    # Interned: the model keeps these names (columns, types, keys) for the whole run, and
+    # as parsed each file has its own copy of every one.
+    return tuple(sys.intern(item["String"]["sval"]) for item in items or () if "String" in item)
 
 
 class TableRegistry(dict):

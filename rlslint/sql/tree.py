@@ -8,6 +8,7 @@ passing through a generator per level made one IDX002 run take minutes.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Iterator
 
 Node = dict[str, Any]
@@ -63,3 +64,73 @@ def locations(tree: Any) -> Iterator[int]:
     """Every known ``location`` (a file offset after the parse stage) in a tree."""
     return (node["location"] for node in dicts(tree)
             if isinstance(node.get("location"), int) and node["location"] >= 0)
+
+
+class Shared:
+    """Kept policy trees, made compact: what the model holds for the whole run.
+
+    As loaded, a policy expression is mostly small dicts that repeat across expressions
+    (``{"String": {"sval": "uid"}}``, operator, function and type names) and strings loaded
+    once per file (every key, every enum value). ``tree(t)`` returns an equal tree in which
+    every subtree without a ``location`` is one object shared by all the trees that hold it,
+    and every string is interned: under half the memory of the trees as loaded. Trees in
+    the model are never changed in place (rewrites return new trees), so sharing their parts
+    is safe; a located subtree, and every column reference (the rules bind references by
+    identity), stays its own object.
+    """
+
+    # Deeper than this, a subtree is kept as it is (equal, just not shared): the rebuild
+    # recurses, and trees nest as deep as the parser allows.
+    DEPTH = 100
+
+    def __init__(self) -> None:
+        self._subtrees: dict[tuple, Any] = {}  # a location-free subtree's shape -> its one object
+
+    def tree(self, tree: Any) -> Any:
+        return self._rebuilt(tree, 0)[0] if isinstance(tree, (dict, list)) else tree
+
+    def _rebuilt(self, item: dict | list, depth: int, own: bool = False) -> tuple[Any, Any]:
+        """(the equal value, its part in its parent's shape: None when it holds a location).
+
+        A shape lists its fields' parts: a string itself, another scalar with its type (1,
+        1.0 and True are equal), a shared container by id (valid: the table keeps it alive).
+        ``own``: keep this container its own object (a column reference's fields).
+        """
+        if depth > self.DEPTH:
+            return item, None
+        rebuilt, intern = self._rebuilt, sys.intern
+        if type(item) is dict:
+            located = own or "location" in item or "ColumnRef" in item
+            shape: list[Any] = ["d"]  # a dict's shape, never a list's ("l")
+            value: Any = {}
+            for name, child in item.items():
+                kind = type(child)
+                if kind is str:
+                    child = part = intern(child)
+                elif kind is dict or kind is list:
+                    child, part = rebuilt(child, depth + 1, name == "ColumnRef")
+                    located = located or part is None
+                else:
+                    part = (kind, child)
+                name = intern(name)
+                value[name] = child
+                if not located:
+                    shape += (name, part)
+        else:
+            located, shape, value = False, ["l"], []
+            for child in item:
+                kind = type(child)
+                if kind is str:
+                    child = part = intern(child)
+                elif kind is dict or kind is list:
+                    child, part = rebuilt(child, depth + 1)
+                    located = located or part is None
+                else:
+                    part = (kind, child)
+                value.append(child)
+                if not located:
+                    shape.append(part)
+        if located:
+            return value, None
+        value = self._subtrees.setdefault(tuple(shape), value)
+        return value, id(value)
