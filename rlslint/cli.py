@@ -32,13 +32,13 @@ class _DefaultToCheck(click.Group):
 
     def invoke(self, ctx: click.Context):
         """A failure rlslint did not foresee is one line and exit 2, never a traceback (or exit 1, "findings")."""
-        from rlslint.schema.state import strict_mode
-
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
+            from rlslint.schema.state import strict_mode  # here: ``check --help`` loads no parser
+
             if strict_mode():  # the tests want the traceback
                 raise
             detail = str(exc).splitlines()[0] if str(exc) else ""

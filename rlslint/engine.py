@@ -12,9 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from rlslint import access_matrix, checklist, history, sources, suppress
-from rlslint.access_matrix import AccessMatrix
-from rlslint.baseline import Baseline
+from rlslint import checklist, history, sources, suppress
 from rlslint.cache import ReplayCache
 from rlslint.deep import run_deep
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
@@ -29,7 +27,9 @@ from rlslint.sql.parse import parse_file
 from rlslint.sql.spans import LineIndex
 from rlslint.verify import VerifyError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rlslint access and --baseline load these; a plain check needs neither
+    from rlslint.access_matrix import AccessMatrix
+    from rlslint.baseline import Baseline
     from rlslint.verify.verifier import Verification, Verifier
 
 SettingsFor = Callable[[sources.MigrationSet], Settings]
@@ -203,6 +203,8 @@ def access(paths: list[str], cwd: Path, settings_for: SettingsFor, roles: tuple[
 
 def _access(paths: list[str], cwd: Path, settings_for: SettingsFor, roles: tuple[str, ...], layout: str | None,
             declared: tuple[sources.DeclaredSet, ...]) -> tuple[AccessMatrix, tuple[SourceError, ...]]:
+    from rlslint import access_matrix
+
     discovery = sources.discover(paths, cwd, layout, declared)
     shown: list[str] = list(roles)
     tables: list[access_matrix.TableAccess] = []
@@ -215,4 +217,4 @@ def _access(paths: list[str], cwd: Path, settings_for: SettingsFor, roles: tuple
         wanted = roles or RuleContext(replayed.catalog, settings).api_roles
         shown += [r for r in wanted if r not in shown]
         tables += access_matrix.matrix(replayed.catalog, tuple(wanted), settings.exposed_schemas).tables
-    return AccessMatrix(tuple(shown), tuple(sorted(tables, key=lambda t: t.table))), tuple(errors)
+    return access_matrix.AccessMatrix(tuple(shown), tuple(sorted(tables, key=lambda t: t.table))), tuple(errors)

@@ -14,15 +14,17 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from rlslint import markers
-from rlslint.baseline import Baseline
 from rlslint.diagnostics import Diagnostic, SourceText
 from rlslint.markers import MARKER, Marker, MarkerUse, Targets
 from rlslint.rules import BY_CODE, SUPPRESSION_RULES, find_rule
 from rlslint.settings import Settings
 from rlslint.sql.parse import ParsedFile
+
+if TYPE_CHECKING:  # loaded by --baseline only
+    from rlslint.baseline import Baseline
 
 __all__ = ["MARKER", "Inputs", "Suppressed", "apply", "config_ignores"]
 
