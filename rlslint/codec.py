@@ -144,6 +144,9 @@ _TUPLES = frozenset(cls for cls in REGISTRY.values() if issubclass(cls, tuple))
 # Frozen dataclasses without slots: their fields go straight into the instance dictionary,
 # as object.__setattr__ would put them, at a fraction of the cost (a snapshot holds ~100,000).
 _WITH_DICT = frozenset(cls for cls in REGISTRY.values() if cls not in _TUPLES and "__slots__" not in vars(cls))
+# Slotted ones: each field through its slot's own setter, past the frozen __setattr__.
+_SLOT_SETTERS = {cls: tuple(getattr(cls, name).__set__ for name in _FIELDS[cls])
+                 for cls in REGISTRY.values() if cls not in _TUPLES and cls not in _WITH_DICT}
 
 
 def _decode(value: Any) -> Any:
@@ -166,8 +169,8 @@ def _decode(value: Any) -> Any:
         if cls in _WITH_DICT:
             obj.__dict__.update(zip(_FIELDS[cls], args))
         else:
-            for field, arg in zip(_FIELDS[cls], args):
-                object.__setattr__(obj, field, arg)
+            for set_field, arg in zip(_SLOT_SETTERS[cls], args):
+                set_field(obj, arg)
         return obj
     if "~o" in value:
         cls = STATE_OBJECTS.get(value["~o"])
