@@ -71,28 +71,53 @@ def view(schema: str | None, name: str, model: Model) -> tuple[list[Row], list[R
     return None if build is None else build(model)
 
 
+class _EachTable:
+    """A view's rows, table by table, kept while the table is the same (frozen) object: a
+    guard per table reads the view again after each statement, which changes one table.
+    The rows are shared between queries, so nothing may change them."""
+
+    def __init__(self, rows_of: Callable[[Table], list[Row]]) -> None:
+        self.rows_of = rows_of
+        self.kept: dict[int, tuple[Table, list[Row]]] = {}
+
+    def __call__(self, model: Model) -> list[Row]:
+        kept, rows = {}, []
+        for table in model.tables.values():
+            entry = self.kept.get(id(table))
+            if entry is None or entry[0] is not table:
+                entry = (table, self.rows_of(table))
+            kept[id(table)] = entry
+            rows += entry[1]
+        self.kept = kept
+        return rows
+
+
+_TABLES = _EachTable(lambda t: [{"schemaname": t.qname.schema, "tablename": t.qname.name, "rowsecurity": t.rls}])
+_INFORMATION_SCHEMA_TABLES = _EachTable(
+    lambda t: [{"table_schema": t.qname.schema, "table_name": t.qname.name, "table_type": "BASE TABLE"}])
+_COLUMNS = _EachTable(lambda t: [{"table_schema": t.qname.schema, "table_name": t.qname.name, "column_name": c.name}
+                                 for c in t.columns])
+_POLICIES = _EachTable(lambda t: [{"schemaname": t.qname.schema, "tablename": t.qname.name, "policyname": p.name,
+                                   "cmd": p.command, "permissive": "PERMISSIVE" if p.permissive else "RESTRICTIVE"}
+                                  for p in t.policies])
+
+
 def _pg_tables(model: Model) -> tuple[list[Row], list[Row]]:
-    return ([{"schemaname": t.qname.schema, "tablename": t.qname.name, "rowsecurity": t.rls} for t in _tables(model)],
-            [{"schemaname": s, "tablename": UNSEEN, "rowsecurity": False} for s in SYSTEM_SCHEMAS])
+    return _TABLES(model), [{"schemaname": s, "tablename": UNSEEN, "rowsecurity": False} for s in SYSTEM_SCHEMAS]
 
 
 def _information_schema_tables(model: Model) -> tuple[list[Row], list[Row]]:
-    return ([{"table_schema": t.qname.schema, "table_name": t.qname.name, "table_type": "BASE TABLE"}
-             for t in _tables(model)],
+    return (_INFORMATION_SCHEMA_TABLES(model),
             [{"table_schema": s, "table_name": UNSEEN, "table_type": "BASE TABLE"} for s in SYSTEM_SCHEMAS])
 
 
 def _information_schema_columns(model: Model) -> tuple[list[Row], list[Row]]:
-    return ([{"table_schema": t.qname.schema, "table_name": t.qname.name, "column_name": c.name}
-             for t in _tables(model) for c in t.columns],
-            [{"table_schema": s, "table_name": UNSEEN, "column_name": UNSEEN} for s in SYSTEM_SCHEMAS])
+    return _COLUMNS(model), [{"table_schema": s, "table_name": UNSEEN, "column_name": UNSEEN} for s in SYSTEM_SCHEMAS]
 
 
 def _pg_policies(model: Model) -> tuple[list[Row], list[Row]]:
-    return ([{"schemaname": t.qname.schema, "tablename": t.qname.name, "policyname": p.name, "cmd": p.command,
-              "permissive": "PERMISSIVE" if p.permissive else "RESTRICTIVE"} for t in _tables(model) for p in t.policies],
-            [{"schemaname": s, "tablename": UNSEEN, "policyname": UNSEEN, "cmd": UNSEEN,
-              "permissive": "PERMISSIVE"} for s in SYSTEM_SCHEMAS])
+    return (_POLICIES(model), [{"schemaname": s, "tablename": UNSEEN, "policyname": UNSEEN, "cmd": UNSEEN,
+                                "permissive": "PERMISSIVE"} for s in SYSTEM_SCHEMAS])
 
 
 def _pg_namespace(model: Model) -> tuple[list[Row], list[Row]]:
@@ -112,15 +137,16 @@ def _information_schema_schemata(model: Model) -> tuple[list[Row], list[Row]]:
     return [{"schema_name": r["nspname"]} for r in rows], [{"schema_name": r["nspname"]} for r in probes]
 
 
+_RELATIONS = _EachTable(lambda t: [_relation(t.qname.schema, str(t.qname), t.qname.name, t.kind, t.rls, t.force_rls)]
+                        + [_relation(t.qname.schema, str(QName(t.qname.schema, i.name)), i.name, "i", False, False)
+                           for i in t.indexes])
+
+
 def _pg_class(model: Model) -> tuple[list[Row], list[Row]]:
-    known = _tables(model)
-    rows = [_relation(t.qname.schema, str(t.qname), t.qname.name, t.kind, t.rls, t.force_rls) for t in known]
-    rows += [_relation(t.qname.schema, str(QName(t.qname.schema, i.name)), i.name, "i", False, False)
-             for t in known for i in t.indexes]
     every = sorted(set(model.schemas) | set(SYSTEM_SCHEMAS))
     probes = [_relation(s, UNSEEN, UNSEEN, "r", False, False) for s in SYSTEM_SCHEMAS]
     probes += [_relation(s, UNSEEN, UNSEEN, kind, False, False) for s in every for kind in _UNMODELLED_KINDS]
-    return rows, probes
+    return _RELATIONS(model), probes
 
 
 def _relation(schema: str, oid: str, name: str, kind: str, rls: bool, force: bool) -> Row:
@@ -128,12 +154,14 @@ def _relation(schema: str, oid: str, name: str, kind: str, rls: bool, force: boo
             "relforcerowsecurity": force}
 
 
+# indexdef is not held: a query that reads it is unknown
+_INDEXES = _EachTable(lambda t: [{"schemaname": t.qname.schema, "tablename": t.qname.name, "indexname": i.name}
+                                 for i in t.indexes])
+
+
 def _pg_indexes(model: Model) -> tuple[list[Row], list[Row]]:
-    # indexdef is not held: a query that reads it is unknown
-    rows = [{"schemaname": t.qname.schema, "tablename": t.qname.name, "indexname": i.name}
-            for t in _tables(model) for i in t.indexes]
     every = sorted(set(model.schemas) | set(SYSTEM_SCHEMAS))  # indexes of materialized views, of the platform's tables
-    return rows, [{"schemaname": s, "tablename": UNSEEN, "indexname": UNSEEN} for s in every]
+    return _INDEXES(model), [{"schemaname": s, "tablename": UNSEEN, "indexname": UNSEEN} for s in every]
 
 
 # pg_constraint.contype of what the model holds, and information_schema's constraint_type
@@ -144,32 +172,47 @@ _CONSTRAINT_TYPES = {"p": "PRIMARY KEY", "u": "UNIQUE", "f": "FOREIGN KEY", "c":
 _UNHELD_CONSTRAINTS = ("c", "x")
 
 
-def _constraints(model: Model) -> tuple[list[tuple], list[tuple]]:
-    """(schema, name, contype, table, referenced table or None) of each constraint, and probes."""
-    rows, probes = [], []
-    for t in _tables(model):
-        schema, table = t.qname.schema, str(t.qname)
-        rows += [(schema, i.name, "p" if i.primary else "u", t.qname, None) for i in t.indexes if i.constraint]
-        rows += [(schema, fk.name, "f", t.qname, fk.ref_table) for fk in t.foreign_keys]
-        probes += [(schema, UNSEEN, kind, t.qname, None) for kind in _UNHELD_CONSTRAINTS]
-    probes += [(s, UNSEEN, kind, QName(s, UNSEEN), None) for s in SYSTEM_SCHEMAS for kind in ("p", "u", "f", "c", "x")]
-    return rows, probes
+def _held_constraints(t: Table) -> list[tuple[str, str, QName, QName | None]]:
+    """(name, contype, table, referenced table or None) of each constraint the model holds on ``t``."""
+    return ([(i.name, "p" if i.primary else "u", t.qname, None) for i in t.indexes if i.constraint]
+            + [(fk.name, "f", t.qname, fk.ref_table) for fk in t.foreign_keys])
+
+
+def _constraint_probes(model: Model) -> list[tuple[str, str, str, Unseen]]:
+    """(schema, name, contype, table): in each schema, the kinds not held, on any of its tables."""
+    any_table = Unseen("the query can see constraints the model does not hold (CHECK, EXCLUDE, the platform's)")
+    probes = [(s, UNSEEN, kind, any_table) for s in sorted(set(model.schemas) - set(SYSTEM_SCHEMAS))
+              for kind in _UNHELD_CONSTRAINTS]
+    return probes + [(s, UNSEEN, kind, any_table) for s in SYSTEM_SCHEMAS for kind in ("p", "u", "f", "c", "x")]
+
+
+def _pg_constraint_row(schema: str, name: str, kind: str, table: str | Unseen, referenced: QName | None) -> Row:
+    return {"oid": f"{schema}.{name}", "conname": name, "connamespace": schema, "contype": kind, "conrelid": table,
+            "confrelid": str(referenced) if referenced else 0}
+
+
+_PG_CONSTRAINTS = _EachTable(lambda t: [_pg_constraint_row(t.qname.schema, name, kind, str(table), referenced)
+                                        for name, kind, table, referenced in _held_constraints(t)])
 
 
 def _pg_constraint(model: Model) -> tuple[list[Row], list[Row]]:
-    def row(schema: str, name: str, kind: str, table: QName, referenced: QName | None) -> Row:
-        return {"oid": f"{schema}.{name}", "conname": name, "connamespace": schema, "contype": kind,
-                "conrelid": str(table), "confrelid": str(referenced) if referenced else 0}
-    rows, probes = _constraints(model)
-    return [row(*r) for r in rows], [row(*p) for p in probes]
+    return _PG_CONSTRAINTS(model), [_pg_constraint_row(s, name, kind, table, None)
+                                    for s, name, kind, table in _constraint_probes(model)]
+
+
+def _table_constraint_row(schema: str, name: str, kind: str, table: str | Unseen) -> Row:
+    return {"constraint_schema": schema, "constraint_name": name, "table_schema": schema, "table_name": table,
+            "constraint_type": _CONSTRAINT_TYPES.get(kind, "EXCLUDE")}
+
+
+_TABLE_CONSTRAINTS = _EachTable(lambda t: [_table_constraint_row(t.qname.schema, name, kind, table.name)
+                                           for name, kind, table, _ in _held_constraints(t)])
 
 
 def _information_schema_table_constraints(model: Model) -> tuple[list[Row], list[Row]]:
-    def row(schema: str, name: str, kind: str, table: QName, referenced: QName | None) -> Row:
-        return {"constraint_schema": schema, "constraint_name": name, "table_schema": table.schema,
-                "table_name": table.name, "constraint_type": _CONSTRAINT_TYPES.get(kind, "EXCLUDE")}
-    rows, probes = _constraints(model)
-    return [row(*r) for r in rows], [row(*p) for p in probes if p[2] != "x"]  # EXCLUDE is not shown there
+    return _TABLE_CONSTRAINTS(model), [_table_constraint_row(s, name, kind, table)
+                                       for s, name, kind, table in _constraint_probes(model)
+                                       if kind != "x"]  # EXCLUDE is not shown there
 
 
 def _pg_proc(model: Model) -> tuple[list[Row], list[Row]]:
@@ -209,10 +252,6 @@ def _unseen_roles(model: Model) -> Unseen:
     others = platform.SUPABASE_UNMODELLED_ROLES if model.access.platform == "supabase" else ()
     return Unseen("pg_roles: the roles the platform has are not all known",
                   lambda name: name.startswith(prefixes) or name in others)
-
-
-def _tables(model: Model) -> list[Table]:
-    return list(model.tables.values())
 
 
 _VIEWS: dict[tuple[str, str], Callable[[Model], tuple[list[Row], list[Row]]]] = {

@@ -624,9 +624,9 @@ class _Interpreter:
         if any(counted) and not all(counted):
             raise Unknown("a query that mixes count() with other columns")
         where = select.get("whereClause")
-        rows, scopes = [], []
+        scopes = []
         unknown: Unknown | None = None
-        for scope, probe in self.from_items(sources, env):
+        for scope, probe in self.from_items(sources, env, self.equalities(where, env)):
             try:
                 if where is not None and not self.eval(where, _RowEnv(env, scope)):
                     continue
@@ -665,23 +665,53 @@ class _Interpreter:
             raise Unknown("LIMIT picks rows in an order the model does not know")
         return rows[:limit]
 
-    def from_items(self, sources: Iterable[Node], env: Mapping[str, Any]) -> list[tuple[dict[str, dict], bool]]:
-        """The FROM list's combinations of rows: (alias -> row, whether a probe row is among them)."""
+    def equalities(self, where: Node | None, env: Mapping[str, Any]) -> list[tuple[str | None, str, Any]]:
+        """``column = value`` among the WHERE's top-level conditions, where the value is a
+        constant or a variable of the block: (alias or None, column, value). Rows that differ
+        there cannot match, so they are left out before the WHERE is evaluated on each row
+        (a guard per table would otherwise cost the square of the number of tables)."""
+        conditions = where["BoolExpr"]["args"] if where and where.get("BoolExpr", {}).get("boolop") == "AND_EXPR" else [where]
+        found = []
+        for condition in conditions:
+            a = (condition or {}).get("A_Expr", {})
+            if a.get("kind") != "AEXPR_OP" or [n["String"]["sval"] for n in a.get("name", ()) if "String" in n] != ["="]:
+                continue
+            for column, other in ((a["lexpr"], a["rexpr"]), (a["rexpr"], a["lexpr"])):
+                fields = [f["String"]["sval"] for f in column.get("ColumnRef", {}).get("fields", ()) if "String" in f]
+                if 1 <= len(fields) <= 2 and _outside_the_rows(other, env):
+                    try:
+                        found.append((fields[0] if len(fields) == 2 else None, fields[-1], self.eval(other, env)))
+                    except Unknown:
+                        pass
+                    break
+        return found
+
+    def from_items(self, sources: Iterable[Node], env: Mapping[str, Any],
+                   wanted: list[tuple[str | None, str, Any]] = ()) -> list[tuple[dict[str, dict], bool]]:
+        """The FROM list's combinations of rows: (alias -> row, whether a probe row is among them);
+        ``wanted``: the WHERE's ``column = value`` conditions, which rows must meet."""
         combined: list[tuple[dict[str, dict], bool]] = [({}, False)]
         for source in sources:
             combined = [({**scope, **more}, probe or also) for scope, probe in combined
-                        for more, also in self.from_item(source, env)]
+                        for more, also in self.from_item(source, env, wanted)]
         return combined
 
-    def from_item(self, source: Node, env: Mapping[str, Any]) -> list[tuple[dict[str, dict], bool]]:
+    def from_item(self, source: Node, env: Mapping[str, Any],
+                  wanted: list[tuple[str | None, str, Any]] = ()) -> list[tuple[dict[str, dict], bool]]:
         if "JoinExpr" in source:
             join = source["JoinExpr"]
             if join.get("jointype", "JOIN_INNER") != "JOIN_INNER" or join.get("usingClause") or join.get("isNatural"):
                 raise Unknown("a join other than an inner join ON a condition")
             quals = join.get("quals")
-            return [(scope, probe) for scope, probe in self.from_items((join["larg"], join["rarg"]), env)
+            return [(scope, probe) for scope, probe in self.from_items((join["larg"], join["rarg"]), env, wanted)
                     if quals is None or self.joined(quals, _RowEnv(env, scope), probe)]
         alias, rows, probes = self.catalog(source)
+        for qualifier, column, value in wanted:
+            if qualifier in (None, alias):  # a row without the column is left to the WHERE, which says so
+                missing = object()
+                rows = [row for row in rows if row.get(column, value) == value]  # known rows hold no Unseen
+                probes = [row for row in probes if row.get(column, missing) in (value, missing)
+                          or isinstance(row[column], Unseen)]
         return [({alias: row}, False) for row in rows] + [({alias: row}, True) for row in probes]
 
     def joined(self, quals: Node, names: Mapping[str, Any], probe: bool) -> bool:
@@ -741,6 +771,17 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 _ARITHMETIC: dict[str, Callable[[int, int], int]] = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
     "/": lambda a, b: (abs(a) // abs(b)) * (1 if (a >= 0) == (b > 0) else -1) if b else _division_by_zero()}
+
+
+def _outside_the_rows(node: Node, env: Mapping[str, Any]) -> bool:
+    """Whether an expression reads nothing of a query's rows: a constant, a parameter, a
+    variable of the block (PL/pgSQL refuses a name that is both), or a cast of one."""
+    if "TypeCast" in node:
+        return _outside_the_rows(node["TypeCast"]["arg"], env)
+    if "ColumnRef" in node:
+        fields = node["ColumnRef"].get("fields", ())
+        return bool(fields) and "String" in fields[0] and fields[0]["String"]["sval"] in env
+    return "A_Const" in node or "ParamRef" in node
 
 
 def _unseen_among(unseen: Unseen, values: list[Any], equal: bool) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
@@ -19,6 +20,7 @@ UNPRINTABLE = re.compile(f"[\n{_UNPRINTABLE_BUT_LINE_FEED}]")
 UNPRINTABLE_BUT_LINE_FEED = re.compile(f"[{_UNPRINTABLE_BUT_LINE_FEED}]")
 
 
+@lru_cache(maxsize=4096)  # a catalog view spells every table's name for each PL/pgSQL guard
 def quote_ident(name: str) -> str:
     """Quote like PostgreSQL's quote_ident(): only where the bare name would not round-trip.
 

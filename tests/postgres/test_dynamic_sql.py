@@ -187,7 +187,9 @@ def test_the_checklist_shows_the_marked_tables_as_unknown():
 GUARDS_LEFT_UNKNOWN = [
     # CHECK constraints are not held
     ("exists (select 1 from pg_constraint where conrelid = 'public.t'::regclass and contype = 'c')",
-     "the query can see objects the migrations do not create"),
+     "the query can see constraints the model does not hold (CHECK, EXCLUDE, the platform's)"),
+    ("exists (select 1 from information_schema.table_constraints where table_name = 't' and constraint_type = 'CHECK')",
+     "the query can see constraints the model does not hold (CHECK, EXCLUDE, the platform's)"),
     # an extension these migrations did not create may be installed already
     ("exists (select 1 from pg_extension where extname = 'pg_trgm')",
      "pg_extension: extensions installed before the migrations ran are not known"),
@@ -214,7 +216,7 @@ GUARDS_LEFT_UNKNOWN = [
 
 
 @pytest.mark.parametrize("condition, why", GUARDS_LEFT_UNKNOWN,
-                         ids=["check", "extension", "platform_role", "role_flag", "platform_schema", "indexdef", "type",
+                         ids=["check", "not_null_as_check", "extension", "platform_role", "role_flag", "platform_schema", "indexdef", "type",
                               "two_rows",
                               "limit", "count_probes"])
 def test_a_guard_the_model_cannot_answer_marks_the_tables(condition, why):
