@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from rlslint import checklist, history, sources, suppress
+from rlslint import checklist, comparison, history, sources, suppress
 from rlslint.cache import ReplayCache
 from rlslint.deep import run_deep
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
@@ -125,8 +125,9 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
     if replayed.without_targets is not None and not LAYOUTS[migration_set.layout].declarative:
         # Named files also answer for findings they cause elsewhere: a DROP POLICY in a new
         # migration leaves the finding on the old ENABLE statement, where it did not exist.
-        existed = {d.identity for d in run_rules(replayed.without_targets, settings, rules, fixes=False)}
         verified = {r.code for r in VERIFY_RULES}  # a difference is where it is, never caused elsewhere
+        existed = comparison.findings_without(catalog, replayed.without_targets, settings,
+                                              [r for r in rules if r.code not in verified], found)
         reported += [d for d in suppressed.kept
                      if d.identity not in existed and not wanted(d.span.path) and d.code not in verified]
     return _SetResult(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from rlslint.schema import acl, scopes
 from rlslint.schema.model import COMMANDS, ON_DELETE, Catalog, Expr, ForeignKey, Index, Table
+from rlslint.rules.base import policy_reads
 from rlslint.schema.naming import choose_name, column_part
 from rlslint.sql.names import QName, quote_ident
 from rlslint.sql import tokens
@@ -124,12 +125,17 @@ class PolicyUse:
     policy: str
 
 
-def policy_filters(catalog: Catalog) -> dict[tuple[QName, str, str | None], list[PolicyUse]]:
+def policy_filters(catalog: Catalog, judged: frozenset[QName] | None = None
+                   ) -> dict[tuple[QName, str, str | None], list[PolicyUse]]:
     """Every compared column of every policy that runs (some role without BYPASSRLS is subject
     to it: RuleContext.enforced), by (table, column, shape of the cast or call around it),
-    each list in source order: one index serves every policy in a list."""
+    each list in source order: one index serves every policy in a list. With ``judged``, the
+    columns of those tables only, each list still whole: a policy can compare only columns
+    of the tables it reads (``policy_reads``)."""
     uses: dict[tuple[QName, str, str | None], list[PolicyUse]] = {}
     for table in catalog.tables.values():
+        if judged is not None and judged.isdisjoint(policy_reads(table)):
+            continue
         for policy in table.policies:
             if not acl.enforced_on(catalog.access, policy, table):
                 continue  # only roles that bypass RLS are subject to it: never evaluated
@@ -137,6 +143,8 @@ def policy_filters(catalog: Catalog) -> dict[tuple[QName, str, str | None], list
                 if expr is None:
                     continue
                 for use in compared_columns(expr, table, catalog):
+                    if judged is not None and use.table not in judged:
+                        continue
                     key = (use.table, use.column, None if use.wrapped is None else shape(use.wrapped))
                     uses.setdefault(key, []).append(PolicyUse(use, table.qname, policy.name))
     for refs in uses.values():

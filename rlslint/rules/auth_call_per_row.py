@@ -24,7 +24,7 @@ from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import per_row_calls, token_end
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, Rule, RuleContext
 from rlslint.schema.model import Policy, Table
 from rlslint.sql.deparse import wrapped_calls_sql
 from rlslint.sql.names import quote_ident
@@ -32,7 +32,7 @@ from rlslint.sql.spans import Span
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         if not table.rls:
             continue  # policies are not evaluated at all: policy-without-rls / table-without-rls
         for policy in table.policies:
@@ -78,6 +78,7 @@ RULE = Rule(
     fires_when="on a table with RLS on, a policy calls `auth.uid()`, `auth.jwt()`, `auth.role()`, `auth.email()` or `current_setting(…)` outside a scalar `(select …)`, so PostgreSQL calls it for every row",
     points_at="the first such call; the fix rewrites the policy with the calls wrapped",
     check=check,
+    reads=(ACCESS,),
     docs=__doc__,
     bad=(
         "create table public.posts (id bigint primary key, author_id uuid not null);\n"

@@ -6,15 +6,41 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from rlslint.diagnostics import Diagnostic, Finding, Severity
 from rlslint.schema import acl
 from rlslint.schema.model import COMMANDS, Catalog, Policy, Table
 from rlslint.settings import Settings
+from rlslint.sql.names import QName
+from rlslint.sql.tree import find
 
 
 T = TypeVar("T")
+
+# What a rule's verdict on a table may read besides that table and the settings
+# (``Rule.reads``). A pre-commit run judges the model without the named files again only
+# where what a rule reads differs from the model with them (rlslint/comparison.py).
+ACCESS = "access"  # roles, memberships, schema privileges, and the API roles found from them
+PARTITION_PARENT = "partition parent"  # the partitioned table a partition belongs to
+# The tables a policy's sub-selects name, for the policy's table and for each of them: a
+# column's verdict reads every policy that may compare it, and those bind through their FROM items.
+POLICY_TABLES = "policy tables"
+READS = (ACCESS, PARTITION_PARENT, POLICY_TABLES)
+
+
+def policy_reads(table: Table) -> frozenset[QName]:
+    """The table and every table its policies' sub-selects name: all a column reference in
+    them can bind to. ``schema.scopes`` binds only to the policy's table and to FROM items
+    with a schema, which the replay wrote in when it knew the table; an unqualified name (a
+    CTE, or a table unknown when the policy was made) binds to no table."""
+    found = {table.qname}
+    for policy in table.policies:
+        for expr in (policy.using, policy.with_check):
+            if expr is not None:
+                found.update(QName(rv["schemaname"], rv["relname"]) for rv in find(expr.tree, "RangeVar")
+                             if rv.get("schemaname"))
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -22,17 +48,26 @@ class RuleContext:
     catalog: Catalog
     settings: Settings
     verification: Any = None  # rlslint.verify.verifier.Verification, with --verify
+    # The tables this run judges (None: all). Findings about others may come out too; the
+    # caller keeps only the judged ones, so a rule may ignore this and be only slower.
+    judged: frozenset[QName] | None = None
     _answers: dict[Callable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def exposed(self, table: Table) -> bool:
         return table.qname.schema in self.settings.exposed_schemas
 
-    def shared(self, question: Callable[[Catalog], T]) -> T:
-        """``question(catalog)``, worked out once for every rule of this run that asks it:
-        IDX001 and IDX002 both need every policy's compared columns, the costliest question
-        the rules ask. The answer is read, never changed."""
+    def tables(self) -> Iterable[Table]:
+        """The tables this run judges, in the model's order."""
+        if self.judged is None:
+            return self.catalog.tables.values()
+        return [table for qname, table in self.catalog.tables.items() if qname in self.judged]
+
+    def shared(self, question: Callable[[Catalog, frozenset[QName] | None], T]) -> T:
+        """``question(catalog, judged)``, worked out once for every rule of this run that asks
+        it: IDX001 and IDX002 both need every policy's compared columns, the costliest
+        question the rules ask. The answer is read, never changed."""
         if question not in self._answers:
-            self._answers[question] = question(self.catalog)
+            self._answers[question] = question(self.catalog, self.judged)
         return self._answers[question]
 
     @cached_property
@@ -102,6 +137,9 @@ class Rule:
     points_at: str = ""  # the README's rule table: where a finding is located
     # Judges what the API roles can reach: skipped, and the run says so, when there is none.
     needs_api_roles: bool = False
+    # What its verdict on a table reads besides that table and the settings, from READS.
+    # None: not declared, so a pre-commit run's comparison runs it over the whole model.
+    reads: tuple[str, ...] | None = None
 
     def severity(self, settings: Settings) -> Severity:
         return settings.severities.get(self.code, self.default_severity)

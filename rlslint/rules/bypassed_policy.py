@@ -18,14 +18,14 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, Rule, RuleContext
 from rlslint.schema.model import Access, Table
 from rlslint.sql.names import quote_ident
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
     access = ctx.catalog.access
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         for policy in table.policies:
             if ctx.enforced(policy, table):
                 continue
@@ -57,6 +57,7 @@ RULE = Rule(
     fires_when="every role a policy is `TO` bypasses RLS (superuser, BYPASSRLS such as `service_role`, the owner without FORCE), so it never runs",
     points_at="the `CREATE POLICY`",
     check=check,
+    reads=(ACCESS,),
     docs=__doc__,
     bad=(
         "create table public.orders (id bigint primary key, user_id uuid);\n"

@@ -36,7 +36,7 @@ from typing import Iterator
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._policy_fix import missing_policies_sql, new_policy_roles
 from rlslint.rules._predicates import uncovered_commands
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, Rule, RuleContext
 from rlslint.schema.model import COMMANDS
 
 
@@ -48,7 +48,7 @@ CONSEQUENCES = {
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         if not table.rls or not ctx.exposed(table):
             continue
         missing = uncovered_commands(ctx, table)
@@ -82,6 +82,7 @@ RULE = Rule(
     fires_when="RLS is on, and for one or more of SELECT, INSERT, UPDATE, DELETE that an API role holds, no permissive policy for an API role applies (`FOR ALL` covers all four; restrictive policies and policies for roles that bypass RLS grant nothing)",
     points_at="the statement that enabled RLS; `commands` lists what is missing",
     check=check,
+    reads=(ACCESS,),
     docs=__doc__,
     needs_api_roles=True,
     bad=(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, Rule, RuleContext
 from rlslint.schema import acl
 from rlslint.schema.model import COMMANDS, Policy, Table
 from rlslint.sql.names import quote_ident
@@ -36,7 +36,7 @@ def overlaps(table: Table, role: str) -> dict[str, list[Policy]]:
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         if not table.rls:
             continue
         access = ctx.catalog.access
@@ -67,6 +67,7 @@ RULE = Rule(
     fires_when="more than one permissive policy applies to the same API role and command (each is evaluated for every row)",
     points_at="the last policy involved",
     check=check,
+    reads=(ACCESS,),
     docs=__doc__,
     needs_api_roles=True,
     bad=(

@@ -29,7 +29,7 @@ from rlslint.sql.names import quote_ident
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
     accepted = frozenset(RULE.option(ctx.settings, "on-delete"))
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         for fk in table.foreign_keys:
             if fk.ref_table not in ctx.settings.owner_tables:
                 continue
@@ -102,6 +102,7 @@ RULE = Rule(
     fires_when="an FK to an owner table (`auth.users`) has `ON DELETE` NO ACTION or RESTRICT, or SET NULL on a NOT NULL column",
     points_at="the FK clause",
     check=check,
+    reads=(),
     docs=__doc__,
     options=(
         RuleOption(

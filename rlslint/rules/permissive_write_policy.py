@@ -21,7 +21,7 @@ from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import extent
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, Rule, RuleContext
 from rlslint.schema import acl
 from rlslint.schema.model import Expr, Policy, Table
 from rlslint.sql.literals import is_true_literal
@@ -41,7 +41,7 @@ def always_true(policy: Policy) -> list[tuple[str, Expr]]:
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         if not table.rls:
             continue
         for policy in table.policies:
@@ -84,6 +84,7 @@ RULE = Rule(
     fires_when="an INSERT/UPDATE/DELETE/ALL policy that applies to an API role, whose WITH CHECK (or USING for UPDATE/DELETE) is literally true",
     points_at="the always-true expression",
     check=check,
+    reads=(ACCESS,),
     docs=__doc__,
     needs_api_roles=True,
     bad=(

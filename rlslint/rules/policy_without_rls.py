@@ -20,11 +20,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, Rule, RuleContext
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         if table.rls or not ctx.exposed(table) or not ctx.reach(table):
             continue
         policies = [p for p in table.policies if ctx.for_api(p, table)]
@@ -51,6 +51,7 @@ RULE = Rule(
     fires_when="a table in an exposed schema that an API role can reach has policies for API roles but RLS is disabled, so they are never evaluated",
     points_at="the `CREATE TABLE`, or the `DISABLE`",
     check=check,
+    reads=(ACCESS,),
     docs=__doc__,
     needs_api_roles=True,
     bad=(

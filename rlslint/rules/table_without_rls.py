@@ -25,12 +25,12 @@ from typing import Iterable, Iterator
 from rlslint.diagnostics import Diagnostic, Finding, Kind, Severity, Subject
 from rlslint.rules._policy_fix import missing_policies_sql, new_policy_roles
 from rlslint.rules._predicates import uncovered_commands
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, Rule, RuleContext
 from rlslint.schema.model import Table
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         if table.rls or not ctx.exposed(table):
             continue
         reach = ctx.reach(table)
@@ -88,6 +88,7 @@ RULE = Rule(
     fires_when="a table (plain or partitioned) in an exposed schema has RLS disabled and an API role can reach it (USAGE on the schema, a table or column privilege)",
     points_at="the `CREATE TABLE`, or the `DISABLE ROW LEVEL SECURITY` that turned it off",
     check=check,
+    reads=(ACCESS,),
     docs=__doc__,
     needs_api_roles=True,
     bad=(

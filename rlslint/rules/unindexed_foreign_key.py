@@ -18,13 +18,13 @@ from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import create_index_sql, leads_index, policy_filters, policy_names
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import PARTITION_PARENT, Rule, RuleContext
 from rlslint.sql.names import quote_ident
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
     filters = None  # the policies' compared columns, worked out at the first unindexed key
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         parent = ctx.catalog.table(table.partition_of) if table.partition_of else None
         for fk in table.foreign_keys:
             if leads_index(table, fk.columns):
@@ -64,6 +64,7 @@ RULE = Rule(
     fires_when="the FK's columns are not the leading columns (in any order) of a valid, non-partial index, primary key or unique constraint",
     points_at="the FK's `REFERENCES` / `FOREIGN KEY` clause",
     check=check,
+    reads=(PARTITION_PARENT,),
     docs=__doc__,
     bad=(
         "create schema app;\ncreate table app.teams (id bigint primary key);\n"

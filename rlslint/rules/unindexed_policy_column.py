@@ -41,7 +41,7 @@ from typing import Iterator
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import (ColumnUse, PolicyUse, create_index_sql, leads_index, policy_filters, policy_names,
                                       serves, type_name)
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, POLICY_TABLES, Rule, RuleContext
 from rlslint.schema.model import Catalog, Table
 from rlslint.schema.naming import choose_name
 from rlslint.sql.names import quote_ident
@@ -141,6 +141,7 @@ RULE = Rule(
     fires_when="a column a policy compares (`=`, `IN (…)`, `= ANY`) with a value not from the same row has no index that could serve it: a sub-select's own columns count for its tables, its correlated outer column does not; `x IN (SELECT …)` does not (a policy runs it as a hashed sub-plan); a cast or function of the column asks for an expression index; a partial index counts when the policy implies its `WHERE`; foreign-key columns are left to IDX001, boolean columns to the data",
     points_at="the column reference in the policy",
     check=check,
+    reads=(ACCESS, POLICY_TABLES),
     docs=__doc__,
     bad=(
         "create table public.posts (id bigint primary key, author_id uuid not null);\n"

@@ -22,7 +22,7 @@ from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
 from rlslint.rules._predicates import first_location, func_name, token_end, unwrap, walk
-from rlslint.rules.base import Rule, RuleContext
+from rlslint.rules.base import ACCESS, Rule, RuleContext
 from rlslint.schema.model import Expr
 from rlslint.sql.spans import Span
 from rlslint.sql.tree import scalars
@@ -75,7 +75,7 @@ def references(expr: Expr) -> list[tuple[int, int]]:
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
-    for table in ctx.catalog.tables.values():
+    for table in ctx.tables():
         for policy in table.policies:
             if not ctx.for_api(policy, table):
                 continue  # only what API clients run matters: they are the ones who edit their metadata
@@ -102,6 +102,7 @@ RULE = Rule(
     fires_when="a policy reads the JWT's `user_metadata` (`auth.jwt() -> 'user_metadata'`, `->>`, `#>`, `jsonb_extract_path*`, `current_setting('request.jwt.claims')`) or `raw_user_meta_data`, which end users can edit",
     points_at="the first reference",
     check=check,
+    reads=(ACCESS,),
     docs=__doc__,
     needs_api_roles=True,
     bad=(

@@ -26,7 +26,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                  "rlslint.markers")),
     # rlslint check --verify: the history's trace applied to PostgreSQL, before the rules read the result.
     ("verify", ("rlslint.verify",)),
-    ("rules", ("rlslint.rules", "rlslint.selection", "rlslint.checklist", "rlslint.access_matrix")),
+    ("rules", ("rlslint.rules", "rlslint.selection", "rlslint.checklist", "rlslint.access_matrix",
+               "rlslint.comparison")),
     ("suppressions", ("rlslint.suppress", "rlslint.baseline")),
     ("report", ("rlslint.report", "rlslint.docs")),
     ("commands", ("rlslint.engine", "rlslint.fixes", "rlslint.config", "rlslint.options", "rlslint.starter",

@@ -40,8 +40,9 @@ class _Table:
 
 
 class _History:
-    def __init__(self, draw) -> None:
+    def __init__(self, draw, cross_table: bool = False) -> None:
         self.draw = draw
+        self.cross_table = cross_table  # policies may read other tables in sub-selects
         self.tables: list[_Table] = []
         self.search_path: tuple[str, ...] = ("public",)
         self.counter = 0
@@ -74,7 +75,9 @@ class _History:
 
     # --- statements -------------------------------------------------------------------
 
-    def statement(self) -> str | None:
+    def statement(self, only: tuple[str, ...] = ()) -> str | None:
+        if only and self.tables:
+            return getattr(self, "_" + self.pick(only))()
         kinds = ["create_table", "add_column", "index", "rls", "policy", "fk", "unique", "alter_policy",
                  "rename_column", "rename_table", "drop_column", "drop_index", "drop_policy", "drop_constraint",
                  "rename_index", "rename_policy", "rename_constraint", "drop_table", "search_path",
@@ -152,10 +155,15 @@ class _History:
 
     def predicate(self, table: _Table, used: set[str]) -> str:
         uuid_columns = [c for c, t in table.columns.items() if t == "uuid"]
+        others = [t for t in self.tables if t is not table and any(k == "uuid" for k in t.columns.values())]
         choices = ["true", "false"] + (["col = uid", "uid = col", "col in"] if uuid_columns else [])
+        if self.cross_table and others:
+            choices += ["exists", "exists unqualified"]
         form = self.pick(choices)
         if form in ("true", "false"):
             return form
+        if form.startswith("exists"):
+            return self.sub_select(table, self.pick(others), qualified=form == "exists")
         column = self.pick(uuid_columns)
         used.add(column)
         column = quote_ident(column)
@@ -164,6 +172,15 @@ class _History:
         if form == "uid = col":
             return f"(select auth.uid()) = {column}"
         return f"{column} in (select auth.uid())"
+
+    def sub_select(self, table: _Table, other: _Table, qualified: bool) -> str:
+        """``exists (select 1 from other …)``: the policy reads another table, which an index
+        there serves; unqualified, its column binds to the innermost table that has it."""
+        column = quote_ident(self.pick([c for c, t in other.columns.items() if t == "uuid"]))
+        own = f"{quote_ident(table.name)}.id"
+        if qualified:
+            return f"exists (select 1 from {self.ref(other)} o where o.{column} = (select auth.uid()) and o.id = {own})"
+        return f"exists (select 1 from {self.ref(other)} where {column} = auth.uid())"
 
     def roles(self) -> str:
         roles = self.draw(st.lists(st.sampled_from(ROLES + tuple(self.roles_made)), min_size=1, max_size=2, unique=True))
@@ -422,11 +439,11 @@ class _History:
         self.search_path = self.pick((("App", "public"), ("public",), ("public", "App")))
         return "set search_path to " + ", ".join(quote_ident(s) for s in self.search_path)
 
-    def file(self) -> str:
+    def file(self, only: tuple[str, ...] = ()) -> str:
         self.search_path = ("public",)  # each migration runs in a fresh session
         lines = []
         for _ in range(self.draw(st.integers(1, 8))):
-            stmt = self.statement()
+            stmt = self.statement(only)
             if stmt is None:
                 continue
             if not stmt.startswith("set ") and self.draw(st.integers(0, 5)) == 0:
@@ -435,11 +452,20 @@ class _History:
         return "\n".join(lines) + "\n"
 
 
+# Statements that change who may do what, and little else.
+ACCESS_STATEMENTS = ("grant_role", "revoke_role", "alter_role", "create_role", "schema_usage", "owner", "rls")
+
+
 @st.composite
-def migration_histories(draw) -> list[str]:
-    """The texts of 1–4 migration files, in apply order."""
-    history = _History(draw)
+def migration_histories(draw, cross_table: bool = False, last: tuple[str, ...] = ()) -> list[str]:
+    """The texts of 1–4 migration files, in apply order. ``cross_table``: policies may also
+    read other tables in sub-selects (which a column drop or table drop elsewhere may break,
+    so the histories are for the model, not for a server). ``last``: the kinds of statement
+    (``_History`` method names without the underscore) a last, extra file is made of."""
+    history = _History(draw, cross_table)
     files = ['create schema "App";\n' + history.file()]
     for _ in range(draw(st.integers(0, 3))):
         files.append(history.file())
+    if last:
+        files.append(history.file(last))
     return files
