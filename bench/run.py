@@ -32,6 +32,7 @@ SHARED = Path(os.environ.get("RLSLINT_SHARED") or ROOT.parent / "shared")
 PEERS = ROOT / "bench" / ".peers"
 PEER_PACKAGES = ("squawk-cli", "pgrls")
 RLSLINT = [sys.executable, "-m", "rlslint"]
+NEW_FILE = "29991231235959_new.sql"  # sorts after every generated migration
 NON_ASCII = "-- Überprüfung: Zugriff nur für Mitglieder des Mandanten ✓ — データ\n"
 
 
@@ -60,6 +61,7 @@ TARGETS = {
     "cold, 500 files / squawk": ("ratio", 2.5),
     "warm, 500 files / squawk": ("ratio", 1.0),
     "pre-commit (newest file, history cached) / squawk on the whole set": ("ratio", 1.0),
+    "pre-commit (a new newest file each run) / squawk on the whole set": ("ratio", 1.0),
     "500 files non-ASCII / ASCII, rlslint": ("ratio", 1.1),
     "one-file lint / python -c pass": ("above", 60),
     "--version / python -c pass": ("above", 60),
@@ -195,6 +197,11 @@ def main() -> None:
     cold = ("rlslint cold", [*RLSLINT, "check", "--no-cache", "--format", "json", str(small_set)], env)
     warm = ("rlslint warm", [*RLSLINT, "check", "--format", "json", str(small_set)], env)
     newest = ("rlslint pre-commit", [*RLSLINT, "check", "--format", "json", str(files[-1])], env)
+    # What a commit that adds a migration runs: the file is new (its content differs each run,
+    # the shell's pid in it), and the history before it was judged by the run before.
+    fresh = f'printf "create table public.t%s (id int primary key);\\n" "$$" > {small_set / NEW_FILE} && exec "$@"'
+    new_file = ("rlslint pre-commit, new file",
+                ["sh", "-c", fresh, "sh", *RLSLINT, "check", "--format", "json", str(small_set / NEW_FILE)], env)
     load_before = os.getloadavg()
     print(f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; medians of {runs} interleaved pairs; "
@@ -207,9 +214,12 @@ def main() -> None:
     if squawk_all:
         run("warm, 500 files / squawk", warm, squawk_all, small)
         run("pre-commit (newest file, history cached) / squawk on the whole set", newest, squawk_all, small)
+        run("pre-commit (a new newest file each run) / squawk on the whole set", new_file, squawk_all, small)
     else:
         run("warm, 500 files / cold", warm, cold, small)
         run("pre-commit (newest file, history cached) / cold", newest, cold, small)
+        run("pre-commit (a new newest file each run) / cold", new_file, cold, small)
+    (small_set / NEW_FILE).unlink(missing_ok=True)
     if os.path.isabs(pgrls):
         offline = [pgrls, "lint", *[arg for f in files for arg in ("--sql-file", str(f))]]
         run("cold, 500 files / pgrls (offline)", cold, ("pgrls", offline, env), small, count=max(1, runs // 2))

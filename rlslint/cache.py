@@ -4,11 +4,12 @@ A snapshot is the replay's state after the first k files of a migration set, key
 the content of exactly those k files, rlslint's and pglast's versions and strict mode.
 Adding a migration, or amending the newest one, leaves a stored prefix valid: the next
 run loads it and replays only the files after it. Any other edit changes every later
-key, so a stale snapshot can never be used, only missed.
+key, so a stale snapshot can never be used, only missed. Beside the snapshots, the rules'
+findings on a state (rlslint/results.py), so that a set nothing changed in runs no rule.
 
 Nothing read from the cache can run code or change a finding:
-- an entry is JSON data (rlslint/codec.py builds only the model's own types), with a
-  format version and an HMAC under a random key kept in the cache directory, so an entry
+- an entry is JSON data (rlslint/codec.py builds only the model's own types, and
+  rlslint/results.py only findings, notes and checklist rows), with a format version and an HMAC under a random key kept in the cache directory, so an entry
   that is damaged, half-written, from another version or not written by this user's
   rlslint is a miss, and the run replays instead;
 - the directory is the user's own: $RLSLINT_CACHE_DIR, else $XDG_CACHE_HOME/rlslint, else
@@ -30,6 +31,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pglast
 
@@ -37,6 +39,9 @@ from rlslint import __version__
 from rlslint.diagnostics import SourceError
 from rlslint.repository import repository_root
 from rlslint.schema.state import ReplayState
+
+if TYPE_CHECKING:
+    from rlslint.results import Result
 
 FORMAT = 10  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
 # expressions, 8 notes stored as rlslint.sql.problems.Note, 9 keys name where the replay started, 10 notes
@@ -47,6 +52,9 @@ _KEY_FILE = "key"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _MAX_ENTRY = 1 << 30  # a snapshot larger than this is not one we wrote
+_RESULT_MAGIC = b"rlslint-findings\n"
+_RESULT_SUFFIX = ".findings"
+_RESULTS_KEPT = 4  # per set: the newest states, or selections, judged
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class ReplayCache:
         self.directory = Path(os.path.abspath(directory))
         self.project = project
         self.hits = 0  # files whose replay a snapshot saved (the tests read it)
+        self.result_hits = 0  # stored results read back (rlslint/results.py)
         self.problem: str | None = None  # why the cache is not used, once found
         self._fd: int | None = None
         self._key: bytes | None = None
@@ -125,11 +134,8 @@ class ReplayCache:
     def _thaw(self, data: bytes, key: str, files: int) -> Snapshot | None:
         from rlslint.codec import NotDecodable, decode_state
 
-        if not data.startswith(_MAGIC):
-            return None
-        mac, _, body = data[len(_MAGIC):].partition(b"\n")
-        secret = self._secret(create=False)
-        if secret is None or not hmac.compare_digest(mac, hmac.new(secret, body, "sha256").hexdigest().encode()):
+        body = self._verified(data, _MAGIC)
+        if body is None:
             return None
         try:
             entry = json.loads(body)
@@ -163,7 +169,7 @@ class ReplayCache:
                     if payload is not None:
                         _write(fd, name, payload)
             for old in present:
-                if old.startswith(prefix + "-") and old not in wanted:
+                if old.startswith(prefix + "-") and old.endswith(_SUFFIX) and old not in wanted:
                     os.unlink(old, dir_fd=fd)  # removes a symlink itself, never what it points to
         except Exception:  # noqa: BLE001 - whatever stops a write, the run's result stands
             pass
@@ -171,9 +177,6 @@ class ReplayCache:
     def _freeze(self, snapshot: Snapshot, key: str) -> bytes | None:
         from rlslint.codec import NotEncodable, encode_state
 
-        secret = self._secret(create=True)
-        if secret is None:
-            return None
         try:
             state = encode_state(snapshot.state)
         except NotEncodable:
@@ -181,7 +184,76 @@ class ReplayCache:
         errors = [[e.path, e.message, e.offset, e.kind] for e in snapshot.errors]
         body = json.dumps({"format": FORMAT, "key": key, "files": snapshot.files, "errors": errors, "state": state},
                           separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
-        return _MAGIC + hmac.new(secret, body, "sha256").hexdigest().encode() + b"\n" + body
+        return self._signed(body, _MAGIC)
+
+    def _verified(self, data: bytes, magic: bytes) -> bytes | None:
+        """The body of an entry of this kind signed under this user's key; else None."""
+        if not data.startswith(magic):
+            return None
+        mac, _, body = data[len(magic):].partition(b"\n")
+        secret = self._secret(create=False)
+        if secret is None or not hmac.compare_digest(mac, hmac.new(secret, body, "sha256").hexdigest().encode()):
+            return None
+        return body
+
+    def _signed(self, body: bytes, magic: bytes) -> bytes | None:
+        secret = self._secret(create=True)
+        if secret is None:
+            return None
+        return magic + hmac.new(secret, body, "sha256").hexdigest().encode() + b"\n" + body
+
+    # --- stored results (rlslint/results.py) -----------------------------------------------
+
+    def load_result(self, root: Path, name: str) -> Result | None:
+        """The rules' stored findings under ``name`` (``results.key``), or None."""
+        from rlslint import results
+
+        fd = self._open_directory(create=False, root=root)
+        if fd is None:
+            return None
+        entry = f"{self._prefix(root)}-{name}{_RESULT_SUFFIX}"
+        try:
+            if entry not in os.listdir(fd):
+                return None
+        except OSError:  # an unreadable cache folder is a miss, never an error
+            return None
+        data = _read(fd, entry)
+        body = self._verified(data, _RESULT_MAGIC) if data is not None else None
+        try:
+            stored = json.loads(body) if body is not None else None
+            if stored is not None and stored.get("format") == results.FORMAT and stored.get("key") == name:
+                result = results.decode(stored["result"])
+                self.result_hits += 1
+                _touch(fd, entry)  # kept the longest of the set's results: it was just of use
+                return result
+        except (results.NotDecodable, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            pass
+        self._unreadable.add(entry)  # absent, or not ours to believe: written anew if stored
+        return None
+
+    def store_result(self, root: Path, name: str, result: Result) -> None:
+        """Keep the result under ``name``, and the few others of the set last written or read."""
+        from rlslint import results
+
+        fd = self._open_directory(create=True, root=root)
+        if fd is None:
+            return
+        prefix = self._prefix(root)
+        entry = f"{prefix}-{name}{_RESULT_SUFFIX}"
+        try:
+            present = [n for n in os.listdir(fd) if n.startswith(prefix + "-") and n.endswith(_RESULT_SUFFIX)]
+            if entry not in present or entry in self._unreadable:
+                body = json.dumps({"format": results.FORMAT, "key": name, "result": results.encode(result)},
+                                  separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+                payload = self._signed(body, _RESULT_MAGIC)
+                if payload is not None:
+                    _write(fd, entry, payload)
+            older = sorted((n for n in present if n != entry),
+                           key=lambda n: os.stat(n, dir_fd=fd, follow_symlinks=False).st_mtime_ns)
+            for old in older[: max(0, len(older) - (_RESULTS_KEPT - 1))]:
+                os.unlink(old, dir_fd=fd)  # removes a symlink itself, never what it points to
+        except Exception:  # noqa: BLE001 - whatever stops a write, the run's result stands
+            pass
 
     # --- the directory ----------------------------------------------------------------
 
@@ -253,6 +325,13 @@ def _inside(path: Path, project: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _touch(fd: int, name: str) -> None:
+    try:
+        os.utime(name, dir_fd=fd, follow_symlinks=False)
+    except (OSError, NotImplementedError):
+        pass
 
 
 def _read(fd: int, name: str) -> bytes | None:

@@ -12,18 +12,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from rlslint import checklist, comparison, history, sources, suppress
+from rlslint import checklist, comparison, history, results, sources, suppress
 from rlslint.cache import ReplayCache
 from rlslint.deep import run_deep
 from rlslint.diagnostics import Diagnostic, LintResult, Note, SetReport, SourceError, SourceText, TablePosture
 from rlslint.layouts import LAYOUTS
-from rlslint.rules import ALL_RULES, SUPPRESSION_RULES, VERIFY_RULES
+from rlslint.rules import ALL_RULES, KNOWN_RULES, SUPPRESSION_RULES, VERIFY_RULES
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Catalog
 from rlslint.schema.replay import replay
 from rlslint.schema.state import strict_mode
 from rlslint.settings import Settings
-from rlslint.sql.parse import parse_file
+from rlslint.sql.parse import ParsedFile, parse_file
 from rlslint.sql.spans import LineIndex
 from rlslint.verify import VerifyError
 
@@ -100,50 +100,129 @@ def _lint_set(migration_set: sources.MigrationSet, settings: Settings, texts: di
     for file in migration_set.files:
         if file.text is not None:
             texts[file.display] = SourceText(file.display, file.text, LineIndex(file.text))
+    keep = lambda text: suppress.MARKER in text  # noqa: E731
+    start = history.start_of(migration_set, settings.platform)
+    compare = migration_set.targets is not None and not LAYOUTS[migration_set.layout].declarative
+    stored = None
+    if cache is not None and verifier is None and all(r in KNOWN_RULES for r in rules):  # the registry's own rules
+        stored = _Stored(migration_set, settings, rules, cache, start, compare)
+        if stored.result is not None and (stored.without is not None or not compare):
+            # This state of the set was judged before under this selection: no replay, no rule.
+            return _finish(migration_set, settings, texts, rules, baseline, cwd, stored.result,
+                           history.parsed_files(migration_set, keep), stored.without.identities if compare else None)
     tracer = None
     if verifier is not None:
         from rlslint.verify.trace import Tracer
 
         tracer = Tracer()
-    replayed = history.replay_set(migration_set, keep=lambda text: suppress.MARKER in text, cache=cache, observer=tracer,
-                                  start=history.start_of(migration_set, settings.platform))
+    replayed = history.replay_set(migration_set, keep=keep, cache=cache, observer=tracer, start=start,
+                                  keys=stored.keys if stored is not None else None)
     verification = None
     if verifier is not None and tracer is not None:
         verification = verifier.verify(tracer.files(), replayed.catalog, frozenset(e.path for e in replayed.errors))
         rules = (*rules, *VERIFY_RULES)
     # Tables the model could not know are judged as PostgreSQL left them, when it was asked.
     catalog = verification.catalog_for_rules(replayed.catalog) if verification is not None else replayed.catalog
+    if stored is not None and stored.result is not None:
+        judged = stored.result
+    else:
+        judged = _judge(catalog, settings, rules, replayed.errors, fixes=stored is not None, verification=verification)
+        if stored is not None:
+            stored.store(stored.name, judged)
+    existed = None
+    if compare and replayed.without_targets is not None:
+        if stored is not None and stored.first is not None:  # the newest files are named: judge the rest once for all
+            if stored.without is None:
+                before = {f.display for f in migration_set.files[: stored.first]}
+                stored.without = _judge(replayed.without_targets, settings, rules,
+                                        [e for e in replayed.errors if e.path in before], fixes=True)
+                stored.store(stored.without_name, stored.without)
+            existed = stored.without.identities
+        else:
+            verified = {r.code for r in VERIFY_RULES}  # never compared: a difference is where it is
+            existed = comparison.findings_without(catalog, replayed.without_targets, settings,
+                                                  [r for r in rules if r.code not in verified], judged.found)
+    return _finish(migration_set, settings, texts, rules, baseline, cwd, judged, replayed.kept, existed)
+
+
+def _judge(catalog: Catalog, settings: Settings, rules: tuple[Rule, ...], errors: Iterable[SourceError], fixes: bool,
+           verification: Verification | None = None) -> results.Result:
+    """The rules' findings on the model, with what the later stages read of it."""
+    ctx = RuleContext(catalog, settings, verification)
+    ran = tuple(rule for rule in rules if settings.runs(rule) and (ctx.api_roles or not rule.needs_api_roles))
+    found = run_rules(catalog, settings, ran, fixes=fixes, verification=verification)
+    tables = list(catalog.tables.values())
+    return results.Result(
+        found=tuple(found),
+        ran=tuple(r.code for r in ran),
+        rows=tuple(results.Row(row, t.created.path, t.changed.path)
+                   for t, row in zip(tables, checklist.rows(tables, settings, found, ran))),
+        notes=(*catalog.notes, *(verification.notes if verification is not None else ())),
+        unanalysed=catalog.unanalysed,
+        targets=tuple(catalog.targets.items()),
+        errors=(*errors, *(verification.errors if verification is not None else ())),
+        remarks=tuple(skipped_rules_remark(ctx, rules)),
+    )
+
+
+def _finish(migration_set: sources.MigrationSet, settings: Settings, texts: dict[str, SourceText],
+            rules: tuple[Rule, ...], baseline: Baseline | None, cwd: Path, judged: results.Result,
+            kept: Iterable[ParsedFile], existed: set[tuple[str, ...]] | None) -> _SetResult:
+    """The stages after the rules, the same over fresh findings and stored ones. ``existed``:
+    the identities of the findings had the named files never been written."""
     wanted = lambda path: _wanted(path, migration_set)  # noqa: E731
+    ran = tuple(r for r in rules if r.code in judged.ran)
     # Suppressions see the whole set: a comment in an old migration can excuse a finding
     # that a named file caused, so only after them are findings narrowed to those files.
-    ctx = RuleContext(catalog, settings)
-    ran = tuple(rule for rule in rules if settings.runs(rule) and (ctx.api_roles or not rule.needs_api_roles))
-    found = run_rules(catalog, settings, ran, fixes=False, verification=verification)
-    inputs = suppress.Inputs(replayed.kept, texts, {f.display: f.path for f in migration_set.files}, catalog.targets)
-    suppressed = suppress.apply(found, inputs, settings, frozenset(r.code for r in ran), baseline)
+    inputs = suppress.Inputs(tuple(kept), texts, {f.display: f.path for f in migration_set.files},
+                             MappingProxyType(dict(judged.targets)))
+    suppressed = suppress.apply(judged.found, inputs, settings, frozenset(judged.ran), baseline)
     reported = [d for d in (*suppressed.kept, *suppressed.findings) if wanted(d.span.path)]
-    if replayed.without_targets is not None and not LAYOUTS[migration_set.layout].declarative:
+    if existed is not None:
         # Named files also answer for findings they cause elsewhere: a DROP POLICY in a new
         # migration leaves the finding on the old ENABLE statement, where it did not exist.
         verified = {r.code for r in VERIFY_RULES}  # a difference is where it is, never caused elsewhere
-        existed = comparison.findings_without(catalog, replayed.without_targets, settings,
-                                              [r for r in rules if r.code not in verified], found)
         reported += [d for d in suppressed.kept
                      if d.identity not in existed and not wanted(d.span.path) and d.code not in verified]
     return _SetResult(
         diagnostics=[d.with_fix() for d in reported],  # fixes are printed for reported findings only
-        errors=[*replayed.errors, *(verification.errors if verification is not None else ())],
-        notes=[n for n in (*catalog.notes, *(verification.notes if verification is not None else ())) if wanted(n.span.path)],
-        tables=checklist.rows([t for t in catalog.tables.values() if wanted(t.created.path) or wanted(t.changed.path)],
-                              settings, found, ran),
+        errors=list(judged.errors),
+        notes=[n for n in judged.notes if wanted(n.span.path)],
+        tables=[r.posture for r in judged.rows if wanted(r.created) or wanted(r.changed)],
         report=SetReport(
             sources.display_path(migration_set.root, cwd), tuple(f.display for f in migration_set.files), settings.fail_on,
             MappingProxyType({r.code: r.severity(settings) for r in (*ran, *SUPPRESSION_RULES) if settings.runs(r)}),
         ),
         # All of the set's: they decide verdicts on tables whichever files were named.
-        unanalysed=list(catalog.unanalysed),
-        remarks=skipped_rules_remark(ctx, rules),
+        unanalysed=list(judged.unanalysed),
+        remarks=list(judged.remarks),
     )
+
+
+class _Stored:
+    """The set's stored results (rlslint/results.py): of its whole history, and, when the
+    named files are its newest (the usual pre-commit run), of the history before them, which
+    then answers the comparison with no rule run."""
+
+    def __init__(self, migration_set: sources.MigrationSet, settings: Settings, rules: tuple[Rule, ...],
+                 cache: ReplayCache, start: str | None, compare: bool) -> None:
+        self.cache, self.root = cache, migration_set.root
+        self.keys = history.prefix_keys(migration_set, cache, start)
+        selected = [r.code for r in rules if settings.runs(r)]
+        self.name = results.key(self.keys[-1], settings, selected)
+        self.result = cache.load_result(self.root, self.name)
+        self.first: int | None = None  # the first named file, when the named files are the newest
+        self.without: results.Result | None = None
+        if compare:
+            readable = [f for f in migration_set.files if f.text is not None]
+            named = [i for i, f in enumerate(readable) if f.display in migration_set.targets]
+            if named and named == list(range(named[0], len(readable))):
+                self.first = named[0]
+                self.without_name = results.key(self.keys[self.first], settings, selected)
+                self.without = cache.load_result(self.root, self.without_name)
+
+    def store(self, name: str, result: results.Result) -> None:
+        self.cache.store_result(self.root, name, result)
 
 
 def run_rules(catalog: Catalog, settings: Settings, rules: Iterable[Rule] = ALL_RULES,

@@ -47,9 +47,10 @@ class FileObserver(Protocol):
 
 
 def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: ReplayCache | None = None,
-               observer: FileObserver | None = None, start: str | None = None) -> History:
+               observer: FileObserver | None = None, start: str | None = None, keys: list[str] | None = None) -> History:
     """Replay the readable files of a set in order; ``keep(text)`` says whose parse to return;
-    ``start``: where the project starts from (see rlslint.schema.access.AccessState).
+    ``start``: where the project starts from (see rlslint.schema.access.AccessState);
+    ``keys``: the cache's prefix keys of the set, when the caller has them already.
 
     An ``observer`` sees every statement of every file, so the cache is not used with one.
     """
@@ -60,7 +61,10 @@ def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: 
     named = lambda f: targets is not None and f.display in targets  # noqa: E731
     first_target = next((i for i, f in enumerate(readable) if named(f)), len(readable))
     state = ReplayState(strict_mode(), start)
-    keys = cache.prefix_keys(migration_set.root, [(f.display, f.text) for f in readable], state.strict, start) if cache else []
+    if cache is None:
+        keys = []
+    elif keys is None:
+        keys = prefix_keys(migration_set, cache, start)
     loaded = cache.load_longest(migration_set.root, keys[: first_target + 1]) if cache else None
     start, errors = 0, []
     if loaded is not None:
@@ -97,3 +101,14 @@ def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: 
         without = state
     return History(state.catalog(), tuple(errors), tuple(kept), without.catalog() if without is not None else None)
 
+
+
+def prefix_keys(migration_set: MigrationSet, cache: ReplayCache, start: str | None) -> list[str]:
+    """The cache's key of the set's state after each prefix of its readable files (``ReplayCache.prefix_keys``)."""
+    readable = [(f.display, f.text) for f in migration_set.files if f.text is not None]
+    return cache.prefix_keys(migration_set.root, readable, strict_mode(), start)
+
+
+def parsed_files(migration_set: MigrationSet, keep: Callable[[str], bool]) -> tuple[ParsedFile, ...]:
+    """The parses ``keep`` asks for, when the set's findings are stored and nothing is replayed."""
+    return tuple(parse_file(f.display, f.text) for f in migration_set.files if f.text is not None and keep(f.text))

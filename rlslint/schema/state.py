@@ -200,10 +200,13 @@ class ReplayState:
         if not changes_tables:
             self.notes.append(Note(span, f"{why}; what it may run changes no table"))
             return
+        # Only a statement reached before (a loop, a second call) can be on a table already:
+        # asking every table of a big history about every statement was quadratic.
+        again = any(note.span == span for note in self.unanalysed)
         self.unanalysed.append(Note(span, why))
         for qname, table in list(self.tables.items()):
             if not self.is_platform(qname.schema):
-                if span not in table.unanalysed:
+                if not (again and span in table.unanalysed):
                     self.tables[qname] = evolve(table, unanalysed=table.unanalysed + (span,))
 
     def _unanalysed_statements(self) -> tuple[Note, ...]:

@@ -33,14 +33,19 @@ def run(migrations: Path, cache: ReplayCache | None, *targets: str):
     return sorted((d.code, Path(d.span.path).name, d.span.start) for d in result.diagnostics), result.errors
 
 
-@pytest.fixture
-def migrations(tmp_path: Path) -> Path:
+def supabase_project(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A checkout under ``tmp_path`` with these migrations; its migrations directory."""
     directory = tmp_path / "project" / "supabase" / "migrations"
     directory.mkdir(parents=True)
     (tmp_path / "project" / ".git").mkdir()
-    for name, sql in FILES.items():
+    for name, sql in files.items():
         (directory / name).write_text(sql)
     return directory
+
+
+@pytest.fixture
+def migrations(tmp_path: Path) -> Path:
+    return supabase_project(tmp_path, FILES)
 
 
 @pytest.fixture
@@ -50,6 +55,17 @@ def folder(tmp_path: Path) -> Path:
 
 def entries(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.snapshot"))
+
+
+def stored_findings(folder: Path) -> list[Path]:
+    """The stored results (rlslint/results.py), which a run reads before any snapshot."""
+    return sorted(folder.glob("*.findings"))
+
+
+def forget_findings(folder: Path) -> None:
+    """So that the next run reads the snapshots, which the test is about."""
+    for entry in stored_findings(folder):
+        entry.unlink()
 
 
 def test_a_new_migration_replays_only_itself(migrations, folder):
@@ -107,8 +123,13 @@ def test_a_warm_run_parses_nothing_that_did_not_change(migrations, folder, monke
     monkeypatch.setattr(history, "parse_file", lambda path, text: parsed.append(Path(path).name) or real(path, text))
     warm = ReplayCache(folder)
     assert run(migrations, warm) == run(migrations, None)
-    assert warm.hits == 3
+    assert (warm.result_hits, warm.hits) == (1, 0)  # the stored findings: not even a snapshot is read
     assert parsed == ["20240101000000_a.sql", "20240102000000_b.sql", "20240103000000_c.sql"]  # the uncached run
+    parsed.clear()
+    forget_findings(folder)
+    snapshot = ReplayCache(folder)
+    assert run(migrations, snapshot) == run(migrations, None)
+    assert snapshot.hits == 3
     parsed.clear()
     run(migrations, ReplayCache(folder))
     assert parsed == []
@@ -147,15 +168,19 @@ def _plant_everywhere(folder: Path, payload: bytes) -> None:
 
 def test_a_damaged_entry_is_a_miss_and_is_replaced(migrations, folder):
     run(migrations, ReplayCache(folder))
-    for entry in entries(folder):
+    for entry in (*entries(folder), *stored_findings(folder)):
         data = entry.read_bytes()
         entry.write_bytes(data[: len(data) // 2])  # what a torn write would leave
     cache = ReplayCache(folder)
     assert run(migrations, cache) == _truth(migrations)
-    assert cache.hits == 0
+    assert (cache.hits, cache.result_hits) == (0, 0)
     again = ReplayCache(folder)
     assert run(migrations, again) == _truth(migrations)
-    assert again.hits == 3  # the damaged entry was written anew
+    assert again.result_hits == 1  # the damaged findings were written anew
+    forget_findings(folder)
+    snapshot = ReplayCache(folder)
+    assert run(migrations, snapshot) == _truth(migrations)
+    assert snapshot.hits == 3  # and so was the damaged snapshot
 
 
 def _forged_entry(folder: Path, secret: bytes) -> tuple[bytes, Path]:
@@ -180,6 +205,7 @@ def _key(entry: Path) -> str:
 
 def test_a_forged_entry_is_not_believed(migrations, folder):
     run(migrations, ReplayCache(folder))
+    forget_findings(folder)
     assert ("RLS001", "20240103000000_c.sql", 0) in _truth(migrations)[0]
     payload, entry = _forged_entry(folder, b"0" * 64)  # not this user's key
     entry.write_bytes(payload)
@@ -192,6 +218,7 @@ def test_the_key_decides_what_is_believed(migrations, folder):
     """The control for the test above: signed with the right key, the same forgery would
     have hidden the finding, so the key is what keeps it out."""
     run(migrations, ReplayCache(folder))
+    forget_findings(folder)
     payload, entry = _forged_entry(folder, (folder / "key").read_bytes())
     entry.write_bytes(payload)
     assert ("RLS001", "20240103000000_c.sql", 0) not in run(migrations, ReplayCache(folder))[0]

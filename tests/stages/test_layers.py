@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("result data", ("rlslint.diagnostics", "rlslint.settings")),
     ("sources", ("rlslint.sources", "rlslint.repository")),
     ("history", ("rlslint.schema", "rlslint.platform", "rlslint.history", "rlslint.cache", "rlslint.codec",
-                 "rlslint.markers")),
+                 "rlslint.markers", "rlslint.results")),
     # rlslint check --verify: the history's trace applied to PostgreSQL, before the rules read the result.
     ("verify", ("rlslint.verify",)),
     ("rules", ("rlslint.rules", "rlslint.selection", "rlslint.checklist", "rlslint.access_matrix",
