@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from rlslint.schema.model import ForeignKey, Index, evolve
 from rlslint.schema.naming import choose_name, column_part
@@ -27,6 +27,27 @@ def add_constraint(stmt: Statement, state: ReplayState, qname: QName, constraint
         add_index(stmt, state, qname, constraint.get("conname"), tuple(columns), False, partial, False, True, "excl")
 
 
+def missing_in_constraint(state: ReplayState, constraint: Node, has: Callable[[str], bool]) -> str | None:
+    """The first column ``constraint`` names that the model knows does not exist, which makes
+    PostgreSQL refuse the whole statement: a key's or exclusion's column, a foreign key's own
+    column (``has``: whether the constrained table has it, as the statement leaves it) or
+    its referenced one."""
+    contype = constraint["contype"]
+    own: tuple[str, ...] = ()
+    if contype in ("CONSTR_PRIMARY", "CONSTR_UNIQUE") and not constraint.get("indexname"):
+        own = strs(constraint.get("keys")) + strs(constraint.get("including"))
+    elif contype == "CONSTR_EXCLUSION":
+        own = tuple(p["List"]["items"][0].get("IndexElem", {}).get("name") or "" for p in constraint.get("exclusions", ()))
+    elif contype == "CONSTR_FOREIGN":
+        own = strs(constraint.get("fk_attrs"))
+        pktable = constraint["pktable"]
+        ref = state.lookup(pktable.get("schemaname"), pktable["relname"])
+        missing = state.missing_column(ref, strs(constraint.get("pk_attrs"))) if ref is not None else None
+        if missing is not None:
+            return missing
+    return next((c for c in own if c and not has(c)), None)
+
+
 def add_key(stmt: Statement, state: ReplayState, qname: QName, constraint: Node, column: str | None) -> None:
     primary = constraint["contype"] == "CONSTR_PRIMARY"
     table = state.tables[qname]
@@ -39,18 +60,18 @@ def add_key(stmt: Statement, state: ReplayState, qname: QName, constraint: Node,
         name = constraint.get("conname") or found.name
         state.tables[qname] = evolve(table, indexes=indexes + (evolve(found, name=name, unique=True, primary=primary, constraint=True),))
         if primary:
-            _mark_not_null(stmt, state, qname, [c for c in found.columns if c])
+            mark_not_null(stmt, state, qname, [c for c in found.columns if c])
         return
     columns = (column,) if column else strs(constraint.get("keys"))
     if primary:
-        _mark_not_null(stmt, state, qname, columns)
+        mark_not_null(stmt, state, qname, columns)
         if any(i.primary for i in table.indexes):
             state.note(stmt, f"{qname} already has a primary key")
             return
     add_index(stmt, state, qname, constraint.get("conname"), columns, True, False, primary, True, "pkey" if primary else "key")
 
 
-def _mark_not_null(stmt: Statement, state: ReplayState, qname: QName, columns: Iterable[str]) -> None:
+def mark_not_null(stmt: Statement, state: ReplayState, qname: QName, columns: Iterable[str]) -> None:
     wanted = set(columns)
     table = state.tables[qname]
     state.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=True) if c.name in wanted else c for c in table.columns))
@@ -152,6 +173,10 @@ def create_index(stmt: Statement, state: ReplayState) -> None:
             expressions.append(_expression_name(elem.get("expr", {})))
     read = {strs(ref.get("fields"))[-1] for ref in column_refs([node.get("indexParams"), node.get("whereClause")])
             if strs(ref.get("fields"))}
+    missing = state.missing_column(table.qname, [*columns, *(read - {table.qname.name})])  # the table's name: its whole row
+    if missing is not None:
+        state.rejected(stmt, f'column "{missing}" does not exist')
+        return
     add_index(stmt, state, table.qname, name, tuple(columns), bool(node.get("unique")), "whereClause" in node,
                    bool(node.get("primary")), False, "idx", tuple(expressions), tuple(sorted(read)),
                    tuple(param["IndexElem"].get("expr") for param in node.get("indexParams", ())), node.get("whereClause"))

@@ -128,6 +128,9 @@ class Table:
     column_acl: frozenset[tuple[str, str, str]] = frozenset()  # (column, grantee, privilege)
     # The statements that could not be analysed (dynamic SQL) and may have changed the table.
     unanalysed: tuple[Span, ...] = ()
+    # False when some columns came from where the replay cannot see (a query, a composite
+    # type, a parent or LIKE source it does not know): a name it lacks may still exist.
+    columns_known: bool = True
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

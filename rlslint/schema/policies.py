@@ -26,6 +26,8 @@ def create_policy(stmt: Statement, state: ReplayState) -> None:
     if any(p.name == name for p in table.policies):
         state.rejected(stmt, f'policy "{name}" on {table.qname} already exists')
         return
+    if _refused_for_missing_column(stmt, state, table.qname, node):
+        return
     policy = Policy(
         name,
         (node.get("cmd_name") or "all").upper(),
@@ -48,6 +50,8 @@ def alter_policy(stmt: Statement, state: ReplayState) -> None:
     policy = next((p for p in table.policies if p.name == name), None)
     if policy is None:
         state.note(stmt, f'policy "{name}" on {table.qname} is not known')
+        return
+    if _refused_for_missing_column(stmt, state, table.qname, node):
         return
     changes: dict[str, Any] = {"changed": stmt.span}
     if node.get("roles"):
@@ -72,6 +76,27 @@ def drop_policy(stmt: Statement, state: ReplayState, names: tuple[str, ...], mis
     if kept == table.policies and not missing_ok:
         state.note(stmt, f'policy "{name}" on {qname} is not known')
     state.put(stmt, evolve(table, policies=kept))
+
+
+def _refused_for_missing_column(stmt: Statement, state: ReplayState, qname: QName, node: Node) -> bool:
+    """PostgreSQL refuses a policy whose expressions read a column its table lacks."""
+    missing = state.missing_column(qname, _own_columns([node.get("qual"), node.get("with_check")], qname.name))
+    if missing is not None:
+        state.rejected(stmt, f'column "{missing}" does not exist')
+    return missing is not None
+
+
+def _own_columns(tree: Any, table: str) -> list[str]:
+    """The columns of the policy's own table that the expression reads outside its sub-selects
+    (there a bare name may be any FROM item's). A bare name that is the table's own stands for
+    its whole row."""
+    found = []
+    for node in dicts(tree, prune="SelectStmt"):
+        if "ColumnRef" in node:
+            names = [f["String"]["sval"] for f in node["ColumnRef"].get("fields", ()) if "String" in f]
+            if len(names) == 1 and names[0] != table or len(names) == 2 and names[0] == table:
+                found.append(names[-1])
+    return found
 
 
 def policy_expr(stmt: Statement, state: ReplayState, owner: QName, tree: Node | None, clause: str) -> Expr | None:

@@ -36,6 +36,10 @@ PLATFORM_PRIMARY_KEYS = {
 }
 
 
+# Columns every table has without declaring them: a policy or an index expression may read them.
+SYSTEM_COLUMNS = frozenset({"tableoid", "cmax", "xmax", "cmin", "xmin", "ctid"})
+
+
 class UnmodelledStatement(Exception):
     pass
 
@@ -293,6 +297,15 @@ class ReplayState:
     def put(self, stmt: Statement, table: Table) -> None:
         """Store the table as changed by ``stmt``."""
         self.tables[table.qname] = evolve(table, changed=stmt.span)
+
+    def missing_column(self, qname: QName, names: Iterable[str | None]) -> str | None:
+        """The first of ``names`` the table certainly lacks: PostgreSQL refuses an index, key,
+        foreign key or policy on it. None when the table has them all, and whenever the model
+        does not know all of the table's columns (``Table.columns_known``, dynamic SQL)."""
+        table = self.tables.get(qname)
+        if table is None or not table.columns_known or table.unanalysed:
+            return None
+        return next((n for n in names if n and n not in SYSTEM_COLUMNS and table.column(n) is None), None)
 
     def has_column(self, qname: QName, column: str) -> bool:
         table = self.tables.get(qname)

@@ -6,7 +6,8 @@ from typing import Callable
 
 from rlslint.schema import privileges, roles
 from rlslint.schema.columns import add_column, drop_column, rename_column, set_not_null
-from rlslint.schema.constraints import add_constraint, add_index, drop_constraint, rename_constraint
+from rlslint.schema.constraints import (add_constraint, add_index, drop_constraint, mark_not_null, missing_in_constraint,
+                                        rename_constraint)
 from rlslint.schema.model import Column, Table, evolve
 from rlslint.schema.policies import policies_follow_table, rename_policy
 from rlslint.schema.state import ReplayState, strs
@@ -48,7 +49,10 @@ def create_table(stmt: Statement, state: ReplayState) -> None:
     parents = [state.relation(stmt, p["RangeVar"]) for p in node.get("inhRelations", ()) if "RangeVar" in p]
     for parent in parents:
         if parent is not None:
-            table = evolve(table, columns=table.columns + tuple(evolve(c, created=span) for c in parent.columns))
+            table = evolve(table, columns=table.columns + tuple(evolve(c, created=span) for c in parent.columns),
+                           columns_known=table.columns_known and parent.columns_known)
+    if None in parents or node.get("ofTypename"):
+        table = evolve(table, columns_known=False)
     state.tables[qname] = table
     state.target(stmt, table)
     for element in node.get("tableElts", ()):
@@ -58,6 +62,16 @@ def create_table(stmt: Statement, state: ReplayState) -> None:
             add_constraint(stmt, state, qname, element["Constraint"])
         elif "TableLikeClause" in element:
             _copy_like(stmt, state, qname, element["TableLikeClause"])
+    # Table constraints may come before the columns they name: they are checked on the whole
+    # table, and a primary key's columns are NOT NULL wherever they were declared.
+    for key in (i for i in state.tables[qname].indexes if i.primary):
+        mark_not_null(stmt, state, qname, [c for c in key.columns if c])
+    missing = next((m for c in _constraints(node.get("tableElts", ()))
+                    if (m := missing_in_constraint(state, c, lambda n: state.missing_column(qname, [n]) is None))), None)
+    if missing is not None:
+        del state.tables[qname]
+        state.rejected(stmt, f'column "{missing}" named in a constraint of {qname} does not exist')
+        return
     if node.get("partbound") and parents and parents[0] is not None:
         state.tables[qname] = evolve(state.tables[qname], partition_of=parents[0].qname)
         _clone_from_parent(stmt, state, parents[0], state.tables[qname])
@@ -66,9 +80,11 @@ def create_table(stmt: Statement, state: ReplayState) -> None:
 def _copy_like(stmt: Statement, state: ReplayState, qname: QName, like: Node) -> None:
     source = state.relation(stmt, like["relation"])
     if source is None:
+        state.tables[qname] = evolve(state.tables[qname], columns_known=False)
         return
     columns = tuple(evolve(c, created=stmt.span) for c in source.columns)
-    state.tables[qname] = evolve(state.tables[qname], columns=state.tables[qname].columns + columns)
+    state.tables[qname] = evolve(state.tables[qname], columns=state.tables[qname].columns + columns,
+                                 columns_known=state.tables[qname].columns_known and source.columns_known)
     if like.get("options", 0):
         state.note(stmt, "LIKE … INCLUDING is modelled for columns only")
 
@@ -84,7 +100,8 @@ def create_table_as(stmt: Statement, state: ReplayState) -> None:
     qname = QName(schema, rangevar["relname"])
     if qname not in state.tables:
         columns = tuple(Column(n, "", False, stmt.span) for n in strs(node["into"].get("colNames")))
-        table = Table(qname, "r", columns, False, False, (), (), (), stmt.span, stmt.span, None)
+        # The query decides the columns: names given in the statement may be fewer.
+        table = Table(qname, "r", columns, False, False, (), (), (), stmt.span, stmt.span, None, columns_known=False)
         state.tables[qname] = state.access.new_table(table)
         if not columns:
             state.note(stmt, f"columns of {qname} (CREATE TABLE AS) are not known statically")
@@ -99,6 +116,10 @@ def alter_table(stmt: Statement, state: ReplayState) -> None:
         return
     state.target(stmt, table)
     qname = table.qname
+    missing = _missing_in_alter(state, qname, node.get("cmds", ()))
+    if missing is not None:
+        state.rejected(stmt, f'column "{missing}" named in a constraint of {qname} does not exist')
+        return
     for entry in node.get("cmds", ()):
         cmd = entry["AlterTableCmd"]
         subtype = cmd["subtype"]
@@ -109,6 +130,28 @@ def alter_table(stmt: Statement, state: ReplayState) -> None:
             state.unmodelled(stmt, f"ALTER TABLE {subtype} is not modelled")
     if qname in state.tables:
         state.put(stmt, state.tables[qname])
+
+
+def _constraints(elements) -> list[Node]:
+    """The constraints of CREATE TABLE's elements or ALTER TABLE's ADD subcommands, the columns' own included."""
+    found = []
+    for element in elements:
+        body = element.get("AlterTableCmd", {}).get("def", element)
+        if "Constraint" in body:
+            found.append(body["Constraint"])
+        elif "ColumnDef" in body:
+            found += [c["Constraint"] for c in body["ColumnDef"].get("constraints", ())]
+    return found
+
+
+def _missing_in_alter(state: ReplayState, qname: QName, cmds) -> str | None:
+    """A column an added constraint names that neither the table nor the statement has:
+    PostgreSQL refuses the whole ALTER TABLE, so none of its subcommands is applied."""
+    added = {cmd["AlterTableCmd"]["def"]["ColumnDef"]["colname"] for cmd in cmds
+             if cmd["AlterTableCmd"]["subtype"] == "AT_AddColumn"}
+    adds = [cmd for cmd in cmds if cmd["AlterTableCmd"]["subtype"] in ("AT_AddConstraint", "AT_AddColumn")]
+    has = lambda name: name in added or state.missing_column(qname, [name]) is None  # noqa: E731
+    return next((m for c in _constraints(adds) if (m := missing_in_constraint(state, c, has))), None)
 
 
 def _set_rls(stmt: Statement, state: ReplayState, qname: QName, **flags: bool) -> None:

@@ -35,14 +35,15 @@ def walk(tree: Any, path: Path = ()) -> Iterator[tuple[str, Node, Path]]:
         stack.extend((value, above) for value in reversed(item.values()) if isinstance(value, (dict, list)))
 
 
-def dicts(tree: Any) -> Iterator[Node]:
-    """Every dict of a tree (the ``{"Type": …}`` wrappers and their fields), in no set order."""
+def dicts(tree: Any, prune: str | None = None) -> Iterator[Node]:
+    """Every dict of a tree (the ``{"Type": …}`` wrappers and their fields), in no set order;
+    ``prune``: a node type (``SelectStmt``) whose dicts are left out, its own included."""
     stack = [tree]
     while stack:
         item = stack.pop()
         if isinstance(item, list):
             stack.extend(item)
-        elif isinstance(item, dict):
+        elif isinstance(item, dict) and (prune is None or prune not in item):
             yield item
             stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
 

@@ -27,7 +27,7 @@ from rlslint.schema.model import Catalog, Table
 from rlslint.sql.names import QName, quote_ident
 from rlslint.sql.spans import Span
 from rlslint.verify import VerifyError
-from rlslint.verify.catalog import SETUP_SQL, TRANSACTION_ID_SQL, CatalogReader
+from rlslint.verify.catalog import SETUP_SQL, TRANSACTION_ID_SQL, CatalogReader, literal
 from rlslint.verify.decided import decided_table
 from rlslint.verify.facts import TableFacts, differences
 from rlslint.verify.server import Endpoint
@@ -150,6 +150,7 @@ class Verifier:
             admin.query(f'alter database {quote_ident(name)} set search_path = "$user", public, extensions')
             connection = self.endpoint.connect(name)
             try:
+                _as_migration_role(connection, catalog.access.migration_role)
                 return _Run(connection, self.endpoint.described, catalog).apply(files, unparsed)
             finally:
                 connection.close()
@@ -385,6 +386,17 @@ class _Run:
                 if what not in reported:
                     self.differences.append(Difference(span, qname, what))
             self.known[qname] = frozenset(found)
+
+
+def _as_migration_role(connection: Connection, role: str) -> None:
+    """Run the migrations as the role the model runs them as (``postgres``) when the URL names
+    another superuser: the scaffold's default privileges are that role's, and what it creates
+    is owned by it. ``RESET ALL`` between files keeps the session's authorization."""
+    user, exists, superuser = connection.query(
+        f"select session_user, exists (select from pg_roles where rolname = {literal(role)}), "
+        "(select rolsuper from pg_roles where rolname = session_user)").rows[0]
+    if user != role and exists == "t" and superuser == "t":
+        connection.query(f"set session authorization {quote_ident(role)}")
 
 
 def _roles(connection: Connection) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
