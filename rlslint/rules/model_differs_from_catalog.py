@@ -2,9 +2,10 @@
 ## What it flags
 With `rlslint check --verify`: a statement after which the schema model rlslint replayed
 from the migrations and PostgreSQL's catalog, after the same statements ran on a real
-server, disagree about a table: whether it exists, its RLS flags, its columns, policies,
-indexes, foreign keys or privileges. The finding points at the statement after which they
-first diverge, and says what differs.
+server, disagree about a table: whether it exists, its RLS flags, its columns (NOT NULL,
+type), its policies (command, kind, roles, USING and WITH CHECK as PostgreSQL prints them),
+its indexes (names included), foreign keys or privileges. The finding points at the
+statement after which they first diverge, and says what differs.
 
 ## Why it matters
 Every other finding is judged on the model. Where the model is wrong (SQL whose effect

@@ -9,7 +9,7 @@ from rlslint.schema.constraints import add_constraint
 from rlslint.schema.model import Column, Index, evolve
 from rlslint.schema.policies import column_refs, policies_follow_column, policy_uses_column
 from rlslint.schema.state import ReplayState, strs
-from rlslint.sql.names import QName
+from rlslint.sql.names import QName, quote_ident
 from rlslint.sql.parse import Node, Statement
 
 
@@ -26,13 +26,49 @@ def add_column(stmt: Statement, state: ReplayState, qname: QName, coldef: Node, 
     not_null = type_name in ("serial", "bigserial", "smallserial", "serial4", "serial8", "serial2") or any(
         c["contype"] in ("CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY") for c in constraints
     )
-    column = Column(sys.intern(name), type_name, not_null, stmt.span)  # names repeat across tables
+    column = Column(sys.intern(name), type_name, not_null, stmt.span,  # names repeat across tables
+                    declared_type(coldef.get("typeName", {})))
     state.tables[qname] = evolve(table, columns=table.columns + (column,))
     for constraint in constraints:
         if constraint["contype"] in ("CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN"):
             add_constraint(stmt, state, qname, constraint, column=name)
     for child in state.partitions_of(qname):
         add_column(stmt, state, child, coldef, if_not_exists=True)
+
+
+# CREATE TABLE's shorthand for an integer column that takes its default from a new sequence.
+_SERIAL = {"serial": "int4", "serial4": "int4", "bigserial": "int8", "serial8": "int8", "smallserial": "int2",
+           "serial2": "int2"}
+
+
+def declared_type(type_name: Node) -> str:
+    """The type as PostgreSQL resolves it (``to_regtype``): its names and array bounds. Not its
+    typmods, which ``to_regtype`` ignores (and could reject: a typmod is checked by the type)."""
+    names = strs(type_name.get("names"))
+    if not names or type_name.get("pct_type"):
+        return ""
+    bounds = len(type_name.get("arrayBounds", ()))
+    if len(names) == 1 and names[0] in _SERIAL and not bounds:
+        names = ("pg_catalog", _SERIAL[names[0]])
+    return ".".join(quote_ident(n) for n in names) + "[]" * bounds
+
+
+def set_type(stmt: Statement, state: ReplayState, qname: QName, cmd: Node) -> None:
+    """ALTER COLUMN … TYPE, which PostgreSQL refuses for a column a policy reads."""
+    name, type_name = cmd["name"], cmd["def"]["ColumnDef"].get("typeName", {})
+    table = state.tables[qname]
+    if table.column(name) is None:
+        state.note(stmt, f"column {name} of {qname} does not exist")
+        return
+    if any(policy_uses_column(p, other.qname, qname, name, state.has_column)
+           for other in state.tables.values() for p in other.policies):
+        state.rejected(stmt, f"column {name} of {qname} is used in a policy definition: its type cannot change")
+        return
+    names = strs(type_name.get("names"))
+    changed = {"type": names[-1] if names else "", "declared": declared_type(type_name)}
+    state.tables[qname] = evolve(table, columns=tuple(evolve(c, **changed) if c.name == name else c for c in table.columns))
+    for child in state.partitions_of(qname):
+        set_type(stmt, state, child, cmd)
 
 
 def drop_column(stmt: Statement, state: ReplayState, qname: QName, name: str, missing_ok: bool, cascade: bool) -> None:

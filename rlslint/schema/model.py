@@ -43,11 +43,14 @@ ON_DELETE = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL",
 class Column:
     # Slots, no instance dictionary, for the objects a large model holds by the ten thousand
     # (columns, foreign keys, policies and their expressions): about a third of their memory.
-    __slots__ = ("name", "type", "not_null", "created")
+    __slots__ = ("name", "type", "not_null", "created", "declared")
     name: str
-    type: str
+    type: str  # the type's last name as pglast spells it: int4, varchar, status
     not_null: bool
     created: Span
+    # The type as the migration wrote it, qualified and with its array bounds, for PostgreSQL
+    # to resolve (``--verify``); "" when not known (CREATE TABLE AS).
+    declared: str
 
 
 @dataclass(frozen=True)

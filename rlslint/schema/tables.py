@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from rlslint.schema import privileges, roles
-from rlslint.schema.columns import add_column, drop_column, rename_column, set_not_null
+from rlslint.schema.columns import add_column, drop_column, rename_column, set_not_null, set_type
 from rlslint.schema.constraints import (add_constraint, add_index, drop_constraint, mark_not_null, missing_in_constraint,
                                         rename_constraint)
 from rlslint.schema.model import Column, Table, evolve
@@ -99,7 +99,7 @@ def create_table_as(stmt: Statement, state: ReplayState) -> None:
         return
     qname = QName(schema, rangevar["relname"])
     if qname not in state.tables:
-        columns = tuple(Column(n, "", False, stmt.span) for n in strs(node["into"].get("colNames")))
+        columns = tuple(Column(n, "", False, stmt.span, "") for n in strs(node["into"].get("colNames")))
         # The query decides the columns: names given in the statement may be fewer.
         table = Table(qname, "r", columns, False, False, (), (), (), stmt.span, stmt.span, None, columns_known=False)
         state.tables[qname] = state.access.new_table(table)
@@ -336,6 +336,7 @@ ALTER_TABLE: dict[str, AlterTableHandler] = {
     "AT_ChangeOwner": lambda s, r, q, c: roles.table_owner(r, q, c["newowner"]),
     "AT_SetNotNull": lambda s, r, q, c: set_not_null(s, r, q, c["name"], True),
     "AT_DropNotNull": lambda s, r, q, c: set_not_null(s, r, q, c["name"], False),
+    "AT_AlterColumnType": set_type,
 }
 
 
@@ -352,7 +353,7 @@ DROPS = {"OBJECT_TABLE": drop_table, "OBJECT_FOREIGN_TABLE": drop_table, "OBJECT
 
 
 _ALTER_TABLE_IGNORED = frozenset(
-    {"AT_ColumnDefault", "AT_CookedColumnDefault", "AT_AlterColumnType", "AT_SetStatistics",
+    {"AT_ColumnDefault", "AT_CookedColumnDefault", "AT_SetStatistics",
      "AT_SetStorage", "AT_SetCompression", "AT_SetRelOptions", "AT_ResetRelOptions", "AT_ReplaceRelOptions",
      "AT_ValidateConstraint", "AT_AlterConstraint", "AT_AddIdentity", "AT_SetIdentity", "AT_DropIdentity",
      "AT_EnableTrig", "AT_DisableTrig", "AT_EnableAlwaysTrig", "AT_EnableReplicaTrig", "AT_EnableTrigAll",

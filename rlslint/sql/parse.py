@@ -73,6 +73,16 @@ def parse_file(path: str, text: str) -> ParsedFile:
     return ParsedFile(path, tuple(statements), tuple(errors), tuple(notes))
 
 
+def parse_expression(text: str, at: int) -> Node:
+    """An expression as PostgreSQL prints it (``pg_get_expr``), as the JSON tree the model keeps
+    for a policy's USING: the same grammar production. The text is no file's, so every
+    location is ``at``."""
+    stmt = json.loads(pg.parse_sql_json(f"select {text}"))["stmts"][0]["stmt"]
+    tree = stmt["SelectStmt"]["targetList"][0]["ResTarget"]["val"]
+    _relocate(tree, lambda _: at)
+    return tree
+
+
 def _relocate(tree: Any, convert: Callable[[int], int]) -> None:
     """Rewrite every ``location`` in a JSON tree in place (we own the freshly loaded dicts)."""
     stack = [tree]

@@ -58,13 +58,14 @@ create event trigger rlslint_verify_sql_drop on sql_drop execute function {OWN_S
 _FACTS_SQL = f"""
 select n.nspname, c.relname, json_build_array(
   c.relkind, c.relrowsecurity, c.relforcerowsecurity,
-  (select coalesce(json_agg(json_build_array(a.attname, a.attnotnull) order by a.attnum), '[]')
+  (select coalesce(json_agg(json_build_array(a.attname, a.attnotnull, format_type(a.atttypid, null)) order by a.attnum), '[]')
    from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped),
   (select coalesce(json_agg(json_build_array(p.polname,
       case p.polcmd when '*' then 'ALL' when 'r' then 'SELECT' when 'a' then 'INSERT'
                     when 'w' then 'UPDATE' when 'd' then 'DELETE' end,
       p.polpermissive,
-      (select json_agg(case when r = 0 then 'public' else pg_get_userbyid(r) end) from unnest(p.polroles) r))), '[]')
+      (select json_agg(case when r = 0 then 'public' else pg_get_userbyid(r) end) from unnest(p.polroles) r),
+      pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))), '[]')
    from pg_policy p where p.polrelid = c.oid),
   (select coalesce(json_agg(json_build_array(ic.relname,
       (select json_agg(att.attname order by k.ord)
@@ -100,10 +101,14 @@ select n.nspname, c.relname, json_build_array(
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 cross join (select oid from pg_roles where rolname = session_user) s
 where {_IN_SCOPE} and ($WHERE)
+union all
+-- One more row: the model's type spellings ($TYPES, a text[]), resolved by the server as it is now.
+select null, null, coalesce((select json_object_agg(t, format_type(to_regtype(t), null)) from unnest($TYPES) t), '{{}}')
 """
 
 # $1, $2: schemas and names of the tables the model changed; $3: the id of the file's
-# transaction, whose own writes (and its subtransactions') are no older than it. Each
+# transaction, whose own writes (and its subtransactions') are no older than it; $4: the
+# model's type spellings. Each
 # branch finds its tables through an index, and the tables are read through pg_class's
 # index on their oids (``= any`` of one array), so the cost follows what the statement touched.
 _CHANGED_SQL = f"""
@@ -117,7 +122,7 @@ targets as (
                      join pg_class c on c.relnamespace = n.oid and c.relname = x.table_name
   union select oid from pg_class where (select found from granted) and age(xmin) <= age($3)
   union select attrelid from pg_attribute where (select found from granted) and age(xmin) <= age($3))
-""" + _FACTS_SQL.replace("$WHERE", "c.oid = any ((select array_agg(oid) from targets)::oid[])")
+""" + _FACTS_SQL.replace("$WHERE", "c.oid = any ((select array_agg(oid) from targets)::oid[])").replace("$TYPES", "$4")
 
 # The catalog query as a function of rlslint's schema, made once per run in the database
 # every set's database is copied from. Planning the query costs four times running it, so
@@ -127,7 +132,7 @@ targets as (
 # (enable_seqscan, for this function only). SECURITY DEFINER, and the schema open to every
 # role: a migration may SET ROLE, and the read after its statements must still run.
 CHANGED_FUNCTION_SQL = f"""
-create function {OWN_SCHEMA}.changed(text[], text[], xid) returns table (nspname name, relname name, facts json)
+create function {OWN_SCHEMA}.changed(text[], text[], xid, text[]) returns table (nspname name, relname name, facts json)
   language plpgsql volatile security definer
   set search_path = pg_catalog set plan_cache_mode = force_generic_plan set enable_seqscan = off as $fn$
 #variable_conflict use_column
@@ -158,17 +163,19 @@ class CatalogReader:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.details: dict[QName, list] = {}  # the last rows read, names included, for the catalog's own model
+        self.types: dict[str, str | None] = {}  # the model's type spellings as the last read resolved them
 
-    def changed_sql(self, transaction: str, names: Iterable[QName]) -> str:
+    def changed_sql(self, transaction: str, names: Iterable[QName], spellings: Iterable[str]) -> str:
         """The query for the facts of the tables the statement just run changed, and of the tables
-        ``names`` (those that exist); sent with the statement, its rows go to ``facts``."""
+        ``names`` (those that exist), and for the type ``spellings``; sent with the statement,
+        its rows go to ``facts``."""
         names = list(names)
         return (f"select * from {OWN_SCHEMA}.changed({_array([q.schema for q in names])}, "
-                f"{_array([q.name for q in names])}, {literal(transaction)})")
+                f"{_array([q.name for q in names])}, {literal(transaction)}, {_array(sorted(spellings))})")
 
-    def everything(self) -> dict[QName, TableFacts]:
+    def everything(self, spellings: Iterable[str]) -> dict[QName, TableFacts]:
         self.connection.query(f"delete from {OWN_SCHEMA}.changes")
-        return self._read(_FACTS_SQL.replace("$WHERE", "true"))
+        return self._read(_FACTS_SQL.replace("$WHERE", "true").replace("$TYPES", _array(sorted(spellings))))
 
     def _read(self, sql: str) -> dict[QName, TableFacts]:
         return self.facts(self.connection.query(sql).rows)
@@ -176,6 +183,9 @@ class CatalogReader:
     def facts(self, rows) -> dict[QName, TableFacts]:
         found = {}
         for schema, name, facts in rows:
+            if schema is None:
+                self.types = json.loads(facts)
+                continue
             qname = QName(schema, name)
             row = json.loads(facts)
             self.details[qname] = row

@@ -29,6 +29,7 @@ from rlslint.sql.spans import Span
 from rlslint.verify import VerifyError
 from rlslint.verify.catalog import SETUP_SQL, TRANSACTION_ID_SQL, CatalogReader, literal
 from rlslint.verify.decided import decided_table
+from rlslint.verify.expressions import UNJUDGED, ExpressionJudge
 from rlslint.verify.facts import TableFacts, differences
 from rlslint.verify.server import Endpoint
 from rlslint.verify.trace import FileTrace, Step
@@ -190,6 +191,12 @@ class _Run:
     def __init__(self, connection: Connection, server: str, catalog: Catalog) -> None:
         self.connection = connection
         self.reader = CatalogReader(connection)
+        self.judge = ExpressionJudge(connection)
+        self.spellings: set[str] = set()  # every column type spelling the model has used
+        # Comparisons whose policy expressions were not judged yet: (statement, table, the
+        # model's facts, the catalog's, the differences found without them). PostgreSQL judges
+        # them with queries of its own, so only between statements and batches (``_judge_pending``).
+        self._pending: list[tuple[Span, QName, TableFacts, TableFacts, list[str]]] = []
         self.server = server
         self.catalog = catalog
         # A plain PostgreSQL project's model has none of the Supabase roles the scaffold made.
@@ -216,8 +223,11 @@ class _Run:
             last = file.steps[-1].span if file.steps else last
         else:
             if last is not None:
-                self._compare(self.reader.everything(), last, everything=True)
-        decided = {q: decided_table(self.catalog.tables[q], self.reader.details[q], self.history.get(q, []))
+                self._compare(self.reader.everything(self.spellings), last, everything=True)
+                self._judge_pending()
+        visible = lambda name: QName("public", name) if QName("public", name) in self.catalog.tables else None  # noqa: E731
+        decided = {q: decided_table(self.catalog.tables[q], self.reader.details[q], self.history.get(q, []),
+                                    lambda ours, theirs, q=q: self.judge.printed(q, ours, theirs), visible)
                    for q in self.unknown if q in self.reader.details}
         return Verification(f"{self.server}, PostgreSQL {self.version}", tuple(self.differences), MappingProxyType(decided),
                             tuple(self.unavailable), tuple(self.errors), tuple(self.notes))
@@ -287,9 +297,11 @@ class _Run:
                             continue
                     raise ProtocolError("PostgreSQL ran a query sent after a failed statement")
                 connection.query(_UNDO)
+                self._judge_pending()
                 return done
             if read is not None:
                 self._compare(self.reader.facts(rows), step.span, names=step.changed.keys())
+        self._judge_pending()
         return len(steps)
 
     def _apply_alone(self, file: FileTrace, step: Step, since: str) -> None:
@@ -299,6 +311,7 @@ class _Run:
         rows = self._run(file, step, read)
         if rows is not None and read is not None:
             self._compare(self.reader.facts(rows), step.span, names=step.changed.keys())
+            self._judge_pending()
 
     def _skipped(self, step: Step) -> bool:
         """What is not applied: a CREATE EXTENSION the server lacks, and ALTER SYSTEM (the
@@ -322,9 +335,12 @@ class _Run:
 
     def _read_for(self, step: Step, since: str) -> str | None:
         """The catalog query to send after ``step``, or None where it cannot have changed a table."""
+        for facts in step.changed.values():  # in step order, so each read has every spelling so far
+            if facts is not None:
+                self.spellings |= facts.spellings()
         if step.kind in _NO_TABLE_CHANGES and not step.changed:
             return None
-        return self.reader.changed_sql(since, step.changed.keys())
+        return self.reader.changed_sql(since, step.changed.keys(), self.spellings)
 
     def _run(self, file: FileTrace, step: Step, read: str | None) -> tuple | None:
         """Send one statement, then ``read`` (the catalog query) if given; its rows, or None
@@ -377,15 +393,41 @@ class _Run:
             if qname in self.unknown:
                 continue  # the model said it cannot know: the catalog decides this table
             ours = self.model.get(qname)
+            if ours is not None:
+                ours = ours.resolved(self.reader.types)
             if self.strip:
                 ours = ours.without_roles(self.strip) if ours else None
                 theirs = theirs.without_roles(self.strip) if theirs else None
-            found = list(differences(ours, theirs))
-            reported = self.known.get(qname, frozenset())
-            for what in found:
-                if what not in reported:
-                    self.differences.append(Difference(span, qname, what))
+            unjudged = []
+
+            def verdict(mine: str, catalogs: str, q: QName = qname) -> str | None:
+                known = self.judge.known(q, mine, catalogs)
+                if known is UNJUDGED:
+                    unjudged.append(q)
+                    return None
+                return known
+
+            found = list(differences(ours, theirs, verdict))
+            if unjudged and ours is not None and theirs is not None:
+                self._pending.append((span, qname, ours, theirs, found))
+            self._report(span, qname, found)
             self.known[qname] = frozenset(found)
+
+    def _report(self, span: Span, qname: QName, found: list[str]) -> None:
+        reported = self.known.get(qname, frozenset())
+        for what in found:
+            if what not in reported:
+                self.differences.append(Difference(span, qname, what))
+
+    def _judge_pending(self) -> None:
+        """Judge the expressions the comparisons since the last call left open, and report what
+        differs at the statement after which it was compared."""
+        pending, self._pending = self._pending, []
+        for span, qname, ours, theirs, found in pending:
+            judged = differences(ours, theirs, lambda mine, catalogs, q=qname: self.judge.printed(q, mine, catalogs))
+            added = [what for what in judged if what not in found]
+            self._report(span, qname, added)
+            self.known[qname] = self.known.get(qname, frozenset()) | frozenset(added)
 
 
 def _as_migration_role(connection: Connection, role: str) -> None:

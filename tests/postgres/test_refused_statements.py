@@ -59,6 +59,8 @@ REFUSED = [
      'column "missing" does not exist'),
     ("policy on a missing table", "create policy nowhere_read on public.nowhere using (true);",
      'relation "public.nowhere" does not exist'),
+    ("the type of a column a policy reads", "alter table public.notes alter column team_id type int;",
+     "cannot alter type of a column used in a policy definition"),
 ]
 
 # Statements PostgreSQL accepts that the same checks must not refuse.
@@ -70,6 +72,7 @@ ACCEPTED = [
     ("system column in a policy", "create policy notes_sys on public.notes for delete to authenticated using (xmin <> '0');"),
     ("the table's whole row in a policy",
      "create policy notes_row on public.notes for update to authenticated using (notes is not null);"),
+    ("the type of a column no policy reads", "alter table public.notes alter column body type varchar(100);"),
     ("a sub-select's own columns", "create policy notes_team on public.notes for delete to authenticated "
      "using (exists (select 1 from public.teams t where t.id = team_id and name = 'x'));"),
 ]

@@ -116,24 +116,98 @@ def test_verify_rule_has_failing_and_passing_fixtures(rule):
     assert not expected_findings(directory / "pass.sql")
 
 
-def test_a_table_name_read_at_run_time_is_unknown_statically_and_exact_under_verify(pg, verifier, tmp_path):
-    # The DO block reads the table's name from a table while the migration runs: no static
-    # analysis knows which table gets the policy, so the model marks the tables unknown.
+# Each kind of difference VER001 finds beyond tables, flags, columns and NOT NULL, in its words.
+KINDS = {
+    "index-name.sql": [
+        "index notes_id_owner_idx is on (owner, id) in PostgreSQL, on (id, owner) in the model",
+        "index on (owner) is named notes_by_owner in PostgreSQL, notes_owner_idx in the model"],
+    "column-type.sql": [
+        "column body is text in PostgreSQL, character varying in the model",
+        "column score is bigint in PostgreSQL, integer in the model",
+        "column tags is character varying[] in PostgreSQL, text[] in the model"],
+    "policy-expression.sql": [
+        "policy notes_edit has WITH CHECK ((owner_id = ( SELECT auth.uid() AS uid))) in PostgreSQL, no WITH CHECK in the model",
+        "policy notes_read has USING ((owner_id = ( SELECT auth.uid() AS uid))) in PostgreSQL, "
+        "USING (user_id = (SELECT auth.uid())) in the model",
+        "policy notes_write has WITH CHECK (true) in PostgreSQL, WITH CHECK (owner_id = (SELECT auth.uid())) in the model"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_each_kind_of_difference_says_what_differs(pg, verifier, tmp_path, name):
+    verified = lint(as_migrations(tmp_path, VERIFY_FIXTURES / "VER001-model-differs-from-catalog" / name), verifier)
+    prefix = "after this statement PostgreSQL's catalog and rlslint's model differ on table public.notes: "
+    assert sorted(d.message.removeprefix(prefix) for d in verified.diagnostics if d.code == "VER001") == KINDS[name]
+
+
+def test_a_policy_expression_postgresql_refuses_on_its_table_is_a_difference(pg, verifier, tmp_path):
+    # A trigger's body drops the column the model's policy reads (and the policy with it, which
+    # the model keeps): the catalog has another policy of that name, on a column that exists.
+    (tmp_path / "m.sql").write_text(
+        "create table public.notes (id bigint primary key, owner_id uuid, user_id uuid);\n"
+        "alter table public.notes enable row level security;\n"
+        "create policy notes_read on public.notes for select to authenticated using (user_id = (select auth.uid()));\n"
+        "create table public.signups (id bigint primary key);\n"
+        "create function public.on_signup() returns trigger language plpgsql as $$\n"
+        "begin\n"
+        "  alter table public.notes drop column user_id cascade;\n"
+        "  create policy notes_read on public.notes for select to authenticated using (owner_id = (select auth.uid()));\n"
+        "  return new;\n"
+        "end $$;\n"
+        "create trigger on_signup after insert on public.signups for each row execute function public.on_signup();\n"
+        "insert into public.signups values (1);\n", encoding="utf-8")
+    verified = lint(as_migrations(tmp_path, tmp_path / "m.sql"), verifier)
+    prefix = "20240101000001_m.sql:12: after this statement PostgreSQL's catalog and rlslint's model differ on table public.notes: "
+    assert sorted(d.removeprefix(prefix) for d in _differences(verified)) == [
+        "column user_id exists in the model but not in PostgreSQL",
+        "policy notes_read has USING ((owner_id = ( SELECT auth.uid() AS uid))) in PostgreSQL, USING (user_id = "
+        "(SELECT auth.uid())) in the model: refused by PostgreSQL (column \"user_id\" does not exist)"]
+
+
+def _named_at_run_time(tmp_path: Path, columns: str, executes: list[str], after: str = "") -> Path:
+    """public.notes (an id, and ``columns``) with RLS, then a DO block that reads the table's name
+    from a table and runs each of ``executes`` (``format('<sql>', <policy name>`` with the
+    table's name added) on it; statically the tables are unknown. Lines 1 to 4, the block at 5."""
+    calls = "".join(f"  execute format('{sql}, target);\n" for sql in executes)
     (tmp_path / "m.sql").write_text(
         "create table public.settings (name text primary key);\n"
         "insert into public.settings values ('notes');\n"
-        "create table public.notes (id bigint primary key);\n"
+        f"create table public.notes (id bigint primary key{', ' + columns if columns else ''});\n"
         "alter table public.notes enable row level security;\n"
-        "do $$\n"
-        "declare target text;\n"
-        "begin\n"
-        "  select name into target from public.settings;\n"
-        "  execute format('create policy %I on public.%I for select to authenticated using (true)', "
-        "target || '_read', target);\n"
-        "end $$;\n"
-        "create policy notes_write on public.notes for insert to authenticated with check (true);\n", encoding="utf-8")
+        f"do $$\ndeclare target text;\nbegin\n  select name into target from public.settings;\n{calls}end $$;\n"
+        + after, encoding="utf-8")
     migrations = as_migrations(tmp_path, tmp_path / "m.sql")
     assert build_catalog(migrations).table(QName("public", "notes")).unanalysed, "marked unknown statically"
+    return migrations
+
+
+def test_a_policy_created_by_sql_read_at_run_time_is_judged_by_the_rules_that_read_expressions(pg, verifier, tmp_path):
+    # The policies' table name is read from a table while the migration runs: statically the
+    # table is unknown, and no rule can read the policies' expressions. Under --verify they
+    # come from PostgreSQL's catalog, parsed into the model's trees.
+    migrations = _named_at_run_time(tmp_path, "owner uuid not null", [
+        "create policy %I on public.%I for select to authenticated using (owner = auth.uid() "
+        "or (auth.jwt() -> ''user_metadata'' ->> ''admin'')::boolean)', target || '_read'",
+        "create policy %I on public.%I for insert to authenticated with check (true)', target || '_insert'"])
+    reading = {"IDX002", "PERF001", "SEC001", "RLS005"}
+
+    def found(result):
+        return sorted((result.position(d.span).line, d.code) for d in result.diagnostics
+                      if d.code in reading and d.object == "public.notes")
+
+    static, verified = lint(migrations, None), lint(migrations, verifier)
+    assert found(static) == []
+    # Each at the DO block, after which the catalog showed the policies.
+    assert found(verified) == [(5, "IDX002"), (5, "PERF001"), (5, "RLS005"), (5, "SEC001")]
+    assert _differences(verified) == []
+
+
+def test_a_table_name_read_at_run_time_is_unknown_statically_and_exact_under_verify(pg, verifier, tmp_path):
+    # The DO block reads the table's name from a table while the migration runs: no static
+    # analysis knows which table gets the policy, so the model marks the tables unknown.
+    migrations = _named_at_run_time(
+        tmp_path, "", ["create policy %I on public.%I for select to authenticated using (true)', target || '_read'"],
+        "create policy notes_write on public.notes for insert to authenticated with check (true);\n")
 
     def rls002(result):
         return [(result.position(d.span).line, d.commands, "could not analyse" in d.message)
