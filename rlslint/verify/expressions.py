@@ -22,6 +22,9 @@ _PROBE = "rlslint_verify_probe"
 _UNDEFINED = frozenset({"42703", "42883", "42P01", "42704", "42P10", "42804", "42725"})
 
 
+UNJUDGED = "unjudged"  # ``known``'s answer before PostgreSQL was asked
+
+
 class ExpressionJudge:
     """One per migration set's connection; verdicts are kept per (table, model text, catalog text)."""
 
@@ -31,13 +34,16 @@ class ExpressionJudge:
 
     def printed(self, table: QName, ours: str, theirs: str) -> str | None:
         """None when the model's expression ``ours`` is PostgreSQL's ``theirs``; else how
-        PostgreSQL prints the model's expression (or why it refuses it)."""
-        if ours == theirs:
-            return None
-        key = (table, ours, theirs)
-        if key not in self._verdicts:
-            self._verdicts[key] = self._judge(table, ours, theirs)
-        return self._verdicts[key]
+        PostgreSQL prints the model's expression (or why it refuses it). Asks PostgreSQL
+        (a query of its own) unless the pair was judged before."""
+        verdict = self.known(table, ours, theirs)
+        if verdict is UNJUDGED:
+            verdict = self._verdicts[(table, ours, theirs)] = self._judge(table, ours, theirs)
+        return verdict
+
+    def known(self, table: QName, ours: str, theirs: str) -> str | None:
+        """``printed``'s answer if it needs no query, else ``UNJUDGED``."""
+        return None if ours == theirs else self._verdicts.get((table, ours, theirs), UNJUDGED)
 
     def _judge(self, table: QName, ours: str, theirs: str) -> str | None:
         relation = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
