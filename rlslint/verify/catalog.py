@@ -58,7 +58,7 @@ create event trigger rlslint_verify_sql_drop on sql_drop execute function {OWN_S
 _FACTS_SQL = f"""
 select n.nspname, c.relname, json_build_array(
   c.relkind, c.relrowsecurity, c.relforcerowsecurity,
-  (select coalesce(json_agg(json_build_array(a.attname, a.attnotnull, format_type(a.atttypid, null)) order by a.attnum), '[]')
+  (select coalesce(json_agg(json_build_array(a.attname, a.attnotnull, format_type(a.atttypid, null), a.atttypid) order by a.attnum), '[]')
    from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped),
   (select coalesce(json_agg(json_build_array(p.polname,
       case p.polcmd when '*' then 'ALL' when 'r' then 'SELECT' when 'a' then 'INSERT'
@@ -101,14 +101,19 @@ select n.nspname, c.relname, json_build_array(
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 cross join (select oid from pg_roles where rolname = session_user) s
 where {_IN_SCOPE} and ($WHERE)
-union all
--- One more row: the model's type spellings ($TYPES, a text[]), resolved by the server as it is now.
-select null, null, coalesce((select json_object_agg(t, format_type(to_regtype(t), null)) from unnest($TYPES) t), '{{}}')
 """
 
+# One more row after the facts: the model's type spellings ($TYPES, a text[]) resolved as the
+# session resolves them now (its search_path, not the catalog function's), by oid and name.
+_TYPES_SQL = """select null::name, null::name, coalesce((select json_object_agg(t, json_build_array(to_regtype(t)::oid,
+  format_type(to_regtype(t), null))) from unnest($TYPES) t), '{}')"""
+
+# The catalog function prints expressions and types with this search_path; so must everything
+# compared with what it prints (``everything``, ``rlslint.verify.expressions``).
+PRINTING_PATH = "pg_catalog"
+
 # $1, $2: schemas and names of the tables the model changed; $3: the id of the file's
-# transaction, whose own writes (and its subtransactions') are no older than it; $4: the
-# model's type spellings. Each
+# transaction, whose own writes (and its subtransactions') are no older than it. Each
 # branch finds its tables through an index, and the tables are read through pg_class's
 # index on their oids (``= any`` of one array), so the cost follows what the statement touched.
 _CHANGED_SQL = f"""
@@ -122,7 +127,7 @@ targets as (
                      join pg_class c on c.relnamespace = n.oid and c.relname = x.table_name
   union select oid from pg_class where (select found from granted) and age(xmin) <= age($3)
   union select attrelid from pg_attribute where (select found from granted) and age(xmin) <= age($3))
-""" + _FACTS_SQL.replace("$WHERE", "c.oid = any ((select array_agg(oid) from targets)::oid[])").replace("$TYPES", "$4")
+""" + _FACTS_SQL.replace("$WHERE", "c.oid = any ((select array_agg(oid) from targets)::oid[])")
 
 # The catalog query as a function of rlslint's schema, made once per run in the database
 # every set's database is copied from. Planning the query costs four times running it, so
@@ -132,9 +137,9 @@ targets as (
 # (enable_seqscan, for this function only). SECURITY DEFINER, and the schema open to every
 # role: a migration may SET ROLE, and the read after its statements must still run.
 CHANGED_FUNCTION_SQL = f"""
-create function {OWN_SCHEMA}.changed(text[], text[], xid, text[]) returns table (nspname name, relname name, facts json)
+create function {OWN_SCHEMA}.changed(text[], text[], xid) returns table (nspname name, relname name, facts json)
   language plpgsql volatile security definer
-  set search_path = pg_catalog set plan_cache_mode = force_generic_plan set enable_seqscan = off as $fn$
+  set search_path = {PRINTING_PATH} set plan_cache_mode = force_generic_plan set enable_seqscan = off as $fn$
 #variable_conflict use_column
 begin
   return query {_CHANGED_SQL.strip()};
@@ -171,11 +176,15 @@ class CatalogReader:
         its rows go to ``facts``."""
         names = list(names)
         return (f"select * from {OWN_SCHEMA}.changed({_array([q.schema for q in names])}, "
-                f"{_array([q.name for q in names])}, {literal(transaction)}, {_array(sorted(spellings))})")
+                f"{_array([q.name for q in names])}, {literal(transaction)}) union all "
+                + _TYPES_SQL.replace("$TYPES", _array(sorted(spellings))))
 
     def everything(self, spellings: Iterable[str]) -> dict[QName, TableFacts]:
         self.connection.query(f"delete from {OWN_SCHEMA}.changes")
-        return self._read(_FACTS_SQL.replace("$WHERE", "true").replace("$TYPES", _array(sorted(spellings))))
+        types = self.connection.query(_TYPES_SQL.replace("$TYPES", _array(sorted(spellings)))).rows
+        facts = self.connection.query(f"begin; set local search_path = {PRINTING_PATH}; "
+                                      f"{_FACTS_SQL.replace('$WHERE', 'true')}; commit").rows
+        return self.facts([*facts, *types])
 
     def _read(self, sql: str) -> dict[QName, TableFacts]:
         return self.facts(self.connection.query(sql).rows)

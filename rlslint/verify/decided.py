@@ -43,15 +43,16 @@ def decided_table(table: Table, row: list, history: list[tuple[Span, TableFacts 
         decided_policies.append(Policy(name, theirs.command, theirs.permissive, theirs.roles,
                                        _expr(theirs.using, "qual", at, table.qname, lookup),
                                        _expr(theirs.with_check, "with_check", at, table.qname, lookup), at, at))
-    by_name = [(name, not_null) for name, not_null, _ in ours.columns]
+    by_name = [(name, not_null) for name, not_null, *_ in ours.columns]
     return evolve(
         table,
         rls=rls,
         force_rls=force_rls,
         rls_changed=_last_change(history, lambda seen: seen.rls) if rls != table.rls else table.rls_changed,
-        columns=table.columns if by_name == [(name, not_null) for name, not_null, _ in facts.columns] else tuple(
-            table.column(name) or Column(name, "", not_null, first(lambda seen, n=name: n in {c[0] for c in seen.columns}), "")
-            for name, not_null, _ in columns),
+        columns=table.columns if by_name == [(name, not_null) for name, not_null, *_ in facts.columns] else tuple(
+            table.column(name) or Column(name, "", not_null, first(lambda seen, n=name: n in {c[0] for c in seen.columns}),
+                                         "")
+            for name, not_null, *_ in columns),
         policies=tuple(decided_policies),
         indexes=table.indexes if ours.indexes == facts.indexes else tuple(
             Index(name, tuple(cols), unique, partial, primary, primary or unique, table.changed)

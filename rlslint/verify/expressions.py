@@ -14,7 +14,7 @@ create a policy there) is not judged.
 from __future__ import annotations
 
 from rlslint.sql.names import QName, quote_ident
-from rlslint.verify.catalog import literal
+from rlslint.verify.catalog import PRINTING_PATH, literal
 from rlslint.verify.wire import Connection, ServerError
 
 _PROBE = "rlslint_verify_probe"
@@ -47,8 +47,9 @@ class ExpressionJudge:
 
     def _judge(self, table: QName, ours: str, theirs: str) -> str | None:
         relation = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+        # Created as the statements were (the session's search_path), printed as the catalog's is.
         probe = (f"reset role; create policy {_PROBE} on {relation} using ({ours}); "
-                 f"select pg_get_expr(polqual, polrelid) from pg_policy "
+                 f"set local search_path = {PRINTING_PATH}; select pg_get_expr(polqual, polrelid) from pg_policy "
                  f"where polrelid = {literal(relation)}::regclass and polname = {literal(_PROBE)}")
         query = self.connection.query
         inside = self.connection.status == "T"

@@ -66,9 +66,10 @@ class TableFacts:
     kind: str  # "r" plain, "p" partitioned
     rls: bool
     force_rls: bool
-    # (name, NOT NULL, type), in column order. The type: the model's spelling until resolved
-    # (``resolved``), the catalog's format_type(atttypid, NULL); "" when not known.
-    columns: tuple[tuple[str, bool, str], ...]
+    # (name, NOT NULL, type, type's oid), in column order. The type: the model's spelling
+    # until ``resolved``, the catalog's format_type(atttypid, NULL); "" when not known. The
+    # oids are compared (the names depend on the search_path they are printed with).
+    columns: tuple[tuple[str, bool, str, str], ...]
     policies: tuple[tuple[str, PolicyFacts], ...]  # by name
     indexes: tuple[IndexFacts, ...]  # sorted
     foreign_keys: tuple[ForeignKeyFacts, ...]  # sorted
@@ -86,10 +87,12 @@ class TableFacts:
         """The model's type spellings, for PostgreSQL to resolve."""
         return {c[2] for c in self.columns if c[2]}
 
-    def resolved(self, types: Mapping[str, str | None]) -> "TableFacts":
-        """The model's facts with each column's spelling replaced by PostgreSQL's name for
-        the type (``types``: spelling to name; a spelling it could not resolve is not known)."""
-        return dataclasses.replace(self, columns=tuple((n, nn, types.get(t) or "") for n, nn, t in self.columns))
+    def resolved(self, types: Mapping[str, list]) -> "TableFacts":
+        """The model's facts with each column's spelling replaced by PostgreSQL's type
+        (``types``: spelling to [oid, name]; one it could not resolve is not known)."""
+        found = lambda spelling: types.get(spelling) or [None, None]  # noqa: E731
+        return dataclasses.replace(self, columns=tuple(
+            (n, nn, found(t)[1] or "", str(found(t)[0] or "")) for n, nn, t, _ in self.columns))
 
 
 def _sorted(items) -> tuple:
@@ -107,7 +110,7 @@ def model_facts(table: Table) -> TableFacts:
         kind=table.kind,
         rls=table.rls,
         force_rls=table.force_rls,
-        columns=tuple((c.name, c.not_null, c.declared) for c in table.columns),
+        columns=tuple((c.name, c.not_null, c.declared, "") for c in table.columns),
         policies=tuple(sorted((p.name, PolicyFacts(p.command, p.permissive, tuple(sorted(p.roles)), _sql(p.using),
                                                    _sql(p.with_check)))
                               for p in table.policies)),
@@ -126,7 +129,7 @@ def catalog_facts(kind: str, rls: bool, force_rls: bool, columns, policies, inde
         kind=kind,
         rls=rls,
         force_rls=force_rls,
-        columns=tuple((name, not_null, type_name) for name, not_null, type_name in columns),
+        columns=tuple((name, not_null, type_name, str(oid)) for name, not_null, type_name, oid in columns),
         policies=tuple(sorted((name, PolicyFacts(command, permissive, tuple(sorted(roles)), using, with_check))
                               for name, command, permissive, roles, using, with_check in policies)),
         indexes=_sorted(IndexFacts(name, tuple(cols), unique, partial, primary)
@@ -172,7 +175,7 @@ def differences(model: TableFacts | None, catalog: TableFacts | None,
                      lambda p: f"{p[2]} ({p[0]}) to {p[1]}")
 
 
-def _columns(model: tuple[tuple[str, bool, str], ...], catalog: tuple[tuple[str, bool, str], ...]) -> Iterator[str]:
+def _columns(model: tuple[tuple[str, bool, str, str], ...], catalog: tuple[tuple[str, bool, str, str], ...]) -> Iterator[str]:
     in_model = {name: rest for name, *rest in model}
     in_catalog = {name: rest for name, *rest in catalog}
     for name in in_catalog.keys() - in_model.keys():
@@ -180,10 +183,10 @@ def _columns(model: tuple[tuple[str, bool, str], ...], catalog: tuple[tuple[str,
     for name in in_model.keys() - in_catalog.keys():
         yield f"column {name} exists in the model but not in PostgreSQL"
     for name in in_model.keys() & in_catalog.keys():
-        (ours_not_null, ours_type), (theirs_not_null, theirs_type) = in_model[name], in_catalog[name]
+        (ours_not_null, ours_type, ours_oid), (theirs_not_null, theirs_type, theirs_oid) = in_model[name], in_catalog[name]
         if ours_not_null != theirs_not_null:
             yield f"column {name} is {'NOT NULL' if theirs_not_null else 'nullable'} in PostgreSQL, not in the model"
-        if ours_type and theirs_type and ours_type != theirs_type:
+        if ours_oid and theirs_oid and ours_oid != theirs_oid:
             yield f"column {name} is {theirs_type} in PostgreSQL, {ours_type} in the model"
     shared = [n for n, *_ in model if n in in_catalog]
     if shared != [n for n, *_ in catalog if n in in_model]:
@@ -206,6 +209,18 @@ def _policies(model: dict, catalog: dict, expressions: ExpressionCheck | None) -
         if expressions is not None:
             yield from _expression(name, "USING", ours.using, theirs.using, expressions)
             yield from _expression(name, "WITH CHECK", ours.with_check, theirs.with_check, expressions)
+
+
+def differing_expressions(model: TableFacts, catalog: TableFacts, expressions: ExpressionCheck) -> dict[str, list[str]]:
+    """The policies whose USING or WITH CHECK differ, with what ``differences`` says of them."""
+    ours, theirs = dict(model.policies), dict(catalog.policies)
+    found: dict[str, list[str]] = {}
+    for name in ours.keys() & theirs.keys():
+        said = [*_expression(name, "USING", ours[name].using, theirs[name].using, expressions),
+                *_expression(name, "WITH CHECK", ours[name].with_check, theirs[name].with_check, expressions)]
+        if said:
+            found[name] = said
+    return found
 
 
 def _expression(policy: str, clause: str, ours: str | None, theirs: str | None, check: ExpressionCheck) -> Iterator[str]:

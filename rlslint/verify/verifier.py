@@ -30,7 +30,7 @@ from rlslint.verify import VerifyError
 from rlslint.verify.catalog import SETUP_SQL, TRANSACTION_ID_SQL, CatalogReader, literal
 from rlslint.verify.decided import decided_table
 from rlslint.verify.expressions import UNJUDGED, ExpressionJudge
-from rlslint.verify.facts import TableFacts, differences
+from rlslint.verify.facts import TableFacts, differences, differing_expressions
 from rlslint.verify.server import Endpoint
 from rlslint.verify.trace import FileTrace, Step
 from rlslint.verify.wire import Connection, ProtocolError, ServerError
@@ -269,10 +269,28 @@ class _Run:
         if self.connection.status != "T":
             return 0
         run = 0
+        texts: dict[QName, frozenset] = {}
         while (at + run < len(steps) and run < _PIPELINE_DEPTH and not steps[at + run].standalone
                and steps[at + run].kind not in ("TransactionStmt", "CopyStmt")):
             run += 1
+            if self._writes_expressions(steps[at + run - 1], texts):
+                break  # its policy expressions are judged against the tables as it leaves them
         return run
+
+    def _writes_expressions(self, step: Step, texts: dict[QName, frozenset]) -> bool:
+        """Whether the model's policy expressions change in ``step`` (``texts``: the model's, as
+        the steps before it in the batch leave them)."""
+        changed = False
+        for qname, facts in step.changed.items():
+            if facts is None:
+                continue
+            before = texts.get(qname)
+            if before is None:
+                known = self.model.get(qname)
+                before = frozenset((n, p.using, p.with_check) for n, p in known.policies) if known else frozenset()
+            texts[qname] = frozenset((n, p.using, p.with_check) for n, p in facts.policies)
+            changed = changed or bool(texts[qname] - before)
+        return changed
 
     def _apply_pipelined(self, file: FileTrace, steps: tuple[Step, ...], since: str) -> int:
         """Send ``steps`` at once, then take their outcomes in order; how many were applied
@@ -421,14 +439,35 @@ class _Run:
 
     def _judge_pending(self) -> None:
         """Judge the expressions the comparisons since the last call left open, and report what
-        differs at the statement after which it was compared."""
+        differs at the statement after which it was compared.
+
+        After a batch of statements sent ahead, PostgreSQL judges each against the tables as
+        the batch left them, where a later statement may have renamed what the expression
+        reads: a difference is reported only for a policy whose expressions still differ
+        now (a difference that a later statement of the batch undid goes unreported).
+        """
         pending, self._pending = self._pending, []
+        printed = lambda q: lambda mine, catalogs: self.judge.printed(q, mine, catalogs)  # noqa: E731
         for span, qname, ours, theirs, found in pending:
-            judged = differences(ours, theirs, lambda mine, catalogs, q=qname: self.judge.printed(q, mine, catalogs))
-            added = [what for what in judged if what not in found]
+            then = differing_expressions(ours, theirs, printed(qname))
+            if not then:
+                continue
+            now = self._latest(qname)
+            still = differing_expressions(*now, printed(qname)) if now is not None else {}
+            added = [what for name in then.keys() & still.keys() for what in then[name] if what not in found]
             self._report(span, qname, added)
             self.known[qname] = self.known.get(qname, frozenset()) | frozenset(added)
 
+    def _latest(self, qname: QName) -> tuple[TableFacts, TableFacts] | None:
+        """The model's and the catalog's facts of the table as last compared."""
+        ours, seen = self.model.get(qname), self.history.get(qname)
+        theirs = seen[-1][1] if seen else None
+        if ours is None or theirs is None:
+            return None
+        ours = ours.resolved(self.reader.types)
+        if self.strip:
+            ours, theirs = ours.without_roles(self.strip), theirs.without_roles(self.strip)
+        return ours, theirs
 
 def _as_migration_role(connection: Connection, role: str) -> None:
     """Run the migrations as the role the model runs them as (``postgres``) when the URL names
