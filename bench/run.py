@@ -172,6 +172,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="pairs per figure (default 5)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json", help="where to write the figures")
     parser.add_argument("--quick", action="store_true", help="skip the 5,000-file corpus")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="run only the figures whose name contains TEXT (repeatable), e.g. --only 'cold, 500'")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rlslint-bench-"))
     peers = install_peers()
@@ -184,6 +186,8 @@ def main() -> None:
     runs = args.runs
 
     def run(name, a, b=None, at=None, count=runs):
+        if args.only and not any(text in name for text in args.only):
+            return None
         figure = compare(name, a, b, count, at or work)
         figure.target = judge(figure)
         figures.append(figure)
@@ -236,10 +240,12 @@ def main() -> None:
     run("one-file lint / python -c pass", ("rlslint one file", [*RLSLINT, "check", "--no-cache", str(one)], env),
         python_pass, one.parent.parent)
     run("--version / python -c pass", ("rlslint --version", [*RLSLINT, "--version"], env), python_pass)
-    if not args.quick:
+    scaled = None
+    if not args.quick and (not args.only or any(text in "cold, 5,000 files / 500 files" for text in args.only)):
         big = generate(work, 5000)
         big_cold = ("rlslint cold 5,000", [*cold[1][:-1], str(big / "supabase" / "migrations")], env)
         scaled = run("cold, 5,000 files / 500 files", big_cold, cold, big, count=max(1, runs // 2))
+    if scaled is not None:
         memory = Figure("peak memory, 5,000 files cold", scaled.a, None, scaled.a_cpu, scaled.a_wall, scaled.a_peak_mib)
         memory.target = judge(memory)
         figures.append(memory)
