@@ -87,12 +87,28 @@ class TableRegistry(dict):
         if table.partition_of is not None:
             self.children[table.partition_of][table.qname] += sign
 
+    def _account_names(self, table: Table, indexes: tuple[Index, ...], foreign_keys: tuple) -> None:
+        if not indexes and not foreign_keys:
+            return
+        schema = table.qname.schema
+        relations, constraints = self.relations[schema], self.constraints[schema]
+        for index in indexes:
+            relations[index.name] += 1
+            if index.constraint:
+                constraints[index.name] += 1
+        for fk in foreign_keys:
+            constraints[fk.name] += 1
+        for index in table.indexes:  # as a recount would: each index's owner is this table again
+            self.index_owner[(schema, index.name)] = table.qname
+
     def __setitem__(self, qname: QName, table: Table) -> None:
         old = self.get(qname)
-        unchanged_names = old is not None and (
-            old.indexes is table.indexes and old.foreign_keys is table.foreign_keys
-            and old.partition_of == table.partition_of and old.qname == table.qname
-        )
+        # A write that only appends indexes or foreign keys (most do) counts only the new
+        # names, which leaves the counts a recount would; any other change is recounted.
+        appended = _appended_names(old, table)
+        unchanged_names = appended is not None
+        if unchanged_names:
+            self._account_names(table, *appended)
         if old is not None and not unchanged_names:
             self._account(old, -1)
         super().__setitem__(qname, table)
@@ -136,6 +152,24 @@ class TableRegistry(dict):
         for parent, counts in self.children.items():
             other.children[parent] = Counter(counts)
         return other
+
+
+def _appended_names(old: Table | None, new: Table) -> tuple[tuple, tuple] | None:
+    """The indexes and foreign keys ``new`` adds to ``old`` (the same table, the same objects
+    extended); None if its names may have changed otherwise."""
+    if old is None or old.qname != new.qname or old.partition_of != new.partition_of:
+        return None
+    indexes, foreign_keys = _appended(old.indexes, new.indexes), _appended(old.foreign_keys, new.foreign_keys)
+    return None if indexes is None or foreign_keys is None else (indexes, foreign_keys)
+
+
+def _appended(old: tuple, new: tuple) -> tuple | None:
+    """What ``new`` adds after the very objects of ``old``; None if it is not ``old`` extended."""
+    if new is old:
+        return ()
+    if len(new) < len(old) or any(a is not b for a, b in zip(old, new)):
+        return None
+    return new[len(old):]
 
 
 def _restore_registry(items: dict, attributes: dict) -> TableRegistry:
@@ -323,7 +357,8 @@ class ReplayState:
         return chain
 
     def partitions_of(self, qname: QName) -> list[QName]:
-        return [child for child, count in self.tables.children.get(qname, {}).items() if count > 0]
+        children = self.tables.children.get(qname)
+        return [child for child, count in children.items() if count > 0] if children else []
 
 
 def clause(stmt: Statement, location: int | None) -> Span:

@@ -92,3 +92,66 @@ def test_a_copy_taken_anywhere_is_unaffected_by_what_follows(texts):
             replay.replay_file(parse_file(f"{split + i}.sql", text), copy)
         assert _everything(original) == before
         assert _everything(copy) == _everything(_state(texts))
+
+
+# --- the registry's name counts, kept by counting only what a write adds -------------------
+
+PARTITIONS = """
+create table public.events (id bigint, at date, owner_id uuid references auth.users, primary key (id, at))
+  partition by range (at);
+create table public.events_2024 partition of public.events for values from ('2024-01-01') to ('2025-01-01');
+create table public.spare (id bigint, at date, owner_id uuid, primary key (id, at));
+alter table public.events attach partition public.spare for values from ('2025-01-01') to ('2026-01-01');
+alter table public.events add column team_id bigint unique, add constraint events_owner unique (owner_id, at);
+create index on public.events (team_id);
+alter table public.events detach partition public.spare;
+alter table public.events drop constraint events_owner;
+alter table public.events rename to happenings;
+drop index public.events_team_id_idx;
+"""
+
+
+def _recounted(state: ReplayState) -> tuple[dict, dict, dict]:
+    """The counts as accounting every table afresh gives them."""
+    relations: dict[tuple[str, str], int] = {}
+    constraints: dict[tuple[str, str], int] = {}
+    children: dict[tuple, int] = {}
+    for table in state.tables.values():
+        schema = table.qname.schema
+        for name in (table.qname.name, *(i.name for i in table.indexes)):
+            relations[(schema, name)] = relations.get((schema, name), 0) + 1
+        for name in (*(i.name for i in table.indexes if i.constraint), *(fk.name for fk in table.foreign_keys)):
+            constraints[(schema, name)] = constraints.get((schema, name), 0) + 1
+        if table.partition_of is not None:
+            children[(table.partition_of, table.qname)] = 1
+    return relations, constraints, children
+
+
+def _counted(state: ReplayState) -> tuple[dict, dict, dict]:
+    registry = state.tables
+    nonzero = lambda counters: {(outer, name): n for outer, counts in counters.items()  # noqa: E731
+                                for name, n in counts.items() if n}
+    return nonzero(registry.relations), nonzero(registry.constraints), nonzero(registry.children)
+
+
+def _counts_hold_after_every_statement(texts: list[str]) -> None:
+    state = ReplayState(strict=False)
+    for i, text in enumerate(texts):
+        parsed = parse_file(f"{i}.sql", text)
+        state.new_session()
+        for statement in parsed.statements:
+            replay.apply(statement, state)
+            assert _counted(state) == _recounted(state), statement.text
+            for table in state.tables.values():  # every index is found where it is
+                for index in table.indexes:
+                    assert state.find_index(table.qname.schema, index.name) is not None
+
+
+def test_name_counts_follow_partitions_keys_and_renames():
+    _counts_hold_after_every_statement([HISTORY, CHANGES, PARTITIONS])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=migration_histories())
+def test_name_counts_equal_a_recount_after_every_statement(texts):
+    _counts_hold_after_every_statement(texts)
