@@ -96,10 +96,12 @@ def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> list[ColumnU
     index on it would not serve the sub-select.
     """
     has_column = lambda qname, column: _has_column(catalog, qname, column)  # noqa: E731
-    bound: dict[int, scopes.Ref] = {}
-    scopes.walk(expr.tree, table.qname, has_column, lambda ref: bound.__setitem__(id(ref.node), ref))
+    nodes, bound = scopes.bound_walk(expr.tree, table.qname, has_column)
     found: list[ColumnUse] = []
-    for kind, node, path in walk(expr.tree):
+    column_refs = [(bound[id(body)], path) for kind, body, path in nodes if kind == "ColumnRef" and id(body) in bound]
+    for kind, node, path in nodes:
+        if kind != "A_Expr":
+            continue  # the only comparisons
         for operand, others in _comparisons(kind, node):
             target = _indexable(operand)
             if target is None:
@@ -108,7 +110,7 @@ def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> list[ColumnU
             ref = bound.get(id(column_ref))
             if ref is None or ref.table is None or ref.outer or not has_column(ref.table, ref.names[-1]):
                 continue
-            if any(other.via is ref.via for other in _refs(others, bound)):
+            if any(other.via is ref.via for other in _refs_within(others, column_refs)):
                 continue  # `a = b` on one row: no index lookup answers it
             if wrapped is not None and "TypeCast" in wrapped and _no_cast(wrapped, catalog, ref):
                 wrapped = None
@@ -214,10 +216,26 @@ def _indexable(operand: Any) -> tuple[Node, Node | None] | None:
     return None
 
 
-def _refs(trees: list[Any], bound: dict[int, scopes.Ref]) -> Iterator[scopes.Ref]:
-    for node in dicts(trees):
-        if "ColumnRef" in node and id(node["ColumnRef"]) in bound:
-            yield bound[id(node["ColumnRef"])]
+def _refs_within(trees: list[Any], column_refs: list[tuple[scopes.Ref, Path]]) -> Iterator[scopes.Ref]:
+    """The bound references inside ``trees`` (operands: nodes, or lists of them), found by
+    their paths rather than by walking the operands again."""
+    roots = {id(body) for body in _nodes_of(trees)}
+    for ref, path in column_refs:
+        if id(ref.node) in roots or any(id(body) in roots for _, body in path):
+            yield ref
+
+
+def _nodes_of(trees: list[Any]) -> Iterator[Node]:
+    """The bodies of the typed nodes an operand list holds: the operands, and the items of an
+    ``IN (…)`` list."""
+    for tree in trees:
+        for item in tree if isinstance(tree, list) else (tree,):
+            if isinstance(item, list):
+                yield from _nodes_of(item)
+            elif isinstance(item, dict) and len(item) == 1:
+                kind, body = next(iter(item.items()))
+                if kind[:1].isupper() and isinstance(body, dict):
+                    yield body
 
 
 def _conditions(comparison: Node, path: Path) -> tuple[Node, ...]:

@@ -23,8 +23,7 @@ def is_superuser(access: Access, role: str) -> bool:
 def holds(access: Access, role: str, acl: Acl, privilege: str) -> bool:
     if is_superuser(access, role):
         return True
-    roles = privileges_of(access, role)
-    return any(grantee in roles and held == privilege for grantee, held in acl)
+    return privilege in access.held(role, acl)
 
 
 def has_table_privilege(access: Access, role: str, table: Table, privilege: str) -> bool:

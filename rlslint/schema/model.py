@@ -235,6 +235,21 @@ class Access:
     def _privileges_of(self) -> dict[str, frozenset[str]]:
         return {}  # filled as rules ask: one model, many questions about the same few roles
 
+    def held(self, role: str, acl: Acl) -> frozenset[str]:
+        """The privileges of ``acl`` that ``role`` uses without SET ROLE (granted to a role in
+        ``privileges_of``). The rules ask it for every table, command and API role, and most
+        tables' ACLs are equal: each (role, ACL) is worked out once."""
+        key = (role, acl)
+        found = self._held.get(key)
+        if found is None:
+            roles = self.privileges_of(role)
+            found = self._held[key] = frozenset(privilege for grantee, privilege in acl if grantee in roles)
+        return found
+
+    @cached_property
+    def _held(self) -> dict[tuple[str, Acl], frozenset[str]]:
+        return {}
+
 
 @dataclass(frozen=True)
 class Catalog:

@@ -145,6 +145,92 @@ class _Walker:
         return Ref(ref, names, None, None)
 
 
+# --- one walk for the rules: every node with its path, every reference bound -------------
+#
+# The rules read a policy tree twice over: which nodes it holds, where (``sql.tree.walk``'s
+# paths), and what each column reference means (the binding above). ``bound_walk`` answers
+# both in one pass. Where the walker above visits a part of the tree, and with which scopes,
+# is decided here by the position of each node, with the same rules: a sub-select's own
+# clauses see its FROM items, its FROM items' expressions and CTE bodies only the enclosing
+# scopes, JOIN conditions the whole FROM clause of their select, and what the walker above
+# never visits (a RangeVar, the fields of a reference) binds nothing.
+
+_UNBOUND, _EXPRESSION, _SELECT, _FROM, _WITH, _CTE = range(6)
+# Typed-node paths as sql.tree.walk gives them: (node type, node) from the root down.
+Path = tuple[tuple[str, Node], ...]
+
+
+def bound_walk(tree: Any, owner: QName, has_column: HasColumn) -> tuple[list[tuple[str, Node, Path]], dict[int, Ref]]:
+    """Every typed node of a policy tree as ``sql.tree.walk`` yields them (same order, same
+    paths), and every column reference ``walk`` visits, bound as it binds it, by the id of
+    its ColumnRef body."""
+    binder = _Walker(has_column, None, None)
+    nodes: list[tuple[str, Node, Path]] = []
+    bound: dict[int, Ref] = {}
+    # Each item with the path above it and how the scope walker sees it: (mode, the scopes
+    # it sees, the scopes inside its select), one tuple shared by siblings.
+    stack: list[tuple[Any, Path, tuple]] = [(tree, (), (_EXPRESSION, [{owner.name: Item(owner, False)}], []))]
+    while stack:
+        item, above, sees = stack.pop()
+        if isinstance(item, list):
+            stack.extend([(child, above, sees) for child in reversed(item) if isinstance(child, (dict, list))])
+            continue
+        kind = None
+        if len(item) == 1:
+            name, body = next(iter(item.items()))
+            if name[:1].isupper() and isinstance(body, dict):
+                kind = name
+                nodes.append((kind, body, above))
+                above = above + ((kind, body),)
+                item = body
+        mode, outer, inner = sees
+        if mode == _EXPRESSION and kind != "SelectStmt" and kind != "ColumnRef" or mode == _UNBOUND:
+            stack.extend([(value, above, sees) for value in reversed(item.values()) if isinstance(value, (dict, list))])
+            continue
+        if mode == _EXPRESSION and kind == "ColumnRef":
+            bound[id(item)] = binder.bind(item, outer)
+            below = {key: (_UNBOUND, outer, inner) for key in item}
+        elif mode == _SELECT or mode == _EXPRESSION:  # a SelectStmt, or a UNION arm's bare body
+            here = outer + [_from_scope(item)]
+            own, clauses = (_SELECT, outer, here), (_EXPRESSION, here, here)
+            below = {key: {"fromClause": (_FROM, outer, here), "withClause": (_WITH, outer, here), "larg": own,
+                           "rarg": own}.get(key, clauses) for key in item}
+        elif mode == _FROM and kind == "JoinExpr":
+            below = {key: {"larg": sees, "rarg": sees, "quals": (_EXPRESSION, inner, inner)}.get(key, (_UNBOUND, outer, inner))
+                     for key in item}
+        elif mode == _FROM and kind is not None and kind != "RangeVar":  # RangeSubselect, RangeFunction, …
+            below = {key: (_UNBOUND if key == "alias" else _EXPRESSION, outer, inner) for key in item}
+        elif mode == _WITH:
+            below = {key: (_CTE if key == "ctes" else _UNBOUND, outer, inner) for key in item}
+        elif mode == _CTE and kind == "CommonTableExpr":
+            below = {key: (_EXPRESSION if key == "ctequery" else _UNBOUND, outer, inner) for key in item}
+        else:
+            below = {key: (_UNBOUND, outer, inner) for key in item}
+        stack.extend([(value, above, below[key]) for key, value in reversed(item.items()) if isinstance(value, (dict, list))])
+    return nodes, bound
+
+
+def _from_scope(select: Node) -> dict[str, Item]:
+    """The scope a select's FROM clause opens, as ``_Walker.from_item`` builds it."""
+    scope: dict[str, Item] = {}
+    pending = list(reversed(select.get("fromClause", ())))
+    while pending:
+        item = pending.pop()
+        if "RangeVar" in item:
+            rv = item["RangeVar"]
+            alias = (rv.get("alias") or {}).get("aliasname")
+            schema, name = rv.get("schemaname"), rv["relname"]
+            scope[alias or name] = Item(QName(schema, name) if schema else None, alias is not None)
+        elif "JoinExpr" in item:
+            join = item["JoinExpr"]
+            pending.extend((join.get("rarg", {}), join.get("larg", {})))
+        else:
+            alias = (next(iter(item.values()), {}).get("alias") or {}).get("aliasname")
+            if alias:
+                scope[alias] = Item(None, True)
+    return scope
+
+
 # --- the rewrites the replay needs ------------------------------------------------------
 #
 # Each returns a new tree and leaves its argument alone: trees are shared by the statement
