@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from rlslint.sql.names import QName
-from rlslint.sql.tree import Node
+from rlslint.sql.tree import Node, Path
 
 HasColumn = Callable[[QName, str], bool]
 
@@ -156,58 +156,79 @@ class _Walker:
 # never visits (a RangeVar, the fields of a reference) binds nothing.
 
 _UNBOUND, _EXPRESSION, _SELECT, _FROM, _WITH, _CTE = range(6)
-# Typed-node paths as sql.tree.walk gives them: (node type, node) from the root down.
-Path = tuple[tuple[str, Node], ...]
 
 
 def bound_walk(tree: Any, owner: QName, has_column: HasColumn) -> tuple[list[tuple[str, Node, Path]], dict[int, Ref]]:
     """Every typed node of a policy tree as ``sql.tree.walk`` yields them (same order, same
     paths), and every column reference ``walk`` visits, bound as it binds it, by the id of
-    its ColumnRef body."""
-    binder = _Walker(has_column, None, None)
-    nodes: list[tuple[str, Node, Path]] = []
-    bound: dict[int, Ref] = {}
-    # Each item with the path above it and how the scope walker sees it: (mode, the scopes
-    # it sees, the scopes inside its select), one tuple shared by siblings.
-    stack: list[tuple[Any, Path, tuple]] = [(tree, (), (_EXPRESSION, [{owner.name: Item(owner, False)}], []))]
-    while stack:
-        item, above, sees = stack.pop()
+    its ColumnRef body. Recursive, as the scope walker is: the rules run on a thread with a
+    deep stack, and a call per node costs less than an explicit stack here."""
+    walker = _BoundWalker(has_column)
+    walker.visit(tree, (), _EXPRESSION, [{owner.name: Item(owner, False)}], [])
+    return walker.nodes, walker.bound
+
+
+class _BoundWalker:
+    def __init__(self, has_column: HasColumn) -> None:
+        self.binder = _Walker(has_column, None, None)
+        self.nodes: list[tuple[str, Node, Path]] = []
+        self.bound: dict[int, Ref] = {}
+
+    def visit(self, item: Any, above: Path, mode: int, outer: list, inner: list) -> None:
+        """``item``, below the typed nodes ``above``, as the scope walker sees it (``mode``):
+        with the scopes ``outer`` around it and ``inner`` inside its select."""
+        visit = self.visit
         if isinstance(item, list):
-            stack.extend([(child, above, sees) for child in reversed(item) if isinstance(child, (dict, list))])
-            continue
+            for child in item:
+                if isinstance(child, (dict, list)):
+                    visit(child, above, mode, outer, inner)
+            return
         kind = None
         if len(item) == 1:
             name, body = next(iter(item.items()))
             if name[:1].isupper() and isinstance(body, dict):
                 kind = name
-                nodes.append((kind, body, above))
+                self.nodes.append((kind, body, above))
                 above = above + ((kind, body),)
                 item = body
-        mode, outer, inner = sees
-        if mode == _EXPRESSION and kind != "SelectStmt" and kind != "ColumnRef" or mode == _UNBOUND:
-            stack.extend([(value, above, sees) for value in reversed(item.values()) if isinstance(value, (dict, list))])
-            continue
-        if mode == _EXPRESSION and kind == "ColumnRef":
-            bound[id(item)] = binder.bind(item, outer)
-            below = {key: (_UNBOUND, outer, inner) for key in item}
+        if mode == _UNBOUND or mode == _EXPRESSION and kind != "SelectStmt" and kind != "ColumnRef":
+            for value in item.values():
+                if isinstance(value, (dict, list)):
+                    visit(value, above, mode, outer, inner)
+        elif mode == _EXPRESSION and kind == "ColumnRef":
+            self.bound[id(item)] = self.binder.bind(item, outer)
+            for value in item.values():
+                if isinstance(value, (dict, list)):
+                    visit(value, above, _UNBOUND, outer, inner)
         elif mode == _SELECT or mode == _EXPRESSION:  # a SelectStmt, or a UNION arm's bare body
             here = outer + [_from_scope(item)]
-            own, clauses = (_SELECT, outer, here), (_EXPRESSION, here, here)
-            below = {key: {"fromClause": (_FROM, outer, here), "withClause": (_WITH, outer, here), "larg": own,
-                           "rarg": own}.get(key, clauses) for key in item}
-        elif mode == _FROM and kind == "JoinExpr":
-            below = {key: {"larg": sees, "rarg": sees, "quals": (_EXPRESSION, inner, inner)}.get(key, (_UNBOUND, outer, inner))
-                     for key in item}
-        elif mode == _FROM and kind is not None and kind != "RangeVar":  # RangeSubselect, RangeFunction, …
-            below = {key: (_UNBOUND if key == "alias" else _EXPRESSION, outer, inner) for key in item}
-        elif mode == _WITH:
-            below = {key: (_CTE if key == "ctes" else _UNBOUND, outer, inner) for key in item}
-        elif mode == _CTE and kind == "CommonTableExpr":
-            below = {key: (_EXPRESSION if key == "ctequery" else _UNBOUND, outer, inner) for key in item}
+            for key, value in item.items():
+                if isinstance(value, (dict, list)):
+                    sees = _SELECT_CLAUSES.get(key, _EXPRESSION)
+                    visit(value, above, sees, here if sees == _EXPRESSION else outer, here)
         else:
-            below = {key: (_UNBOUND, outer, inner) for key in item}
-        stack.extend([(value, above, below[key]) for key, value in reversed(item.items()) if isinstance(value, (dict, list))])
-    return nodes, bound
+            for key, value in item.items():
+                if isinstance(value, (dict, list)):
+                    join_condition = mode == _FROM and kind == "JoinExpr" and key == "quals"  # sees the whole FROM
+                    visit(value, above, _below(mode, kind, key), inner if join_condition else outer, inner)
+
+
+# How the scope walker sees a select's clauses: its FROM items, its CTEs and its UNION arms
+# apart from its other clauses, which see its FROM items.
+_SELECT_CLAUSES = {"fromClause": _FROM, "withClause": _WITH, "larg": _SELECT, "rarg": _SELECT}
+
+
+def _below(mode: int, kind: str | None, key: str) -> int:
+    """How the scope walker sees field ``key`` of a FROM item, a WITH clause or a CTE."""
+    if mode == _FROM and kind == "JoinExpr":
+        return {"larg": _FROM, "rarg": _FROM, "quals": _EXPRESSION}.get(key, _UNBOUND)
+    if mode == _FROM and kind is not None and kind != "RangeVar":  # RangeSubselect, RangeFunction, …
+        return _UNBOUND if key == "alias" else _EXPRESSION
+    if mode == _WITH:
+        return _CTE if key == "ctes" else _UNBOUND
+    if mode == _CTE and kind == "CommonTableExpr":
+        return _EXPRESSION if key == "ctequery" else _UNBOUND
+    return _UNBOUND
 
 
 def _from_scope(select: Node) -> dict[str, Item]:
