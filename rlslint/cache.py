@@ -43,9 +43,9 @@ from rlslint.schema.state import ReplayState
 if TYPE_CHECKING:
     from rlslint.results import Result
 
-FORMAT = 10  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
+FORMAT = 12  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
 # expressions, 8 notes stored as rlslint.sql.problems.Note, 9 keys name where the replay started, 10 notes
-# count how often they were reached
+# count how often they were reached, 11 functions by name and argument types, 12 views by name
 _MAGIC = b"rlslint-snapshot\n"
 _SUFFIX = ".snapshot"
 _KEY_FILE = "key"

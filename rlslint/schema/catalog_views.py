@@ -1,8 +1,9 @@
 """The catalogs PL/pgSQL reads, answered from the model at that point of the replay.
 
 Each view gives the rows the model knows, and *probe* rows shaped like them for what the
-model does not hold: tables of the system and platform schemas, and, in ``pg_class``, the
-views, sequences and other relations the replay does not model; CHECK constraints; the
+model does not hold: tables and views of the system and platform schemas, and, in
+``pg_class``, the sequences and other relations the replay does not model (the views the
+migrations create it knows by name: schema/views.py); CHECK constraints; the
 roles and extensions the platform brings. A query whose conditions admit a probe row could
 see objects the migrations do not create, so its answer is unknown (schema/plpgsql.py says
 so instead of guessing), unless a row the model knows already decides it (``EXISTS``).
@@ -11,15 +12,15 @@ A probe's name is either ``UNSEEN``, a name no object has (so ``relname = 'order
 it by and ``relname <> 'orders'`` does not), or an ``Unseen`` value, for names the model
 cannot rule out: any comparison of a name it admits is unknown.
 
-Object identifiers are spelled as names: a table's ``oid`` is its qualified name, which is
-what ``oid::regclass`` prints, and a schema's ``oid`` is the schema's name, so
-``c.relnamespace = n.oid`` and ``c.relnamespace = 'public'::regnamespace`` compare as in
-PostgreSQL.
+Object identifiers stand for what they identify: a relation's ``oid`` is a ``Relation``,
+which ``oid::regclass`` prints as PostgreSQL does (schema/plpgsql.py), and a schema's ``oid``
+is the schema's name, so ``c.relnamespace = n.oid`` and ``c.relnamespace =
+'public'::regnamespace`` compare as in PostgreSQL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
 from rlslint import platform
@@ -33,11 +34,20 @@ class Unknown(Exception):
     """A value the model cannot give; the message says which."""
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A relation's oid; ``regclass``: cast to regclass, so it prints as a name, not a number."""
+
+    qname: QName
+    regclass: bool = field(default=False, compare=False)
+
+
 class Model(Protocol):
     """What the views read, live: the replay's state as the statements produced so far left it."""
 
     tables: Mapping[QName, Table]
     schemas: set[str]
+    views: set[QName]  # the views the migrations created, by name (schema/views.py)
     extensions: set[str]  # the extensions the migrations created
     access: Any  # schema/access.py's AccessState: roles, routines, schema owners, the platform
 
@@ -47,8 +57,9 @@ class Model(Protocol):
 # Schemas whose tables the model does not hold.
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "auth", "storage", "extensions")
 UNSEEN = "\x00"  # a name no object has: probe rows match only conditions that would admit anything
-# pg_class kinds the replay does not model: views, materialized views, sequences, foreign tables, types
-_UNMODELLED_KINDS = ("v", "m", "S", "f", "c")
+# pg_class kinds the replay does not model: materialized views, sequences, foreign tables, types
+# (views it knows by name, in the schemas the migrations write to)
+_UNMODELLED_KINDS = ("m", "S", "f", "c")
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,8 @@ class _EachTable:
 
 _TABLES = _EachTable(lambda t: [{"schemaname": t.qname.schema, "tablename": t.qname.name, "rowsecurity": t.rls}])
 _INFORMATION_SCHEMA_TABLES = _EachTable(
-    lambda t: [{"table_schema": t.qname.schema, "table_name": t.qname.name, "table_type": "BASE TABLE"}])
+    lambda t: [{"table_schema": t.qname.schema, "table_name": t.qname.name,
+                "table_type": "FOREIGN" if t.kind == "f" else "BASE TABLE"}])
 _COLUMNS = _EachTable(lambda t: [{"table_schema": t.qname.schema, "table_name": t.qname.name, "column_name": c.name}
                                  for c in t.columns])
 _POLICIES = _EachTable(lambda t: [{"schemaname": t.qname.schema, "tablename": t.qname.name, "policyname": p.name,
@@ -107,8 +119,10 @@ def _pg_tables(model: Model) -> tuple[list[Row], list[Row]]:
 
 
 def _information_schema_tables(model: Model) -> tuple[list[Row], list[Row]]:
-    return (_INFORMATION_SCHEMA_TABLES(model),
-            [{"table_schema": s, "table_name": UNSEEN, "table_type": "BASE TABLE"} for s in SYSTEM_SCHEMAS])
+    """The views too: a loop without a table_type filter gets them, as in PostgreSQL."""
+    views = [{"table_schema": v.schema, "table_name": v.name, "table_type": "VIEW"} for v in sorted(model.views)]
+    return _INFORMATION_SCHEMA_TABLES(model) + views, [{"table_schema": s, "table_name": UNSEEN, "table_type": kind}
+                                                       for s in SYSTEM_SCHEMAS for kind in ("BASE TABLE", "VIEW")]
 
 
 def _information_schema_columns(model: Model) -> tuple[list[Row], list[Row]]:
@@ -137,21 +151,20 @@ def _information_schema_schemata(model: Model) -> tuple[list[Row], list[Row]]:
     return [{"schema_name": r["nspname"]} for r in rows], [{"schema_name": r["nspname"]} for r in probes]
 
 
-_RELATIONS = _EachTable(lambda t: [_relation(t.qname.schema, str(t.qname), t.qname.name, t.kind, t.rls, t.force_rls)]
-                        + [_relation(t.qname.schema, str(QName(t.qname.schema, i.name)), i.name, "i", False, False)
-                           for i in t.indexes])
+_RELATIONS = _EachTable(lambda t: [_relation(t.qname.schema, t.qname.name, t.kind, t.rls, t.force_rls)]
+                        + [_relation(t.qname.schema, i.name, "i", False, False) for i in t.indexes])
 
 
 def _pg_class(model: Model) -> tuple[list[Row], list[Row]]:
     every = sorted(set(model.schemas) | set(SYSTEM_SCHEMAS))
-    probes = [_relation(s, UNSEEN, UNSEEN, "r", False, False) for s in SYSTEM_SCHEMAS]
-    probes += [_relation(s, UNSEEN, UNSEEN, kind, False, False) for s in every for kind in _UNMODELLED_KINDS]
-    return _RELATIONS(model), probes
+    probes = [_relation(s, UNSEEN, kind, False, False) for s in SYSTEM_SCHEMAS for kind in ("r", "v")]
+    probes += [_relation(s, UNSEEN, kind, False, False) for s in every for kind in _UNMODELLED_KINDS]
+    return _RELATIONS(model) + [_relation(v.schema, v.name, "v", False, False) for v in sorted(model.views)], probes
 
 
-def _relation(schema: str, oid: str, name: str, kind: str, rls: bool, force: bool) -> Row:
-    return {"oid": oid, "relname": name, "relnamespace": schema, "relkind": kind, "relrowsecurity": rls,
-            "relforcerowsecurity": force}
+def _relation(schema: str, name: str, kind: str, rls: bool, force: bool) -> Row:
+    return {"oid": Relation(QName(schema, name)), "relname": name, "relnamespace": schema, "relkind": kind,
+            "relrowsecurity": rls, "relforcerowsecurity": force}
 
 
 # indexdef is not held: a query that reads it is unknown
@@ -186,12 +199,12 @@ def _constraint_probes(model: Model) -> list[tuple[str, str, str, Unseen]]:
     return probes + [(s, UNSEEN, kind, any_table) for s in SYSTEM_SCHEMAS for kind in ("p", "u", "f", "c", "x")]
 
 
-def _pg_constraint_row(schema: str, name: str, kind: str, table: str | Unseen, referenced: QName | None) -> Row:
+def _pg_constraint_row(schema: str, name: str, kind: str, table: Relation | Unseen, referenced: QName | None) -> Row:
     return {"oid": f"{schema}.{name}", "conname": name, "connamespace": schema, "contype": kind, "conrelid": table,
-            "confrelid": str(referenced) if referenced else 0}
+            "confrelid": Relation(referenced) if referenced else 0}
 
 
-_PG_CONSTRAINTS = _EachTable(lambda t: [_pg_constraint_row(t.qname.schema, name, kind, str(table), referenced)
+_PG_CONSTRAINTS = _EachTable(lambda t: [_pg_constraint_row(t.qname.schema, name, kind, Relation(table), referenced)
                                         for name, kind, table, referenced in _held_constraints(t)])
 
 

@@ -8,7 +8,7 @@ import sys
 from rlslint.schema.constraints import add_constraint
 from rlslint.schema.model import Column, Index, evolve
 from rlslint.schema.policies import column_refs, policies_follow_column, policy_uses_column
-from rlslint.schema.state import ReplayState, strs
+from rlslint.schema.state import FEATURE_NOT_SUPPORTED, ReplayState, strs
 from rlslint.sql.names import QName, quote_ident
 from rlslint.sql.parse import Node, Statement
 
@@ -62,7 +62,7 @@ def set_type(stmt: Statement, state: ReplayState, qname: QName, cmd: Node) -> No
         return
     if any(policy_uses_column(p, other.qname, qname, name, state.has_column)
            for other in state.tables.values() for p in other.policies):
-        state.rejected(stmt, f"column {name} of {qname} is used in a policy definition: its type cannot change")
+        state.rejected(stmt, f"column {name} of {qname} is used in a policy definition: its type cannot change", FEATURE_NOT_SUPPORTED)
         return
     names = strs(type_name.get("names"))
     changed = {"type": names[-1] if names else "", "declared": declared_type(type_name)}

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable
 from rlslint.schema.model import ForeignKey, Index, evolve
 from rlslint.schema.naming import choose_name, column_part
 from rlslint.schema.policies import column_refs
-from rlslint.schema.state import PLATFORM_PRIMARY_KEYS, ReplayState, clause, strs
+from rlslint.schema.state import DUPLICATE_OBJECT, DUPLICATE_TABLE, PLATFORM_PRIMARY_KEYS, UNDEFINED_COLUMN, ReplayState, clause, strs
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node, Statement
 
@@ -94,7 +94,7 @@ def add_foreign_key(stmt: Statement, state: ReplayState, qname: QName, constrain
     elif not ref_columns:
         ref_columns = PLATFORM_PRIMARY_KEYS.get(ref, ())
     if constraint.get("conname") and constraint["conname"] in {fk.name for fk in table.foreign_keys}:
-        state.rejected(stmt, f"constraint {constraint['conname']} of {qname} already exists")
+        state.rejected(stmt, f"constraint {constraint['conname']} of {qname} already exists", DUPLICATE_OBJECT)
         return
     name = constraint.get("conname") or choose_name(
         qname.name, column_part(columns), "fkey", state.tables.constraint_taken(qname.schema)
@@ -145,7 +145,7 @@ def add_index(stmt: Statement, state: ReplayState, qname: QName, name: str | Non
         middle = "" if label == "pkey" else column_part(columns, expression_names)  # <table>_pkey
         name = choose_name(qname.name, middle, label, taken)
     elif taken(name):
-        state.rejected(stmt, f"relation {name} already exists")
+        state.rejected(stmt, f"relation {name} already exists", DUPLICATE_TABLE)
         return None
     index = Index(name, columns, unique, partial, primary, constraint, stmt.span, uses, expressions, predicate)
     state.tables[qname] = evolve(table, indexes=table.indexes + (index,))
@@ -163,7 +163,7 @@ def create_index(stmt: Statement, state: ReplayState) -> None:
     name = node.get("idxname")
     if name and state.find_index(table.qname.schema, name) is not None:
         if not node.get("if_not_exists"):
-            state.rejected(stmt, f"index {name} already exists")
+            state.rejected(stmt, f"index {name} already exists", DUPLICATE_TABLE)
         return
     columns, expressions = [], []
     for param in node.get("indexParams", ()):
@@ -175,7 +175,7 @@ def create_index(stmt: Statement, state: ReplayState) -> None:
             if strs(ref.get("fields"))}
     missing = state.missing_column(table.qname, [*columns, *(read - {table.qname.name})])  # the table's name: its whole row
     if missing is not None:
-        state.rejected(stmt, f'column "{missing}" does not exist')
+        state.rejected(stmt, f'column "{missing}" does not exist', UNDEFINED_COLUMN)
         return
     add_index(stmt, state, table.qname, name, tuple(columns), bool(node.get("unique")), "whereClause" in node,
                    bool(node.get("primary")), False, "idx", tuple(expressions), tuple(sorted(read)),

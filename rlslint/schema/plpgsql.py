@@ -4,8 +4,11 @@ Migrations secure tables in loops: ``FOR r IN SELECT … FROM pg_tables WHERE sc
 'public' LOOP EXECUTE format('alter table %I.%I enable row level security', …)``. The
 catalogs such a loop reads are answered from the model at that point of the replay, the
 strings it builds are built here, and each statement it executes is handed back to the
-replay, located at its ``EXECUTE``. What cannot be known (a value read from a table at run
-time, a function the model does not know) is never guessed: it is yielded as ``Unanalysed``.
+replay, located at its ``EXECUTE``, and the replay answers with PostgreSQL's refusal of it,
+if any, so that an EXCEPTION handler can catch it (schema/conditions.py). Calls of the
+functions and procedures the migrations created run their bodies (schema/signatures.py says
+which function a call means). What cannot be known (a value read from a table at run time,
+a function the model does not know) is never guessed: it is yielded as ``Unanalysed``.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from pglast import parser as pg
 from pglast.parser import ParseError
 
 from rlslint.schema import catalog_views
-from rlslint.schema.catalog_views import Unknown, Unseen
+from rlslint.schema.catalog_views import Relation, Unknown, Unseen
+from rlslint.schema.conditions import ASSERT_FAILURE, RAISE_EXCEPTION, SQLSTATES, Raised, Undecided, catches, raised_by
 from rlslint.schema.model import Table
+from rlslint.schema.signatures import Unresolved, bind, language_of, resolve
+from rlslint.schema.textfunctions import NotComputed, format_text, like, literal
 from rlslint.sql.names import QName, parse_qname, quote_ident
 from rlslint.sql.parse import Node, Statement, _relocate
 from rlslint.sql.spans import ByteOffsets, Span
@@ -35,12 +41,34 @@ class Unanalysed:
     runs: tuple[str, ...] | None = None
 
 
+class Savepoint:
+    """Yielded where a block with an EXCEPTION handler starts: the replay answers with a copy
+    of its model (ReplayState.savepoint), which a ``RollBack`` hands back if the handler runs."""
+
+
+SAVEPOINT = Savepoint()
+
+
+@dataclass(frozen=True)
+class RollBack:
+    to: Any  # what the replay answered the Savepoint with
+
+
+# What the evaluation yields. The replay answers a Statement with (SQLSTATE, why) when
+# PostgreSQL would refuse it, else None; a Savepoint with a copy of its state.
+Produced = "Statement | Unanalysed | Savepoint | RollBack"
+
+
 class Model(catalog_views.Model, Protocol):
     """What the evaluation reads, live: the replay's state as the statements produced so far
-    left it (the catalog views' part, and how a name is found on the search_path)."""
+    left it (the catalog views' part, how a name is found on the search_path, and what was
+    not analysed so far)."""
 
     tables: Mapping[QName, Table]
     schemas: set[str]
+    search_path: tuple[str, ...]
+    views: set[QName]
+    unanalysed: list
 
     def lookup(self, schema: str | None, name: str) -> QName | None: ...
 
@@ -57,9 +85,10 @@ class _Leave(Exception):
 _MAX_ROUNDS = 10_000
 
 
-# A qualified function name -> the CREATE FUNCTION (its PL/pgSQL tree in ``plpgsql``) of a
-# function the migrations created; None for any other
-Functions = Callable[[tuple[str, ...]], "Statement | None"]
+# A function's name as a call writes it -> the CREATE FUNCTION statements (their PL/pgSQL
+# trees in ``plpgsql``) it may mean, one per argument list; [] for a name the migrations
+# created and dropped since; None for a name they never created (schema/routines.py)
+Functions = Callable[[tuple[str, ...]], "list[Statement] | None"]
 
 
 def evaluate(do: Statement, model: Model, functions: Functions = lambda name: None,
@@ -70,6 +99,20 @@ def evaluate(do: Statement, model: Model, functions: Functions = lambda name: No
     ``ddl_commands``: what ``pg_event_trigger_ddl_commands()`` returns, in an event trigger;
     ``arguments``: a called function's parameters by name and as ``$1``, ``$2`` ….
     """
+    yield from uncaught(_run(do, model, functions, ddl_commands, depth, arguments))
+
+
+def uncaught(produced: Iterator) -> Iterator:
+    """``produced``, where an error no handler caught ends it, as it ends the migration in PostgreSQL."""
+    try:
+        return (yield from produced)
+    except Raised as error:
+        yield Unanalysed(error.span, f"{error.why}: PostgreSQL stops here and rejects the migration")
+
+
+def _run(do: Statement, model: Model, functions: Functions, ddl_commands: list[dict[str, Any]] | None,
+         depth: int, arguments: Mapping[str, Any] | None) -> Iterator:
+    """Like ``evaluate``, where an error raises ``Raised`` out to the caller's handlers."""
     for function in do.plpgsql or ():
         body = function["PLpgSQL_function"]
         interpreter = _Interpreter(do, body.get("datums", ()), model, functions, ddl_commands, depth)
@@ -94,8 +137,7 @@ def body_text(node: Node) -> str:
 
 
 # PL/pgSQL statements that change nothing the model holds
-_INERT = frozenset({"PLpgSQL_stmt_raise", "PLpgSQL_stmt_return", "PLpgSQL_stmt_assert", "PLpgSQL_stmt_getdiag",
-                    "PLpgSQL_stmt_commit", "PLpgSQL_stmt_rollback"})
+_INERT = frozenset({"PLpgSQL_stmt_return", "PLpgSQL_stmt_commit", "PLpgSQL_stmt_rollback"})
 _ERROR = 21  # RAISE's elog_level for EXCEPTION (elog.h); below it, NOTICE, WARNING …: a message only
 
 
@@ -109,6 +151,7 @@ class _Interpreter:
         self.depth = depth
         self.names: list[str | None] = []
         self.env: dict[str, Any] = {}
+        self.caught: Raised | None = None  # in an EXCEPTION handler: the error it caught (RAISE; re-raises it)
         for datum in datums:
             kind, body = next(iter(datum.items()))
             self.names.append(body.get("refname"))
@@ -137,10 +180,87 @@ class _Interpreter:
 
     def s_block(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         try:
-            yield from self.block(stmt)
+            yield from self.guarded(stmt)
         except _Leave as leave:
             if not (leave.exit and leave.label is not None and leave.label == stmt.get("label")):
                 raise  # EXIT <label> leaves the block of that label; anything else goes to a loop
+
+    def guarded(self, stmt: Node) -> Iterator:
+        """A block with EXCEPTION handlers runs its body in a subtransaction: an error one of
+        them catches rolls the body back, then that handler runs (PL/pgSQL's exec_stmt_block)."""
+        handlers = [h["PLpgSQL_exception"] for h in
+                    stmt.get("exceptions", {}).get("PLpgSQL_exception_block", {}).get("exc_list", ())]
+        if not handlers:
+            yield from self.block(stmt)
+            return
+        snapshot = yield SAVEPOINT
+        unknown_before = len(self.model.unanalysed)
+        try:
+            yield from self.block(stmt)
+        except Raised as error:
+            try:
+                handler = next((h for h in handlers if any(catches(c["PLpgSQL_condition"]["condname"], error)
+                                                           for c in h.get("conditions", ()))), None)
+            except Undecided as exc:
+                yield Unanalysed(error.span, f"{error.why}, in a block whose EXCEPTION handler may catch it ({exc})")
+                return
+            if handler is None:
+                raise
+            yield RollBack(snapshot)
+            outer, self.caught = self.caught, error
+            try:
+                yield from self.block({"body": handler.get("action", ())})
+            finally:
+                self.caught = outer
+            return
+        if len(self.model.unanalysed) > unknown_before and any(h.get("action") for h in handlers):
+            # a statement the model could not know may have raised: its handler may have run
+            yield Unanalysed(self.line_span(stmt.get("lineno")), "a block whose EXCEPTION handler runs if SQL "
+                             "known only at run time fails")
+
+    def s_raise(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        if stmt.get("elog_level", _ERROR) < _ERROR:
+            return iter(())
+        span = self.line_span(stmt.get("lineno"))
+        if not any(key in stmt for key in ("condname", "message", "options")):  # RAISE; in a handler
+            if self.caught is None:
+                raise Raised("", "RAISE without parameters outside an EXCEPTION handler", span)
+            raise self.caught
+        condition = stmt.get("condname")
+        for option in stmt.get("options", ()):
+            if option["PLpgSQL_raise_option"].get("opt_type", 0) == 0:  # USING ERRCODE = …
+                try:
+                    condition = self.value(option["PLpgSQL_raise_option"]["expr"]["PLpgSQL_expr"]["query"])
+                except Unknown:
+                    condition = None
+                if not isinstance(condition, str):
+                    raise Raised("", "RAISE EXCEPTION with an ERRCODE known only at run time", span)
+        why = f"RAISE EXCEPTION {literal(stmt['message'])}" if "message" in stmt else "RAISE EXCEPTION"
+        if condition is None:
+            raise Raised(RAISE_EXCEPTION, why, span)
+        raise raised_by(condition, why, span)
+
+    def s_assert(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        try:
+            holds = self.value(stmt["cond"]["PLpgSQL_expr"]["query"])
+        except Unknown:
+            return iter(())  # a check of what the migration expects: it changes nothing the model holds
+        if holds is False:
+            raise Raised(ASSERT_FAILURE, "ASSERT fails", self.line_span(stmt.get("lineno")))
+        return iter(())
+
+    def s_getdiag(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        for item in stmt.get("diag_items", ()):
+            target = item["PLpgSQL_diag_item"].get("target", 0)
+            self.env[self.names[target]] = _Opaque("GET DIAGNOSTICS gives what happened at run time")
+        return iter(())
+
+    def applied(self, stmt: Statement, span: Span) -> Iterator:
+        """Yield ``stmt`` to the replay; PostgreSQL's refusal of it raises, as in the block."""
+        refused = yield stmt
+        if refused is not None:
+            sqlstate, why = refused
+            raise Raised(sqlstate, why, span)
 
     def s_exit(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         cond = stmt.get("cond")
@@ -242,29 +362,50 @@ class _Interpreter:
         query = stmt["sqlstmt"]["PLpgSQL_expr"]["query"]
         line = self.line_span(stmt.get("lineno"))
         at = self.do.text.find(query, line.start - self.do.span.start)
-        if at < 0:
-            yield from self.produce(query, stmt.get("lineno"))
-            return
-        # Written in the file: the statement keeps its own place there.
-        start = self.do.span.start + at
         try:
             stmts = json.loads(pg.parse_sql_json(query))["stmts"]
         except ParseError as exc:
             yield Unanalysed(line, f"statement in a DO block does not parse: {exc.args[0]}")
             return
-        offsets = ByteOffsets(query)
-        for entry in stmts:
-            kind, node = next(iter(entry["stmt"].items()))
-            _relocate(node, lambda b: start + offsets.to_char(b))
-            yield Statement(kind, node, Span(self.do.span.path, start, start + len(query)), query, embedded=True)
+        if len(stmts) == 1 and "SelectStmt" in stmts[0]["stmt"]:  # SELECT … INTO: the functions it calls run
+            yield from self.calls(query, line)
+        elif at < 0:
+            yield from self.produce(query, stmt.get("lineno"))
+        else:  # written in the file: the statement keeps its own place there
+            start = self.do.span.start + at
+            offsets = ByteOffsets(query)
+            for entry in stmts:
+                kind, node = next(iter(entry["stmt"].items()))
+                _relocate(node, lambda b: start + offsets.to_char(b))
+                yield from self.applied(Statement(kind, node, Span(self.do.span.path, start, start + len(query)), query,
+                                                  embedded=True), line)
+        if stmt.get("into"):
+            self.into(stmt["target"], query)
+
+    def into(self, target: Node, query: str) -> None:
+        """SELECT … INTO: the first row, when the model can answer the query; else unknown values."""
+        fields = [f["name"] for f in target.get("PLpgSQL_row", {}).get("fields", ())]
+        try:
+            rows = self.rows(query)
+        except Unknown as exc:
+            for name in fields or [next(iter(target.values()))["refname"]]:
+                self.env[name] = _Opaque(str(exc))
+            return
+        if fields:
+            values = list(rows[0].values()) if rows else []
+            self.env.update((name, values[i] if i < len(values) else None) for i, name in enumerate(fields))
+        else:  # INTO a record
+            self.env[next(iter(target.values()))["refname"]] = rows[0] if rows else None
 
     def s_perform(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        yield from self.calls(stmt["expr"]["PLpgSQL_expr"]["query"], self.line_span(stmt.get("lineno")))  # "SELECT f(…)"
+
+    def s_call(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         yield from self.calls(stmt["expr"]["PLpgSQL_expr"]["query"], self.line_span(stmt.get("lineno")))
 
     def calls(self, query: str, span: Span) -> Iterator[Statement | Unanalysed]:
-        """``PERFORM f()`` / ``SELECT f()`` of a function the migrations created: run its body."""
-        yield from call_statements(query, span, self.model, self.functions, self.depth,
-                                   lambda node: self.eval(node, self.env))
+        """``PERFORM f()``, ``SELECT f()`` or ``CALL p()`` of a function the migrations created: run its body."""
+        yield from _calls(query, span, self.model, self.functions, self.depth, lambda node: self.eval(node, self.env))
 
     def s_dynexecute(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
         try:
@@ -312,10 +453,26 @@ class _Interpreter:
         yield from self.loop(stmt, rounds())
 
     def s_fors(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        yield from self.for_rows(stmt, stmt["query"]["PLpgSQL_expr"]["query"], self.env)
+
+    def s_dynfors(self, stmt: Node) -> Iterator[Statement | Unanalysed]:
+        """FOR r IN EXECUTE <text> [USING …]: the query runs as if written there, seeing only $1, $2 …"""
+        try:
+            query = self.value(stmt["query"]["PLpgSQL_expr"]["query"])
+            params = {f"${n}": self.value(p["PLpgSQL_expr"]["query"]) for n, p in enumerate(stmt.get("params", ()), 1)}
+        except Unknown as exc:
+            yield Unanalysed(self.line_span(stmt.get("lineno")), f"FOR over EXECUTE of SQL built at run time ({exc})")
+            return
+        if not isinstance(query, str):
+            yield Unanalysed(self.line_span(stmt.get("lineno")), "FOR over EXECUTE of a value that is not text")
+            return
+        yield from self.for_rows(stmt, query, params)
+
+    def for_rows(self, stmt: Node, query: str, env: Mapping[str, Any]) -> Iterator[Statement | Unanalysed]:
         var = stmt["var"]
         name = next(iter(var.values()))["refname"]
         try:
-            rows = self.rows(stmt["query"]["PLpgSQL_expr"]["query"])
+            rows = self.rows(query, env)
         except Unknown as exc:
             yield Unanalysed(self.line_span(stmt.get("lineno")), f"FOR over rows known only at run time ({exc})")
             return
@@ -397,10 +554,14 @@ class _Interpreter:
         except ParseError as exc:
             yield Unanalysed(span, f"executed SQL does not parse: {exc.args[0]}")
             return
+        if len(stmts) == 1 and next(iter(stmts[0]["stmt"])) in ("SelectStmt", "CallStmt"):
+            # EXECUTE 'select f()': a call, which sees none of the block's variables
+            yield from _calls(sql, span, self.model, self.functions, self.depth, lambda node: self.eval(node, {}))
+            return
         for entry in stmts:
             kind, node = next(iter(entry["stmt"].items()))
             _relocate(node, lambda _: -1)  # built text has no place in the file: findings point at the EXECUTE
-            yield Statement(kind, node, span, sql, embedded=True)
+            yield from self.applied(Statement(kind, node, span, sql, embedded=True), span)
 
     # --- expressions -------------------------------------------------------------------
 
@@ -444,9 +605,9 @@ class _Interpreter:
             if isinstance(value, Unseen) or value is None or is_array:
                 return value
             if names[-1:] == ["regclass"]:
-                return self.regclass(str(value))
+                return self.regclass(value)
             if names[-1:] in (["text"], ["varchar"], ["name"]):
-                return str(value)
+                return self.text(value)
             return value
         if kind == "CoalesceExpr":
             return next((v for v in (self.eval(a, env) for a in body.get("args", ())) if v is not None), None)
@@ -513,20 +674,6 @@ class _Interpreter:
             raise Unknown("a sub-select used as a value returns more than one row: PostgreSQL stops the migration")
         return values[0] if values else None
 
-    def regclass(self, text: str) -> str:
-        """``'orders'::regclass``: the table the name means on the search_path, printed qualified
-        as every table's ``oid`` is."""
-        try:
-            qname = parse_qname(text, default_schema="")
-        except ValueError as exc:
-            raise Unknown(f"{text}::regclass is not a table name") from exc
-        if qname.schema:
-            return str(qname)
-        found = self.model.lookup(None, qname.name)
-        if found is None:
-            raise Unknown(f"{text}::regclass names no table these migrations created")
-        return str(found)
-
     def operator(self, a: Node, env: Mapping[str, Any]) -> Any:
         name = "".join(n["String"]["sval"] for n in a.get("name", ()) if "String" in n)
         kind = a.get("kind")
@@ -547,14 +694,14 @@ class _Interpreter:
         if kind == "AEXPR_OP_ALL" and name == "<>":
             return isinstance(right, list) and left not in right
         if kind == "AEXPR_LIKE":
-            return _like(left, right) == (name == "~~")
+            return _matches(left, right) == (name == "~~")
         if kind == "AEXPR_OP":
             if name == "||":
                 if left is None or right is None:
                     return None
                 if isinstance(left, list) or isinstance(right, list):
                     return (left if isinstance(left, list) else [left]) + (right if isinstance(right, list) else [right])
-                return f"{left}{right}"
+                return f"{self.text(left)}{self.text(right)}"
             if name in _COMPARISONS or name in _ARITHMETIC:
                 if left is None or right is None:
                     return None
@@ -564,23 +711,26 @@ class _Interpreter:
                     raise Unknown(f"operator {name} on values of different types")
                 return (_COMPARISONS.get(name) or _ARITHMETIC[name])(left, right)
             if name == "~~":
-                return _like(left, right)
+                return _matches(left, right)
             if name == "!~~":
-                return not _like(left, right)
+                return not _matches(left, right)
         raise Unknown(f"operator {name} is not evaluated")
 
     def call(self, call: Node, env: Mapping[str, Any]) -> Any:
         names = [n["String"]["sval"] for n in call.get("funcname", ()) if "String" in n]
         name = names[-1] if names[:1] in ([], ["pg_catalog"]) or len(names) == 1 else ".".join(names)
-        args = [self.eval(a, env) for a in call.get("args", ())]
+        args = [self.text(a) if isinstance(a, Relation) else a for a in (self.eval(a, env) for a in call.get("args", ()))]
         if name == "format" and args and isinstance(args[0], str):
-            return _format(args[0], args[1:])
+            try:
+                return format_text(args[0], args[1:])
+            except NotComputed as exc:
+                raise Unknown(str(exc)) from None
         if name == "quote_ident" and len(args) == 1:
             return quote_ident(str(args[0]))
         if name == "quote_literal" and len(args) == 1:
-            return _literal(args[0])
+            return literal(args[0])
         if name == "quote_nullable" and len(args) == 1:
-            return "NULL" if args[0] is None else _literal(args[0])
+            return "NULL" if args[0] is None else literal(args[0])
         if name in ("lower", "upper") and len(args) == 1 and isinstance(args[0], str):
             return args[0].lower() if name == "lower" else args[0].upper()
         if name in ("array_length", "cardinality") and args and isinstance(args[0], list):
@@ -595,16 +745,46 @@ class _Interpreter:
             return _Rows(args[0])
         raise Unknown(f"{'.'.join(names)}() is not evaluated")
 
+    def regclass(self, value: Any) -> Relation:
+        """``::regclass``: a relation, or a name PostgreSQL looks up on the search_path."""
+        if isinstance(value, Relation):
+            return Relation(value.qname, regclass=True)
+        if not isinstance(value, str):
+            raise Unknown("a cast to regclass of a value that is not a name")
+        try:
+            qname = parse_qname(value, default_schema="")
+        except ValueError:  # three parts, or none: PostgreSQL refuses or looks in another database
+            raise Unknown(f"{value!r}::regclass is not a table's name") from None
+        if not qname.schema:  # the first schema on the search_path that holds the name
+            qname = next((QName(s, qname.name) for s in self.model.search_path if self.holds(QName(s, qname.name))), qname)
+            if not qname.schema:
+                raise Unknown(f"{value}::regclass names no table or view these migrations create")
+        return Relation(qname, regclass=True)
+
+    def holds(self, qname: QName) -> bool:
+        return qname in self.model.tables or qname in self.model.views
+
+    def text(self, value: Any) -> str:
+        """A value as PostgreSQL prints it. A regclass prints its name, qualified only when the
+        search_path would not find it (regclassout): ``orders``, but ``app.orders``."""
+        if not isinstance(value, Relation):
+            return str(value)
+        if not value.regclass:
+            raise Unknown("an oid prints as a number known only at run time")
+        qname = value.qname
+        first = next((s for s in self.model.search_path if self.holds(QName(s, qname.name))), None)
+        return quote_ident(qname.name) if first == qname.schema else str(qname)
+
     # --- catalog queries ---------------------------------------------------------------
 
-    def rows(self, query: str) -> list[dict[str, Any]]:
+    def rows(self, query: str, env: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
             stmts = json.loads(pg.parse_sql_json(query))["stmts"]
         except ParseError as exc:
             raise Unknown("the loop's query does not parse") from exc
         if len(stmts) != 1 or "SelectStmt" not in stmts[0]["stmt"]:
             raise Unknown("the loop's query is not a SELECT")
-        return self.select_rows(stmts[0]["stmt"]["SelectStmt"], self.env)
+        return self.select_rows(stmts[0]["stmt"]["SelectStmt"], self.env if env is None else env)
 
     def select_rows(self, select: Node, env: Mapping[str, Any], exists: bool = False) -> list[dict[str, Any]]:
         """The query's rows; with ``exists``, the first row the model knows is enough (EXISTS
@@ -647,7 +827,10 @@ class _Interpreter:
             names = [_RowEnv(env, scope) for scope in scopes]
             return [{t.get("name") or "count": sum(1 for n in names if self.eval(c, n) is not None)
                      for t, c in zip(targets, counted)}]
-        return self.limited([self.project(targets, env, scope) for scope in scopes], select, env)
+        rows = [self.project(targets, env, scope) for scope in scopes]
+        if select.get("distinctClause"):
+            rows = _distinct(rows, select["distinctClause"])
+        return self.limited(rows, select, env)
 
     def limited(self, rows: list[dict[str, Any]], select: Node, env: Mapping[str, Any]) -> list[dict[str, Any]]:
         """LIMIT n: the rows PostgreSQL keeps; without ORDER BY they are its choice, so more
@@ -809,6 +992,23 @@ def _counted(target: Node) -> Node | None:
     return args[0]
 
 
+def _distinct(rows: list[dict[str, Any]], clause: list[Node]) -> list[dict[str, Any]]:
+    """SELECT DISTINCT: each row once, in the order first met (DISTINCT ON is not evaluated)."""
+    if clause != [{}]:
+        raise Unknown("DISTINCT ON is not evaluated")
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(repr(sorted(row.items())), row)
+    return list(seen.values())
+
+
+def _matches(value: Any, pattern: Any) -> bool:
+    try:
+        return like(value, pattern)
+    except NotComputed as exc:
+        raise Unknown(str(exc)) from None
+
+
 def _division_by_zero() -> int:
     raise Unknown("division by zero: PostgreSQL stops the migration")
 
@@ -849,134 +1049,78 @@ class _RowEnv(Mapping):
         return sum(1 for _ in self)
 
 
-def _like(value: Any, pattern: Any) -> bool:
-    import re
-
-    if not isinstance(value, str) or not isinstance(pattern, str):
-        raise Unknown("LIKE on a value that is not text")
-    regex, i = "", 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            regex += re.escape(pattern[i + 1])
-            i += 2
-            continue
-        regex += ".*" if ch == "%" else "." if ch == "_" else re.escape(ch)
-        i += 1
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+UNDEFINED_FUNCTION, WRONG_OBJECT_TYPE = SQLSTATES["undefined_function"], SQLSTATES["wrong_object_type"]
 
 
-def _literal(value: Any) -> str:
-    text = str(value)
-    return ("E'" if "\\" in text else "'") + text.replace("\\", "\\\\").replace("'", "''") + "'"
+def call_statements(query: str, span: Span, model: Model, functions: Functions) -> Iterator:
+    """The statements a top-level ``SELECT f(…)`` or ``CALL p(…)`` runs (see ``_calls``)."""
+    yield from uncaught(_calls(query, span, model, functions, 0, None))
 
 
-def _format(template: str, args: list[Any]) -> str:
-    """PostgreSQL's format(): %s, %I, %L and %%, with positions (%1$s) as well."""
-    out, i, next_arg = [], 0, 0
-    while i < len(template):
-        ch = template[i]
-        if ch != "%":
-            out.append(ch)
-            i += 1
-            continue
-        i += 1
-        if i < len(template) and template[i] == "%":
-            out.append("%")
-            i += 1
-            continue
-        j = i
-        while j < len(template) and template[j].isdigit():
-            j += 1
-        if j < len(template) and template[j] == "$" and j > i:
-            next_arg = int(template[i:j]) - 1
-            i = j + 1
-        if i >= len(template) or template[i] not in "sIL":
-            raise Unknown("format() with a conversion that is not %s, %I or %L")
-        if next_arg >= len(args):
-            raise Unknown("format() with too few arguments")
-        value, conversion = args[next_arg], template[i]
-        next_arg += 1
-        i += 1
-        if conversion == "s":
-            out.append("" if value is None else str(value))
-        elif conversion == "I":
-            if value is None:
-                raise Unknown("format() %I of NULL")
-            out.append(quote_ident(str(value)))
-        else:
-            out.append("NULL" if value is None else _literal(value))
-    return "".join(out)
-
-
-def call_statements(query: str, span: Span, model: Model, functions: Functions, depth: int = 0,
-                    value: Callable[[Node], Any] | None = None) -> Iterator[Statement | Unanalysed]:
-    """The statements ``SELECT f()`` (or ``PERFORM f()``) runs, when f is a function the
-    migrations created; nothing for other functions, which cannot change the schema model."""
+def _calls(query: str, span: Span, model: Model, functions: Functions, depth: int,
+           value: Callable[[Node], Any] | None) -> Iterator:
+    """The statements ``SELECT f(…)``, ``PERFORM f(…)`` or ``CALL p(…)`` run, when f or p is a
+    function the migrations created; nothing for other functions, which cannot change the
+    schema model. ``value``: the caller's values of the arguments (constants only at top level)."""
     try:
         stmts = json.loads(pg.parse_sql_json(query))["stmts"]
     except ParseError:
         return
-    select = stmts[0]["stmt"].get("SelectStmt", {}) if len(stmts) == 1 else {}
-    if select.get("fromClause"):
+    if len(stmts) != 1:
         return
-    for target in select.get("targetList", ()):
-        call = target["ResTarget"]["val"].get("FuncCall")
-        if call is None:
-            continue
-        name = tuple(n["String"]["sval"] for n in call.get("funcname", ()) if "String" in n)
-        function = functions(name)
-        if function is None:
-            continue
-        shown = ".".join(name)
-        if depth > 8:
-            yield Unanalysed(span, f"{shown}() calls itself too deeply to be evaluated")
-            continue
-        if value is None:  # a top-level SELECT: its arguments are constants, or unknown
-            value = lambda node: _Interpreter(Statement("SelectStmt", {}, span, query), [], model, functions,  # noqa: E731
-                                              None, depth).eval(node, {})
-        try:
-            arguments = _arguments(function.node, call.get("args", ()), value)
-        except Unknown as exc:
-            yield Unanalysed(span, f"call of {shown}() with arguments known only at run time ({exc})")
-            continue
-        if function.plpgsql is None:
-            if arguments:
-                yield Unanalysed(span, f"call of the SQL function {shown}() with arguments is not evaluated")
-                continue
-            yield from sql_body(function)
-        else:
-            yield from evaluate(function, model, functions, depth=depth + 1, arguments=arguments)
+    kind, node = next(iter(stmts[0]["stmt"].items()))
+    if kind == "CallStmt":
+        calls = [node["funccall"]]
+    elif kind == "SelectStmt" and not node.get("fromClause"):
+        calls = [t["ResTarget"]["val"]["FuncCall"] for t in node.get("targetList", ()) if "FuncCall" in t["ResTarget"]["val"]]
+    else:
+        return
+    if value is None:
+        value = lambda arg: _Interpreter(Statement("SelectStmt", {}, span, query), [], model, functions,  # noqa: E731
+                                         None, depth).eval(arg, {})
+    for call in calls:
+        yield from _call(call, kind == "CallStmt", span, model, functions, depth, value)
 
 
-_INPUT_MODES = ("FUNC_PARAM_DEFAULT", "FUNC_PARAM_IN", "FUNC_PARAM_INOUT", "FUNC_PARAM_VARIADIC")
+def _call(call: Node, procedure: bool, span: Span, model: Model, functions: Functions, depth: int,
+          value: Callable[[Node], Any]) -> Iterator:
+    name = tuple(n["String"]["sval"] for n in call.get("funcname", ()) if "String" in n)
+    candidates = functions(name)
+    if candidates is None:
+        return
+    shown = ".".join(name)
+    if not candidates:
+        raise Raised(UNDEFINED_FUNCTION, f"{shown}() does not exist (an earlier migration dropped or renamed it)", span)
+    args = call.get("args", ())
+    try:
+        function, bound = resolve(candidates, args)
+    except Unresolved as exc:
+        yield Unanalysed(span, f"call of {shown}(): {exc}")
+        return
+    if bool(function.node.get("is_procedure")) != procedure:
+        raise Raised(WRONG_OBJECT_TYPE, f"{shown} is {'not ' if procedure else ''}a procedure", span)
+    if depth > 8:
+        yield Unanalysed(span, f"{shown}() calls itself too deeply to be evaluated")
+        return
+    try:
+        arguments = bind(function.node, bound, value)
+    except Unknown as exc:
+        yield Unanalysed(span, f"call of {shown}() with arguments known only at run time ({exc})")
+        return
+    language = language_of(function.node)
+    if language == "plpgsql":
+        yield from _run(function, model, functions, None, depth + 1, arguments)
+    elif language == "sql":
+        yield from sql_body(function, model, functions, depth + 1, arguments)
 
 
-def _arguments(create: Node, args: list[Node], value: Callable[[Node], Any]) -> dict[str, Any]:
-    """A call's values for the function's input parameters, by name and as $n; defaults fill the rest."""
-    parameters = [p["FunctionParameter"] for p in create.get("parameters", ())
-                  if p["FunctionParameter"].get("mode", "FUNC_PARAM_DEFAULT") in _INPUT_MODES]
-    if any("NamedArgExpr" in arg for arg in args):
-        raise Unknown("named arguments are not evaluated")
-    if len(args) > len(parameters):
-        raise Unknown("more arguments than the function these migrations created takes")
-    bound: dict[str, Any] = {}
-    for number, parameter in enumerate(parameters, start=1):
-        if number <= len(args):
-            given = value(args[number - 1])
-        elif "defexpr" in parameter:
-            given = value(parameter["defexpr"])
-        else:
-            raise Unknown(f"no value for parameter {number}")
-        bound[f"${number}"] = given
-        if parameter.get("name"):
-            bound[parameter["name"]] = given
-    return bound
-
-
-def sql_body(create: Statement) -> Iterator[Statement | Unanalysed]:
+def sql_body(create: Statement, model: Model, functions: Functions, depth: int,
+             arguments: Mapping[str, Any]) -> Iterator:
     """The statements of a ``LANGUAGE sql`` function's body, each located where it is written.
 
+    Parameters ($1, or by name) reach only queries in PostgreSQL, not DDL: a ``SELECT g(…)``
+    or ``CALL p(…)`` of the body is a call with the arguments bound, every other statement
+    runs as written.
     A ``BEGIN ATOMIC`` body holds no AS string and gives nothing: PostgreSQL allows only
     queries and data changes there, which the model does not hold."""
     body = body_text(create.node)
@@ -989,6 +1133,7 @@ def sql_body(create: Statement) -> Iterator[Statement | Unanalysed]:
         return
     at = create.text.find(body)
     offsets = ByteOffsets(body)
+    binder = _Interpreter(create, [], model, functions, None, depth)
     for entry in stmts:
         kind, node = next(iter(entry["stmt"].items()))
         first = offsets.to_char(entry.get("stmt_location", 0))
@@ -998,11 +1143,15 @@ def sql_body(create: Statement) -> Iterator[Statement | Unanalysed]:
         first += len(text) - len(text.lstrip())
         if at < 0:  # written with escapes (a quoted string): its statements have no place of their own
             _relocate(node, lambda _: -1)
-            yield Statement(kind, node, create.span, text.strip(), embedded=True)
-            continue
-        start = create.span.start + at
-        _relocate(node, lambda b: start + offsets.to_char(b))
-        yield Statement(kind, node, Span(create.span.path, start + first, start + last), text.strip(), embedded=True)
+            span = create.span
+        else:
+            start = create.span.start + at
+            _relocate(node, lambda b: start + offsets.to_char(b))
+            span = Span(create.span.path, start + first, start + last)
+        if kind in ("SelectStmt", "CallStmt"):
+            yield from _calls(text.strip(), span, model, functions, depth, lambda arg: binder.eval(arg, arguments))
+        else:
+            yield from binder.applied(Statement(kind, node, span, text.strip(), embedded=True), span)
 
 
 # The command tags of the statements the model replays, as event triggers see them
@@ -1015,5 +1164,5 @@ def ddl_commands(stmt: Statement, created: QName | None) -> list[dict[str, Any]]
     if created is None:
         return []
     return [{"command_tag": COMMAND_TAGS[stmt.kind], "object_type": "table", "schema_name": created.schema,
-             "object_identity": str(created), "in_extension": False, "classid": None, "objid": str(created),
+             "object_identity": str(created), "in_extension": False, "classid": None, "objid": Relation(created),
              "objsubid": 0, "command": None}]

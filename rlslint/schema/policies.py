@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from rlslint.schema import scopes
+from rlslint.schema import scopes, views
 from rlslint.schema.model import Expr, Policy, evolve
-from rlslint.schema.state import ReplayState, expr
+from rlslint.schema.state import DUPLICATE_OBJECT, UNDEFINED_COLUMN, ReplayState, expr
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Statement
 from rlslint.sql.tree import Node, Shared, dicts, scalars
@@ -19,12 +19,14 @@ _SHARED = Shared()
 
 def create_policy(stmt: Statement, state: ReplayState) -> None:
     node = stmt.node
+    if views.refused_on_view(stmt, state, node["table"], "CREATE POLICY"):
+        return
     table = state.relation(stmt, node["table"])
     if table is None:
         return
     name = node["policy_name"]
     if any(p.name == name for p in table.policies):
-        state.rejected(stmt, f'policy "{name}" on {table.qname} already exists')
+        state.rejected(stmt, f'policy "{name}" on {table.qname} already exists', DUPLICATE_OBJECT)
         return
     if _refused_for_missing_column(stmt, state, table.qname, node):
         return
@@ -82,7 +84,7 @@ def _refused_for_missing_column(stmt: Statement, state: ReplayState, qname: QNam
     """PostgreSQL refuses a policy whose expressions read a column its table lacks."""
     missing = state.missing_column(qname, _own_columns([node.get("qual"), node.get("with_check")], qname.name))
     if missing is not None:
-        state.rejected(stmt, f'column "{missing}" does not exist')
+        state.rejected(stmt, f'column "{missing}" does not exist', UNDEFINED_COLUMN)
     return missing is not None
 
 

@@ -309,8 +309,7 @@ def drop_schema(state: ReplayState, schema: str) -> None:
     access.default_acl = {k: a for k, a in access.default_acl.items() if k[1] != schema}
 
 
-DROPS = {"OBJECT_SEQUENCE": drop_sequence, "OBJECT_FUNCTION": drop_routine, "OBJECT_PROCEDURE": drop_routine,
-         "OBJECT_ROUTINE": drop_routine}
+DROPS = {"OBJECT_SEQUENCE": drop_sequence}  # DROP FUNCTION: routines.drop_function, which calls drop_routine
 
 HANDLERS = {
     "GrantStmt": grant,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping
 
-from rlslint.schema import constraints, extensions, policies, privileges, roles, routines, session, tables
+from rlslint.schema import constraints, extensions, policies, privileges, roles, routines, session, tables, views
 from rlslint.schema.model import Catalog
 from rlslint.schema.state import ReplayState, strict_mode, strs
 from rlslint.sql.parse import ParsedFile, Statement
@@ -24,7 +24,7 @@ Handler = Callable[[Statement, ReplayState], None]
 # IF EXISTS, CASCADE)
 DropHandler = Callable[[Statement, ReplayState, tuple[str, ...], bool, bool], None]
 
-HANDLER_MODULES = (session, tables, constraints, policies, privileges, roles, routines, extensions)
+HANDLER_MODULES = (session, tables, constraints, policies, privileges, roles, routines, extensions, views)
 
 
 def merged(modules: Iterable, attribute: str) -> Mapping[str, Callable]:
@@ -60,11 +60,11 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType({**merged(HANDLER_MODULES, "H
 PASS_THROUGH = frozenset(
     {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CommentStmt",
      "AlterFunctionStmt",
-     "CreateTrigStmt", "ViewStmt", "AlterExtensionStmt", "AlterSeqStmt",
+     "CreateTrigStmt", "AlterExtensionStmt", "AlterSeqStmt",
      "AlterRoleSetStmt", "CreateEnumStmt", "AlterEnumStmt",
      "CompositeTypeStmt", "CreateDomainStmt", "AlterDomainStmt", "DefineStmt", "CreatePublicationStmt",
      "AlterPublicationStmt", "RuleStmt", "NotifyStmt", "LockStmt", "VacuumStmt",
-     "ExplainStmt", "CallStmt", "CreateCastStmt", "CreateOpClassStmt", "CreateConversionStmt",
+     "ExplainStmt", "CreateCastStmt", "CreateOpClassStmt", "CreateConversionStmt",
      "SecLabelStmt", "CreateStatsStmt", "ClusterStmt", "ReindexStmt", "AnalyzeStmt", "CheckPointStmt",
      "DiscardStmt", "ListenStmt", "UnlistenStmt", "PrepareStmt", "ExecuteStmt", "DeallocateStmt",
      "DeclareCursorStmt", "FetchStmt", "ClosePortalStmt", "CopyStmt", "TruncateStmt", "CreateForeignTableStmt",
@@ -82,7 +82,7 @@ PASS_THROUGH = frozenset(
 
 # Statements that change no table: a PL/pgSQL guard the model cannot answer, around only
 # these (CREATE TYPE, CREATE TRIGGER, CREATE EXTENSION …), leaves every table as it is.
-CHANGES_NO_TABLE = PASS_THROUGH | {"CreateExtensionStmt"}
+CHANGES_NO_TABLE = PASS_THROUGH | {"CreateExtensionStmt", "ViewStmt"}
 
 
 def replay(files: Iterable[ParsedFile], strict: bool | None = None, start: str | None = None) -> Catalog:
@@ -108,10 +108,11 @@ def replay_file(parsed: ParsedFile, state: ReplayState, observe: Observer | None
 
 
 def apply(stmt: Statement, state: ReplayState) -> None:
+    state.failure = None
     handler = HANDLERS.get(stmt.kind)
     if handler is not None:
         handler(stmt, state)
     elif stmt.kind not in PASS_THROUGH:
         state.unmodelled(stmt, f"{stmt.kind} is not modelled")
-    if state.event_triggers:
+    if state.event_triggers and state.failure is None:  # a refused statement fires no trigger
         routines.fire_event_triggers(stmt, state)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rlslint.schema import privileges
 from rlslint.schema.model import Membership, Role, evolve
 from rlslint.schema.privileges import grantees, role_name
-from rlslint.schema.state import ReplayState
+from rlslint.schema.state import DUPLICATE_OBJECT, ReplayState
 from rlslint.sql.parse import Node, Statement
 
 # CREATE/ALTER ROLE options (DefElem names) and the Role fields they set.
@@ -37,7 +37,7 @@ def create_role(stmt: Statement, state: ReplayState) -> None:
     name = node["role"]
     state.access.saw_role(name)
     if name in state.access.roles:
-        state.rejected(stmt, f'role "{name}" already exists')
+        state.rejected(stmt, f'role "{name}" already exists', DUPLICATE_OBJECT)
         return
     role = Role(name, login=node.get("stmt_type") == "ROLESTMT_USER", created=stmt.span)
     role = evolve(role, **_flags(node.get("options")))

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 
 from rlslint.diagnostics import Note
 from rlslint.schema.access import AccessState
+from rlslint.schema.conditions import SQLSTATES
 from rlslint.schema.model import Catalog, Expr, Index, Table, evolve
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node, Statement
@@ -21,6 +22,11 @@ from rlslint.sql.spans import Span
 from rlslint.sql.tokens import clause_end
 
 DEFAULT_SEARCH_PATH = ("public",)
+
+# The SQLSTATEs of the refusals the replay models: a PL/pgSQL EXCEPTION handler names them
+# (WHEN duplicate_object) to skip what already exists.
+DUPLICATE_OBJECT, DUPLICATE_TABLE = SQLSTATES["duplicate_object"], SQLSTATES["duplicate_table"]
+UNDEFINED_COLUMN, FEATURE_NOT_SUPPORTED = SQLSTATES["undefined_column"], SQLSTATES["feature_not_supported"]
 
 # Schemas the platform owns: their objects exist without the project creating them.
 PLATFORM_SCHEMAS = frozenset(
@@ -187,9 +193,10 @@ class ReplayState:
     whatever handlers do to either afterwards.
     """
 
-    def __init__(self, strict: bool, start: str | None = None) -> None:
+    def __init__(self, strict: bool, start: str | None = None, access: AccessState | None = None) -> None:
         self.strict = strict
-        self.access = AccessState(start)  # ``start``: see AccessState; None decides from the migrations
+        # ``start``: see AccessState; None decides from the migrations. ``access``: a copy's own.
+        self.access = AccessState(start) if access is None else access
         self.schemas: set[str] = {"public"}
         self.tables = TableRegistry()
         self.search_path: tuple[str, ...] = DEFAULT_SEARCH_PATH
@@ -200,16 +207,21 @@ class ReplayState:
         # altered: a table's creation span stays its own through renames and SET SCHEMA.
         self.targets: dict[tuple[str, int], list[Span]] = {}
         self.unanalysed: list[Note] = []  # statements the replay could not know, with why
-        # PL/pgSQL the migrations created (schema/routines.py): functions by name, and the
-        # ddl_command_end event triggers by name: (function, command tags or None, enabled).
-        self.functions: dict[QName, Any] = {}
+        # PL/pgSQL the migrations created (schema/routines.py): functions by name and argument
+        # types, every name they ever gave one, and the ddl_command_end event triggers by name:
+        # (function, command tags or None, enabled).
+        self.functions: dict[tuple[QName, tuple[str, ...]], Any] = {}
+        self.function_names: set[QName] = set()
+        self.views: set[QName] = set()  # by name only (schema/views.py)
         self.event_triggers: dict[str, tuple[QName, frozenset[str] | None, bool]] = {}
         self.trigger_depth = 0
         self.extensions: set[str] = set()  # the extensions the migrations created (schema/extensions.py)
+        # (SQLSTATE or "", why) of the statement PostgreSQL would have refused, for a PL/pgSQL
+        # EXCEPTION handler around it (schema/routines.py reads it after each statement)
+        self.failure: tuple[str, str] | None = None
 
     def copy(self) -> "ReplayState":
-        other = ReplayState(self.strict)
-        other.access = self.access.copy()
+        other = ReplayState(self.strict, access=self.access.copy())  # building a fresh AccessState costs as much
         other.schemas = set(self.schemas)
         other.tables = self.tables.copy()
         other.search_path, other.path_before_local = self.search_path, self.path_before_local
@@ -219,7 +231,31 @@ class ReplayState:
         other.unanalysed = list(self.unanalysed)
         other.functions, other.event_triggers = dict(self.functions), dict(self.event_triggers)
         other.extensions = set(self.extensions)
+        other.function_names, other.views = set(self.function_names), set(self.views)
+        other.trigger_depth = self.trigger_depth
         return other
+
+    def savepoint(self) -> "ReplayState":
+        """What ``restore`` needs to go back to this point: a copy of the model, sharing the
+        history (notes, unanalysed statements, targets), which a rollback keeps as it is."""
+        history = self.notes, self.unanalysed, self.targets
+        self.notes, self.unanalysed, self.targets = [], [], {}
+        try:
+            return self.copy()
+        finally:
+            self.notes, self.unanalysed, self.targets = history
+
+    def restore(self, snapshot: "ReplayState") -> None:
+        """Back to ``snapshot`` (from ``savepoint``), as a PL/pgSQL block's EXCEPTION handler
+        rolls back what its body did. The history stays, and so do unanalysed marks: what the
+        model could not know stays unknown."""
+        history, depth = (self.notes, self.unanalysed, self.targets), self.trigger_depth
+        marks = {qname: table.unanalysed for qname, table in self.tables.items() if table.unanalysed}
+        self.__dict__.update(snapshot.__dict__)
+        (self.notes, self.unanalysed, self.targets), self.trigger_depth = history, depth
+        for qname, marked in marks.items():
+            if qname in self.tables:
+                self.tables[qname] = evolve(self.tables[qname], unanalysed=marked)
 
     def new_session(self) -> None:
         """Each migration runs in a fresh session: default search_path, no transaction."""
@@ -275,8 +311,10 @@ class ReplayState:
     def note(self, stmt: Statement, message: str) -> None:
         self.notes.append(Note(stmt.span, message))
 
-    def rejected(self, stmt: Statement, why: str) -> None:
-        """A statement PostgreSQL would refuse (``why``: what already exists or cannot be)."""
+    def rejected(self, stmt: Statement, why: str, sqlstate: str = "") -> None:
+        """A statement PostgreSQL would refuse (``why``: what already exists or cannot be), with
+        the SQLSTATE of its error ("" when it is not known)."""
+        self.failure = (sqlstate, why)
         if stmt.embedded:
             # Inside a DO block such a statement usually sits behind an IF NOT EXISTS guard or
             # an EXCEPTION handler, so PostgreSQL never fails on it.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from rlslint.schema import privileges, roles
+from rlslint.schema import privileges, roles, routines, views
 from rlslint.schema.columns import add_column, drop_column, rename_column, set_not_null, set_type
 from rlslint.schema.constraints import (add_constraint, add_index, drop_constraint, mark_not_null, missing_in_constraint,
                                         rename_constraint)
 from rlslint.schema.model import Column, Table, evolve
 from rlslint.schema.policies import policies_follow_table, rename_policy
-from rlslint.schema.state import ReplayState, strs
+from rlslint.schema.state import DUPLICATE_TABLE, UNDEFINED_COLUMN, ReplayState, strs
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Node, Statement
 
@@ -38,7 +38,7 @@ def create_table(stmt: Statement, state: ReplayState) -> None:
     if qname in state.tables:
         state.target(stmt, state.tables[qname])
         if not node.get("if_not_exists"):
-            state.rejected(stmt, f"table {qname} already exists")
+            state.rejected(stmt, f"table {qname} already exists", DUPLICATE_TABLE)
         return
     if state.is_platform(schema):
         return
@@ -70,7 +70,7 @@ def create_table(stmt: Statement, state: ReplayState) -> None:
                     if (m := missing_in_constraint(state, c, lambda n: state.missing_column(qname, [n]) is None))), None)
     if missing is not None:
         del state.tables[qname]
-        state.rejected(stmt, f'column "{missing}" named in a constraint of {qname} does not exist')
+        state.rejected(stmt, f'column "{missing}" named in a constraint of {qname} does not exist', UNDEFINED_COLUMN)
         return
     if node.get("partbound") and parents and parents[0] is not None:
         state.tables[qname] = evolve(state.tables[qname], partition_of=parents[0].qname)
@@ -111,6 +111,9 @@ def alter_table(stmt: Statement, state: ReplayState) -> None:
     node = stmt.node
     if node.get("objtype") not in ("OBJECT_TABLE", None):
         return  # ALTER VIEW / INDEX / SEQUENCE … SET (…): nothing the model keeps
+    subtypes = {entry["AlterTableCmd"]["subtype"] for entry in node.get("cmds", ())}
+    if subtypes & _RLS_SUBTYPES and views.refused_on_view(stmt, state, node["relation"], "ALTER TABLE … ROW LEVEL SECURITY"):
+        return
     table = state.relation(stmt, node["relation"], missing_ok=bool(node.get("missing_ok")))
     if table is None:
         return
@@ -118,7 +121,7 @@ def alter_table(stmt: Statement, state: ReplayState) -> None:
     qname = table.qname
     missing = _missing_in_alter(state, qname, node.get("cmds", ()))
     if missing is not None:
-        state.rejected(stmt, f'column "{missing}" named in a constraint of {qname} does not exist')
+        state.rejected(stmt, f'column "{missing}" named in a constraint of {qname} does not exist', UNDEFINED_COLUMN)
         return
     for entry in node.get("cmds", ()):
         cmd = entry["AlterTableCmd"]
@@ -187,6 +190,8 @@ def drop_schema(stmt: Statement, state: ReplayState, names: tuple[str, ...], mis
             drop_table(stmt, state, (qname.schema, qname.name), True)
     state.schemas.discard(schema)
     privileges.drop_schema(state, schema)
+    routines.drop_schema(state, schema)
+    views.drop_schema(state, schema)
 
 
 def rename(stmt: Statement, state: ReplayState) -> None:
@@ -200,10 +205,13 @@ def rename(stmt: Statement, state: ReplayState) -> None:
         roles.rename_role(state, node["subname"], new)
         return
     if kind in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"):
-        privileges.rename_routine(state, node["object"]["ObjectWithArgs"], name=new)
+        routines.move_function(state, node["object"]["ObjectWithArgs"], name=new)
         return
     if kind == "OBJECT_SEQUENCE":
         privileges.move_sequence(state, node["relation"], name=new)
+        return
+    if kind == "OBJECT_VIEW":
+        views.move_view(state, node["relation"], name=new)
         return
     if kind == "OBJECT_INDEX":
         rangevar = node["relation"]
@@ -238,9 +246,11 @@ def rename(stmt: Statement, state: ReplayState) -> None:
 def set_schema(stmt: Statement, state: ReplayState) -> None:
     node = stmt.node
     if node.get("objectType") in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"):
-        privileges.rename_routine(state, node["object"]["ObjectWithArgs"], schema=node["newschema"])
+        routines.move_function(state, node["object"]["ObjectWithArgs"], schema=node["newschema"])
     if node.get("objectType") == "OBJECT_SEQUENCE":
         privileges.move_sequence(state, node["relation"], schema=node["newschema"])
+    if node.get("objectType") == "OBJECT_VIEW":
+        views.move_view(state, node["relation"], schema=node["newschema"])
     if node.get("objectType") != "OBJECT_TABLE":
         return
     table = state.relation(stmt, node["relation"], missing_ok=bool(node.get("missing_ok")))
@@ -267,6 +277,8 @@ def _rename_schema(stmt: Statement, state: ReplayState, old: str, new: str) -> N
     state.schemas.discard(old)
     state.schemas.add(new)
     privileges.rename_schema(state, old, new)
+    routines.rename_schema(state, old, new)
+    views.rename_schema(state, old, new)
     for qname in [q for q in state.tables if q.schema == old]:
         _move_table(stmt, state, qname, QName(new, qname.name))
 
@@ -352,6 +364,9 @@ HANDLERS = {
 DROPS = {"OBJECT_TABLE": drop_table, "OBJECT_FOREIGN_TABLE": drop_table, "OBJECT_SCHEMA": drop_schema}
 
 
+# PostgreSQL refuses these on a view (wrong_object_type)
+_RLS_SUBTYPES = frozenset({"AT_EnableRowSecurity", "AT_DisableRowSecurity", "AT_ForceRowSecurity",
+                           "AT_NoForceRowSecurity"})
 _ALTER_TABLE_IGNORED = frozenset(
     {"AT_ColumnDefault", "AT_CookedColumnDefault", "AT_SetStatistics",
      "AT_SetStorage", "AT_SetCompression", "AT_SetRelOptions", "AT_ResetRelOptions", "AT_ReplaceRelOptions",

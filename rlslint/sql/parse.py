@@ -291,11 +291,13 @@ def _blank_psql_input(path: str, text: str, errors: list[SourceError]) -> str:
 # --- DO blocks -------------------------------------------------------------------
 
 
-# PL/pgSQL statements whose effect depends on values: evaluated in the replay, where the model is.
+# PL/pgSQL statements whose effect depends on values: evaluated in the replay, where the model
+# is. An EXCEPTION handler too: whether it runs, and what its body's rollback undoes, depends
+# on what the model already holds.
 _EVALUATED = frozenset({"PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_fors", "PLpgSQL_stmt_foreach_a",
                         "PLpgSQL_stmt_fori", "PLpgSQL_stmt_if", "PLpgSQL_stmt_assign", "PLpgSQL_stmt_case",
                         "PLpgSQL_stmt_while", "PLpgSQL_stmt_loop", "PLpgSQL_stmt_exit", "PLpgSQL_stmt_perform",
-                        "PLpgSQL_stmt_dynfors", "PLpgSQL_stmt_forc", "PLpgSQL_stmt_call"})
+                        "PLpgSQL_stmt_dynfors", "PLpgSQL_stmt_forc", "PLpgSQL_stmt_call", "PLpgSQL_exception_block"})
 
 
 def _expand_do_block(do: Statement, out: list[Statement], notes: list[Note]) -> None:

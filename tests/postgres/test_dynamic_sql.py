@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 
 from rlslint.engine import build_catalog
-from rlslint.schema.plpgsql import _format, _like
+from rlslint.schema.textfunctions import format_text, like
 from tests.postgres.test_differential import apply_and_read, catalog_findings, model_findings
 
 REPLAY_DIR = Path(__file__).parents[1] / "fixtures" / "replay"
 EVALUATED = ("do_dynamic", "do_loops", "do_blocks", "do_functions", "event_trigger", "do_control_flow", "do_pg_class",
-             "sql_functions", "function_arguments", "do_catalog_guards", "do_scalar_queries")
+             "sql_functions", "function_arguments", "do_catalog_guards", "do_scalar_queries", "do_exceptions",
+             "function_lifecycle", "procedures", "do_regclass", "do_views")
 
 
 @pytest.mark.parametrize("scenario", EVALUATED)
@@ -84,14 +85,14 @@ def test_format_builds_what_postgresql_builds(pg, template, args):
         return "null" if value is None else "'" + value.replace("'", "''") + "'"
 
     sql = f"select format({literal(template)}, {', '.join(literal(a) + '::text' for a in args)})"
-    assert pg.psql("postgres", "-A", "-t", "-c", sql).rstrip("\n") == _format(template, args)
+    assert pg.psql("postgres", "-A", "-t", "-c", sql).rstrip("\n") == format_text(template, args)
 
 
 @pytest.mark.parametrize("value, pattern", [("archive_2023", "archive%"), ("notes", "archive%"), ("a_b", "a\\_b"),
                                             ("axb", "a_b"), ("100%", "100\\%")])
 def test_like_matches_as_postgresql_matches(pg, value, pattern):
     sql = f"select '{value}' like '{pattern}'"
-    assert (pg.psql("postgres", "-A", "-t", "-c", sql).strip() == "t") == _like(value, pattern)
+    assert (pg.psql("postgres", "-A", "-t", "-c", sql).strip() == "t") == like(value, pattern)
 
 
 UNFINISHED = [
@@ -102,12 +103,25 @@ UNFINISHED = [
     # nothing the model holds ends it
     ("loop\n    null;\n  end loop;", "a loop that runs more than 10000 times"),
     # rows of a query built at run time, around SQL written in the block
-    ("for r in execute 'select 1' loop\n    alter table public.t enable row level security;\n  end loop;",
-     "DYNFORS is not evaluated"),
+    ("for r in execute 'select name from public.' || 'queue' loop\n    alter table public.t enable row level security;\n"
+     "  end loop;", "FOR over rows known only at run time (public.queue is read at run time)"),
+    # an error no handler catches: PostgreSQL stops the block and the migration
+    ("begin\n    create policy p on public.t using (true);\n    create policy p on public.t using (true);\n"
+     "  exception when undefined_table then null;\n  end;\n  alter table public.t enable row level security;",
+     'policy "p" on public.t already exists: PostgreSQL stops here and rejects the migration'),
+    # a handler whose condition the evaluation cannot match to the error
+    ("begin\n    create policy p on public.t using (true);\n    create policy p on public.t using (true);\n"
+     "  exception when invalid_catalog_name then null;\n  end;",
+     'policy "p" on public.t already exists, in a block whose EXCEPTION handler may catch it '
+     "(the condition invalid_catalog_name is not one the evaluation knows)"),
+    # a regclass of a name that is no table's (three parts: another database)
+    ("execute format('alter table %s enable row level security', 'db.public.t'::regclass);",
+     "EXECUTE of SQL built at run time ('db.public.t'::regclass is not a table's name)"),
 ]
 
 
-@pytest.mark.parametrize("body, why", UNFINISHED, ids=["while_reads_a_table", "endless", "for_execute"])
+@pytest.mark.parametrize("body, why", UNFINISHED, ids=["while_reads_a_table", "endless", "for_execute", "uncaught",
+                                                       "undecided_handler", "regclass_of_no_table"])
 def test_a_statement_the_evaluator_cannot_finish_is_never_skipped_silently(body, why):
     from rlslint.schema.replay import replay
     from rlslint.sql.parse import parse_file
@@ -250,3 +264,122 @@ def test_an_unknown_guard_around_statements_that_change_no_table_marks_nothing()
     assert [n.message for n in catalog.notes if "changes no table" in n.message] == [
         "IF whose condition is known only at run time (pg_type is read at run time); what it may run changes no table"]
     assert [n.message for n in catalog.unanalysed] == ["IF whose condition is known only at run time (pg_type is read at run time)"]
+GONE = [
+    ("drop function public.secure(text);", "public.secure() does not exist (an earlier migration dropped or renamed it)"),
+    ("alter function public.secure(text) rename to secure_table;",
+     "public.secure() does not exist (an earlier migration dropped or renamed it)"),
+    ("alter function public.secure(text) set schema util;",
+     "public.secure() does not exist (an earlier migration dropped or renamed it)"),
+]
+
+
+@pytest.mark.parametrize("change, why", GONE, ids=["dropped", "renamed", "moved"])
+def test_a_call_after_the_function_is_gone_is_refused_as_postgresql_refuses_it(pg, tmp_path, change, why):
+    """PostgreSQL rejects the call (undefined_function), so the migration fails: the model
+    does not run the old body, and says the statement ends the migration."""
+    from tests.support.pgharness import MigrationError, migrated_database
+
+    sql = ("create schema util;\ncreate table public.t (id int primary key);\n"
+           "create function public.secure(target text) returns void language plpgsql as $$\n"
+           "begin\n  execute format('alter table public.%I enable row level security', target);\nend\n$$;\n"
+           f"{change}\nselect public.secure('t');\n")
+    path = tmp_path / "20240101000000_gone.sql"
+    path.write_text(sql, encoding="utf-8")
+    with pytest.raises(MigrationError, match="function public.secure\\(unknown\\) does not exist"):
+        with migrated_database(pg, [path]):
+            pass
+    catalog = build_catalog(tmp_path)
+    (note,) = catalog.unanalysed
+    assert note.message == f"{why}: PostgreSQL stops here and rejects the migration"
+    (table,) = catalog.tables.values()
+    assert not table.rls and table.unanalysed
+
+
+REGCLASS_SETUP = ('create schema app;\ncreate table public.orders (id int);\ncreate table public.invoices (id int);\n'
+                  'create table app.orders (id int);\ncreate table public."My Table" (id int);\n')
+REGCLASSES = [
+    ("public", "format('%I|%s', 'orders'::regclass, 'app.orders'::regclass)"),
+    ("app, public", "format('%s|%s|%s', 'public.orders'::regclass, 'invoices'::regclass, 'orders'::regclass)"),
+    ("public", "'\"My Table\"'::regclass::text || ' ' || format('%I', 'app.orders'::regclass)"),
+    ("app", "'orders'::regclass::text || ' ' || quote_ident('public.invoices'::regclass::text)"),
+]
+
+
+@pytest.mark.parametrize("search_path, expression", REGCLASSES)
+def test_a_regclass_prints_as_postgresql_prints_it(pg, search_path, expression):
+    """Without its schema when the search_path finds it (regclassout), so %I of it is a bare name."""
+    from rlslint.schema.plpgsql import _Interpreter
+    from rlslint.schema.replay import apply
+    from rlslint.schema.state import ReplayState
+    from rlslint.sql.parse import parse_file
+
+    setup = f"{REGCLASS_SETUP}set search_path = {search_path};\n"
+    state = ReplayState(strict=True)
+    for stmt in parse_file("r.sql", setup).statements:
+        apply(stmt, state)
+    (do,) = parse_file("e.sql", "do $$ begin null; end $$;").statements
+    shown = _Interpreter(do, [], state, lambda name: None, None, 0).value(expression)
+    pg.psql("postgres", "-c", "drop database if exists regclass_out", "-c", "create database regclass_out")
+    try:
+        printed = pg.psql("regclass_out", "-A", "-t", "-c", f"{setup}select {expression};")
+    finally:
+        pg.psql("postgres", "-c", "drop database regclass_out")
+    assert printed.strip().splitlines()[-1] == shown
+
+
+def test_a_loop_that_reaches_a_view_fails_as_in_postgresql(pg, tmp_path):
+    """information_schema.tables lists the views too: ENABLE ROW LEVEL SECURITY on one is
+    refused (wrong_object_type), so the migration fails; the model says so, never skips it."""
+    from tests.support.pgharness import MigrationError, migrated_database
+
+    path = tmp_path / "20240101000000_views.sql"
+    path.write_text("create table public.orders (id int primary key);\n"
+                    "create view public.order_ids as select id from public.orders;\n"
+                    "do $$\ndeclare\n  r record;\nbegin\n"
+                    "  for r in select table_name from information_schema.tables where table_schema = 'public' loop\n"
+                    "    execute format('alter table public.%I enable row level security', r.table_name);\n"
+                    "  end loop;\nend\n$$;\n", encoding="utf-8")
+    with pytest.raises(MigrationError, match='ALTER action ENABLE ROW SECURITY cannot be performed on relation "order_ids"'):
+        with migrated_database(pg, [path]):
+            pass
+    catalog = build_catalog(tmp_path)
+    (note,) = catalog.unanalysed
+    assert note.message == ("ALTER TABLE … ROW LEVEL SECURITY on public.order_ids, a view: "
+                            "PostgreSQL stops here and rejects the migration")
+    assert all(table.unanalysed for table in catalog.tables.values())
+
+
+OVERLOADS = ("create table public.a (id int primary key);\ncreate table public.b (id int primary key);\n"
+             "create function public.secure(t text) returns void language plpgsql as $$\n"
+             "begin\n  execute format('alter table public.%I enable row level security', t);\nend\n$$;\n"
+             "create function public.secure(n int) returns void language plpgsql as $$\n"
+             "begin\n  execute 'alter table public.b enable row level security';\nend\n$$;\n"
+             "create function public.secure(t text, note text default '') returns void language plpgsql as $$\n"
+             "begin\n  execute format('alter table public.%I force row level security', t);\nend\n$$;\n")
+
+
+def test_overloads_are_told_apart_by_the_arguments_or_marked(pg, tmp_path):
+    """secure(1) is the integer one, as in PostgreSQL; secure('a') fits two functions, which
+    PostgreSQL refuses as not unique: the model marks it and runs neither body."""
+    from tests.support.pgharness import MigrationError, migrated_database
+
+    (tmp_path / "typed").mkdir()
+    (tmp_path / "typed" / "20240101000000_f.sql").write_text(OVERLOADS + "select public.secure(1);\n", encoding="utf-8")
+    catalog = build_catalog(tmp_path / "typed")
+    assert not catalog.unanalysed
+    assert {q.name: t.rls for q, t in catalog.tables.items()} == {"a": False, "b": True}
+    with migrated_database(pg, [tmp_path / "typed" / "20240101000000_f.sql"]) as db:
+        assert pg.psql(db, "-A", "-t", "-c", "select relname from pg_class where relrowsecurity and "
+                       "relnamespace = 'public'::regnamespace").split() == ["b"]
+
+    (tmp_path / "ambiguous").mkdir()
+    path = tmp_path / "ambiguous" / "20240101000000_f.sql"
+    path.write_text(OVERLOADS + "select public.secure('a');\n", encoding="utf-8")
+    with pytest.raises(MigrationError, match="is not unique"):
+        with migrated_database(pg, [path]):
+            pass
+    catalog = build_catalog(tmp_path / "ambiguous")
+    (note,) = catalog.unanalysed
+    assert note.message == ("call of public.secure(): more than one function of that name these migrations "
+                            "created takes these arguments")
+    assert all(t.unanalysed and not t.rls and not t.force_rls for t in catalog.tables.values())
