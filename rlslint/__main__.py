@@ -4,6 +4,7 @@
 longer to import than the whole answer should.
 """
 
+import os
 import sys
 
 
@@ -11,7 +12,13 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         from rlslint import __version__
 
-        sys.stdout.write(f"rlslint, version {__version__}\n")  # click's version_option prints the same
+        try:
+            sys.stdout.write(f"rlslint, version {__version__}\n")  # click's version_option prints the same
+            sys.stdout.flush()
+        except OSError as exc:  # a full disk or a closed pipe: one line, as every other command says it
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to fail at exit
+            sys.stderr.write(f"rlslint: error: cannot write to stdout: {exc.strerror or exc}\n")
+            sys.exit(2)
         return
     from rlslint.cli import main as command_line
 

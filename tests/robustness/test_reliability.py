@@ -161,10 +161,11 @@ def test_output_targets_that_cannot_be_written(tmp_path):
         assert (result.exit_code, result.stderr) == (2, message + "\n"), args
 
 
-def test_stdout_on_a_full_disk(tmp_path):
+@pytest.mark.parametrize("args", [[], ["--version"]], ids=["check", "version"])
+def test_stdout_on_a_full_disk(tmp_path, args):
     project(tmp_path)
     with open("/dev/full", "w") as full:
-        proc = subprocess.run(RLSLINT, cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        proc = subprocess.run([*RLSLINT, *args], cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert (proc.returncode, proc.stderr) == (2, "rlslint: error: cannot write to stdout: No space left on device\n")
 
 
