@@ -74,7 +74,7 @@ _STATE_ATTRIBUTES = ("strict", "schemas", "search_path", "path_before_local", "i
 
 def encode_state(state: ReplayState) -> dict:
     attributes = {name: _encode(getattr(state, name)) for name in _STATE_ATTRIBUTES}
-    extra = set(vars(state)) - set(_STATE_ATTRIBUTES) - {"tables"}
+    extra = set(vars(state)) - set(_STATE_ATTRIBUTES) - {"tables", "unanalysed_spans"}
     for name in sorted(extra):  # state added by other modules: plain attributes of plain values
         attributes[name] = _encode(getattr(state, name))
     registry = state.tables
@@ -108,6 +108,10 @@ def decode_state(data: Any) -> ReplayState:
         raise NotDecodable(str(exc)) from None
     if not isinstance(state.strict, bool) or not isinstance(state.notes, list):
         raise NotDecodable("bad state attributes")
+    if not isinstance(state.unanalysed, list) or not all(isinstance(note, problems.Note) for note in state.unanalysed):
+        raise NotDecodable("bad statements not analysed")
+    # Derived, not stored: the spans of the statements not analysed, so no entry can disagree.
+    state.unanalysed_spans = {note.span for note in state.unanalysed}
     return state
 
 

@@ -207,6 +207,7 @@ class ReplayState:
         # altered: a table's creation span stays its own through renames and SET SCHEMA.
         self.targets: dict[tuple[str, int], list[Span]] = {}
         self.unanalysed: list[Note] = []  # statements the replay could not know, with why
+        self.unanalysed_spans: set[Span] = set()  # their spans: a repeated reach is told from a first in one look
         # PL/pgSQL the migrations created (schema/routines.py): functions by name and argument
         # types, every name they ever gave one, and the ddl_command_end event triggers by name:
         # (function, command tags or None, enabled).
@@ -228,7 +229,7 @@ class ReplayState:
         other.in_transaction = self.in_transaction
         other.notes = list(self.notes)
         other.targets = {statement: list(spans) for statement, spans in self.targets.items()}
-        other.unanalysed = list(self.unanalysed)
+        other.unanalysed, other.unanalysed_spans = list(self.unanalysed), set(self.unanalysed_spans)
         other.functions, other.event_triggers = dict(self.functions), dict(self.event_triggers)
         other.extensions = set(self.extensions)
         other.function_names, other.views = set(self.function_names), set(self.views)
@@ -238,21 +239,21 @@ class ReplayState:
     def savepoint(self) -> "ReplayState":
         """What ``restore`` needs to go back to this point: a copy of the model, sharing the
         history (notes, unanalysed statements, targets), which a rollback keeps as it is."""
-        history = self.notes, self.unanalysed, self.targets
-        self.notes, self.unanalysed, self.targets = [], [], {}
+        history = self.notes, self.unanalysed, self.unanalysed_spans, self.targets
+        self.notes, self.unanalysed, self.unanalysed_spans, self.targets = [], [], set(), {}
         try:
             return self.copy()
         finally:
-            self.notes, self.unanalysed, self.targets = history
+            self.notes, self.unanalysed, self.unanalysed_spans, self.targets = history
 
     def restore(self, snapshot: "ReplayState") -> None:
         """Back to ``snapshot`` (from ``savepoint``), as a PL/pgSQL block's EXCEPTION handler
         rolls back what its body did. The history stays, and so do unanalysed marks: what the
         model could not know stays unknown."""
-        history, depth = (self.notes, self.unanalysed, self.targets), self.trigger_depth
+        history, depth = (self.notes, self.unanalysed, self.unanalysed_spans, self.targets), self.trigger_depth
         marks = {qname: table.unanalysed for qname, table in self.tables.items() if table.unanalysed}
         self.__dict__.update(snapshot.__dict__)
-        (self.notes, self.unanalysed, self.targets), self.trigger_depth = history, depth
+        (self.notes, self.unanalysed, self.unanalysed_spans, self.targets), self.trigger_depth = history, depth
         for qname, marked in marks.items():
             if qname in self.tables:
                 self.tables[qname] = evolve(self.tables[qname], unanalysed=marked)
@@ -276,8 +277,9 @@ class ReplayState:
             return
         # Only a statement reached before (a loop, a second call) can be on a table already:
         # asking every table of a big history about every statement was quadratic.
-        again = any(note.span == span for note in self.unanalysed)
+        again = span in self.unanalysed_spans
         self.unanalysed.append(Note(span, why))
+        self.unanalysed_spans.add(span)
         for qname, table in list(self.tables.items()):
             if not self.is_platform(qname.schema):
                 if not (again and span in table.unanalysed):
