@@ -1,7 +1,8 @@
 """``python -m rlslint`` and the ``rlslint`` command.
 
 ``rlslint --version`` is answered here, before the command line loads: click alone takes
-longer to import than the whole answer should.
+longer to import than the whole answer should. Any other command defers the parts of
+pglast a lint does not use (``rlslint.deferred``).
 """
 
 import os
@@ -20,6 +21,9 @@ def main() -> None:
             sys.stderr.write(f"rlslint: error: cannot write to stdout: {exc.strerror or exc}\n")
             sys.exit(2)
         return
+    from rlslint.deferred import defer
+
+    defer("pglast", ("ast", "enums"))  # what parsing to JSON never uses; see rlslint.deferred
     from rlslint.cli import main as command_line
 
     command_line()

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "rlslint"
 # prefix; "rlslint" is the package's own __init__ only, never a prefix of everything.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("rlslint", "rlslint.sql.names", "rlslint.sql.spans", "rlslint.sql.problems", "rlslint.deep",
-                    "rlslint.writing", "rlslint.gitignore", "rlslint.layouts", "rlslint.escape")),
+                    "rlslint.deferred", "rlslint.writing", "rlslint.gitignore", "rlslint.layouts", "rlslint.escape")),
     ("parse", ("rlslint.sql",)),
     ("result data", ("rlslint.diagnostics", "rlslint.settings")),
     ("sources", ("rlslint.sources", "rlslint.repository")),
