@@ -10,8 +10,8 @@ from rlslint.escape import visible  # names in comments: a line break would end 
 
 from typing import TYPE_CHECKING
 
+from rlslint.rules._facts import Facts
 from rlslint.rules._owners import owner
-from rlslint.rules._predicates import per_row_calls
 from rlslint.schema.model import Table
 from rlslint.settings import Settings
 from rlslint.sql.deparse import predicate_sql, wrapped_calls_sql
@@ -29,28 +29,30 @@ def new_policy_roles(ctx: "RuleContext", table: Table, missing: tuple[str, ...])
     return "authenticated" if "authenticated" in roles or not roles else ", ".join(quote_ident(r) for r in sorted(roles))
 
 
-def missing_policies_sql(table: Table, missing: tuple[str, ...], settings: Settings, roles: str = "authenticated") -> str:
+def missing_policies_sql(table: Table, missing: tuple[str, ...], settings: Settings, facts: Facts,
+                         roles: str = "authenticated") -> str:
     """The policies for the missing commands, from a predicate that already guards writes on
     the table or from its owner column; otherwise a commented template, which leaves the
     finding in place: which rows each command may touch is a decision for a person.
     ``roles``: who the policies are for when none is copied (see ``new_policy_roles``).
+    ``facts``: the rule context's memo of its policy expressions (``RuleContext.facts``).
     """
-    copied = _copied_predicate(table)
+    copied = _copied_predicate(table, facts)
     if copied is not None:
         predicate, roles, source = copied  # the copied policy's roles with its condition
         why = f'-- the condition of policy "{visible(source)}", which already guards writes on {table.qname}\n'
-    elif (found := owner(table, settings, for_writes=True)) is not None:
+    elif (found := owner(table, settings, facts, for_writes=True)) is not None:
         predicate = f"(SELECT auth.uid()) = {quote_ident(found.column)}"
         why = f"-- each user reaches the rows they own: {quote_ident(found.column)} is the owner ({visible(found.why)})\n"
     else:
-        return _template(table, missing, settings, roles)
+        return _template(table, missing, settings, facts, roles)
     return why + "\n".join(_statements(table, missing, predicate, roles))
 
 
-def _template(table: Table, missing: tuple[str, ...], settings: Settings, roles: str) -> str:
+def _template(table: Table, missing: tuple[str, ...], settings: Settings, facts: Facts, roles: str) -> str:
     head = (f"-- decide which rows {', '.join(missing)} may touch on {table.qname}: no policy guards writes "
             "and no owner column says who may change a row.\n")
-    reader = owner(table, settings)  # evidence from a read policy only
+    reader = owner(table, settings, facts)  # evidence from a read policy only
     if reader is not None:
         column = quote_ident(reader.column)
         lines = _statements(table, missing, f"(SELECT auth.uid()) = {column}", roles)
@@ -79,7 +81,7 @@ def _statements(table: Table, missing: tuple[str, ...], predicate: str, roles: s
     return lines
 
 
-def _copied_predicate(table: Table) -> tuple[str, str, str] | None:
+def _copied_predicate(table: Table, facts: Facts) -> tuple[str, str, str] | None:
     """The predicate, roles and name of the first permissive write or FOR ALL policy worth copying.
 
     A missing command has no permissive policy of its own, so the permissive policies
@@ -93,7 +95,7 @@ def _copied_predicate(table: Table) -> tuple[str, str, str] | None:
         for expr in (policy.using, policy.with_check):
             if expr is None or is_true_literal(expr.tree):
                 continue
-            calls = per_row_calls(expr)
+            calls = facts(expr, table).per_row_calls
             sql = wrapped_calls_sql(expr, frozenset(at for _, at in calls)) if calls else predicate_sql(expr)
             if sql is not None:  # None: pglast cannot print this tree; look for another clause
                 return sql, ", ".join(quote_ident(r) if r != "public" else "public" for r in policy.roles), policy.name

@@ -83,7 +83,8 @@ class ColumnUse:
     conditions: tuple[Node, ...] = ()
 
 
-def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> list[ColumnUse]:
+def compared_columns(expr: Expr, comparisons: list[tuple[Node, Path]], column_refs: list[tuple[scopes.Ref, Path]],
+                     bound: dict[int, scopes.Ref], catalog: Catalog) -> list[ColumnUse]:
     """Columns a policy expression compares with ``=``, ``IN`` or ``= ANY`` against a value
     that does not depend on the same row, bound to their tables, in source order.
 
@@ -94,21 +95,19 @@ def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> list[ColumnU
     with itself when ``members`` has that column. Only a column of the query level it is
     compared in counts: the correlated outer column of a sub-select is a value there, and an
     index on it would not serve the sub-select.
+
+    From the expression's one walk (``rules._facts``): its ``A_Expr`` nodes (the only
+    comparisons) and its bound column references, each with its path, in walk order.
     """
-    has_column = lambda qname, column: _has_column(catalog, qname, column)  # noqa: E731
-    nodes, bound = scopes.bound_walk(expr.tree, table.qname, has_column)
     found: list[ColumnUse] = []
-    column_refs = [(bound[id(body)], path) for kind, body, path in nodes if kind == "ColumnRef" and id(body) in bound]
-    for kind, node, path in nodes:
-        if kind != "A_Expr":
-            continue  # the only comparisons
-        for operand, others in _comparisons(kind, node):
+    for node, path in comparisons:
+        for operand, others in _comparisons("A_Expr", node):
             target = _indexable(operand)
             if target is None:
                 continue
             column_ref, wrapped = target
             ref = bound.get(id(column_ref))
-            if ref is None or ref.table is None or ref.outer or not has_column(ref.table, ref.names[-1]):
+            if ref is None or ref.table is None or ref.outer or not _has_column(catalog, ref.table, ref.names[-1]):
                 continue
             if any(other.via is ref.via for other in _refs_within(others, column_refs)):
                 continue  # `a = b` on one row: no index lookup answers it
@@ -116,7 +115,7 @@ def compared_columns(expr: Expr, table: Table, catalog: Catalog) -> list[ColumnU
                 wrapped = None
             start = column_ref.get("location", -1)
             span = expr.origin if start < 0 else Span(expr.origin.path, start, token_end(expr, start))
-            found.append(ColumnUse(ref.table, ref.names[-1], span, wrapped, _conditions({kind: node}, path)))
+            found.append(ColumnUse(ref.table, ref.names[-1], span, wrapped, _conditions({"A_Expr": node}, path)))
     return sorted(found, key=lambda use: use.span.start)
 
 
@@ -127,13 +126,13 @@ class PolicyUse:
     policy: str
 
 
-def policy_filters(catalog: Catalog, judged: frozenset[QName] | None = None
-                   ) -> dict[tuple[QName, str, str | None], list[PolicyUse]]:
+def policy_filters(ctx: "RuleContext") -> dict[tuple[QName, str, str | None], list[PolicyUse]]:
     """Every compared column of every policy that runs (some role without BYPASSRLS is subject
     to it: RuleContext.enforced), by (table, column, shape of the cast or call around it),
     each list in source order: one index serves every policy in a list. With ``judged``, the
     columns of those tables only, each list still whole: a policy can compare only columns
     of the tables it reads (``policy_reads``)."""
+    catalog, judged = ctx.catalog, ctx.judged
     uses: dict[tuple[QName, str, str | None], list[PolicyUse]] = {}
     for table in catalog.tables.values():
         if judged is not None and judged.isdisjoint(policy_reads(table)):
@@ -144,7 +143,7 @@ def policy_filters(catalog: Catalog, judged: frozenset[QName] | None = None
             for expr in (policy.using, policy.with_check):
                 if expr is None:
                     continue
-                for use in compared_columns(expr, table, catalog):
+                for use in ctx.facts(expr, table).compared:
                     if judged is not None and use.table not in judged:
                         continue
                     key = (use.table, use.column, None if use.wrapped is None else shape(use.wrapped))
@@ -334,10 +333,15 @@ def func_name(call: Node) -> str:
 PER_REQUEST = frozenset({"auth.uid", "auth.jwt", "auth.role", "auth.email", "current_setting"})
 
 
-def per_row_calls(expr: Expr) -> list[tuple[str, int]]:
-    """The per-request calls (name, file offset) that PostgreSQL would run once per row."""
-    return [(func_name(node), node["location"]) for kind, node, path in walk(expr.tree)
-            if kind == "FuncCall" and func_name(node) in PER_REQUEST and not initplan_wrapped(path)]
+def per_row_calls(calls: list[tuple[Node, Path]]) -> list[tuple[str, int]]:
+    """The per-request calls (name, file offset) that PostgreSQL would run once per row, of
+    an expression's ``FuncCall`` nodes with their paths (``rules._facts``)."""
+    found = []
+    for node, path in calls:
+        name = func_name(node)
+        if name in PER_REQUEST and not initplan_wrapped(path):
+            found.append((name, node["location"]))
+    return found
 
 
 def initplan_wrapped(path: Path) -> bool:

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules._predicates import per_row_calls, token_end
+from rlslint.rules._predicates import token_end
 from rlslint.rules.base import ACCESS, Rule, RuleContext
 from rlslint.schema.model import Policy, Table
 from rlslint.sql.deparse import wrapped_calls_sql
@@ -38,7 +38,7 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
         for policy in table.policies:
             if not ctx.enforced(policy, table):
                 continue  # only roles that bypass RLS are subject to it: it never runs
-            calls = {clause: per_row_calls(expr) for clause, expr in (("USING", policy.using), ("WITH CHECK", policy.with_check))
+            calls = {clause: ctx.facts(expr, table).per_row_calls for clause, expr in (("USING", policy.using), ("WITH CHECK", policy.with_check))
                      if expr is not None}
             found = [(clause, name, at) for clause, hits in calls.items() for name, at in hits]
             if not found:

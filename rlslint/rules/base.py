@@ -6,7 +6,7 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from rlslint.diagnostics import Diagnostic, Finding, Severity
 from rlslint.schema import acl
@@ -15,6 +15,8 @@ from rlslint.settings import Settings
 from rlslint.sql.names import QName
 from rlslint.sql.tree import find
 
+if TYPE_CHECKING:
+    from rlslint.rules._facts import Facts
 
 T = TypeVar("T")
 
@@ -62,13 +64,21 @@ class RuleContext:
             return self.catalog.tables.values()
         return [table for qname, table in self.catalog.tables.items() if qname in self.judged]
 
-    def shared(self, question: Callable[[Catalog, frozenset[QName] | None], T]) -> T:
-        """``question(catalog, judged)``, worked out once for every rule of this run that asks
-        it: IDX001 and IDX002 both need every policy's compared columns, the costliest
-        question the rules ask. The answer is read, never changed."""
+    def shared(self, question: Callable[["RuleContext"], T]) -> T:
+        """``question(ctx)``, worked out once for every rule of this run that asks it: IDX001
+        and IDX002 both need every policy's compared columns gathered by column. The answer
+        is read, never changed."""
         if question not in self._answers:
-            self._answers[question] = question(self.catalog, self.judged)
+            self._answers[question] = question(self)
         return self._answers[question]
+
+    @cached_property
+    def facts(self) -> "Facts":
+        """``facts(expr, table)``: what the rules read of a policy expression of the model,
+        from one walk of it for every rule and fix that asks (``rules._facts``)."""
+        from rlslint.rules._facts import Facts  # it reads the rules' shared predicates, which import this module
+
+        return Facts(self.catalog)
 
     @cached_property
     def api_roles(self) -> tuple[str, ...]:

@@ -59,7 +59,7 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
             table.rls_changed or table.created,
             f"table {table.qname} has row level security enabled but {what}: {_consequences(missing)}",
             Subject.of(Kind.TABLE, table, commands=missing),
-            partial(missing_policies_sql, table, missing, ctx.settings, new_policy_roles(ctx, table, missing)),
+            partial(missing_policies_sql, table, missing, ctx.settings, ctx.facts, new_policy_roles(ctx, table, missing)),
         )
 
 

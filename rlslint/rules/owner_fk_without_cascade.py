@@ -19,6 +19,7 @@ from rlslint.escape import visible  # names in comments: a line break would end 
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
+from rlslint.rules._facts import Facts
 from rlslint.rules._owners import owner
 from rlslint.rules._predicates import owner_fk_blocks_delete
 from rlslint.rules.base import Rule, RuleContext, RuleOption
@@ -47,18 +48,18 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
                 f"foreign key {fk.name} on {table.qname} references owner table {fk.ref_table} with {why}: "
                 f"deleting a user fails while rows of {table.qname} point at them",
                 Subject.of(Kind.FOREIGN_KEY, table, columns=fk.columns, constraint=fk.name),
-                _fix(table, fk, ctx.settings),
+                _fix(table, fk, ctx.settings, ctx.facts),
             )
 
 
-def _fix(table: Table, fk: ForeignKey, settings: Settings) -> str:
+def _fix(table: Table, fk: ForeignKey, settings: Settings, facts: Facts) -> str:
     """CASCADE for the row's owner, SET NULL for a nullable column that records who acted,
     and where rlslint cannot tell which the column is, both as comments for a person.
 
     Cascading an actor column is the dangerous mistake: deleting the admin who suspended
     a user would delete the suspension, and the user is unbanned.
     """
-    found = owner(table, settings)
+    found = owner(table, settings, facts)
     target = ", ".join(f"{table.qname}.{quote_ident(c)}" for c in fk.columns)
     nullable = all((col := table.column(c)) is not None and not col.not_null for c in fk.columns)
     if found is not None and fk.columns == (found.column,):

@@ -68,7 +68,7 @@ def _fix(ctx: RuleContext, table: Table) -> str:
     missing = uncovered_commands(ctx, table)
     if not missing:
         return enable
-    policies = missing_policies_sql(table, missing, ctx.settings, new_policy_roles(ctx, table, missing))
+    policies = missing_policies_sql(table, missing, ctx.settings, ctx.facts, new_policy_roles(ctx, table, missing))
     if Diagnostic.holds_statement(policies):
         return f"{enable}\n{policies}"
     holders = visible(", ".join(sorted({r for c in missing for r in ctx.subject(table, c)})))  # in a comment

@@ -21,57 +21,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from rlslint.diagnostics import Finding, Kind, Severity, Subject
-from rlslint.rules._predicates import first_location, func_name, token_end, unwrap, walk
 from rlslint.rules.base import ACCESS, Rule, RuleContext
-from rlslint.schema.model import Expr
 from rlslint.sql.spans import Span
-from rlslint.sql.tree import scalars
-
-USER_EDITABLE_COLUMN = "raw_user_meta_data"  # auth.users: the source of the user_metadata claim
-PATH_OPERATORS = frozenset({"->", "->>", "#>", "#>>"})
-
-
-def _is_claims(node) -> bool:
-    """The request's JWT claims: auth.jwt(), or current_setting('request.jwt.claims'…), cast or wrapped."""
-    node = unwrap(node)
-    if not isinstance(node, dict) or "FuncCall" not in node:
-        return False
-    call = node["FuncCall"]
-    name = func_name(call)
-    first = (call.get("args") or [{}])[0].get("A_Const", {}).get("sval", {}).get("sval", "")
-    return name == "auth.jwt" or (name == "current_setting" and first.startswith("request.jwt.claims"))
-
-
-def _text(node) -> str:
-    return unwrap(node).get("A_Const", {}).get("sval", {}).get("sval", "") if isinstance(unwrap(node), dict) else ""
-
-
-def _mentions_metadata(tree) -> bool:
-    """A string or a name in the expression says user_metadata or raw_user_meta_data."""
-    return any(isinstance(value, str) and "meta" in value.lower() for value in scalars(tree))
-
-
-def references(expr: Expr) -> list[tuple[int, int]]:
-    """(start, end) of each reference to user_metadata, in source order."""
-    if not _mentions_metadata(expr.tree):
-        return []  # neither spelling appears: skip the walk, which costs more than the rest of the rule
-    found = []  # (where the reference starts, where its last token starts)
-    for kind, node, _ in walk(expr.tree):
-        if kind == "A_Expr" and node.get("kind") == "AEXPR_OP" and _is_claims(node.get("lexpr")):
-            op = "".join(n["String"]["sval"] for n in node.get("name", ()) if "String" in n)
-            key = _text(node.get("rexpr"))
-            if op in ("#>", "#>>"):  # a path: '{user_metadata,role}'
-                key = key.strip("{}").split(",")[0].strip().strip('"')
-            if op in PATH_OPERATORS and key == "user_metadata":
-                found.append((first_location(node["lexpr"]), first_location(node["rexpr"])))
-        elif kind == "FuncCall" and func_name(node).startswith("jsonb_extract_path") and len(node.get("args", ())) > 1:
-            if _is_claims(node["args"][0]) and _text(node["args"][1]) == "user_metadata":
-                found.append((node["location"], node["location"]))
-        elif kind == "ColumnRef":
-            fields = [f["String"]["sval"] for f in node.get("fields", ()) if "String" in f]
-            if fields[-1:] == [USER_EDITABLE_COLUMN]:
-                found.append((node["location"], node["location"]))
-    return sorted((start, token_end(expr, last)) for start, last in found if start >= 0)
 
 
 def check(ctx: RuleContext) -> Iterator[Finding]:
@@ -79,7 +30,8 @@ def check(ctx: RuleContext) -> Iterator[Finding]:
         for policy in table.policies:
             if not ctx.for_api(policy, table):
                 continue  # only what API clients run matters: they are the ones who edit their metadata
-            hits = [(expr, span) for expr in (policy.using, policy.with_check) if expr is not None for span in references(expr)]
+            hits = [(expr, span) for expr in (policy.using, policy.with_check) if expr is not None
+                    for span in ctx.facts(expr, table).user_metadata]
             if not hits:
                 continue
             expr, (start, end) = hits[0]

@@ -158,19 +158,22 @@ class _Walker:
 _UNBOUND, _EXPRESSION, _SELECT, _FROM, _WITH, _CTE = range(6)
 
 
-def bound_walk(tree: Any, owner: QName, has_column: HasColumn) -> tuple[list[tuple[str, Node, Path]], dict[int, Ref]]:
+def bound_walk(tree: Any, owner: QName, has_column: HasColumn, kinds: frozenset[str] | None = None
+               ) -> tuple[list[tuple[str, Node, Path]], dict[int, Ref]]:
     """Every typed node of a policy tree as ``sql.tree.walk`` yields them (same order, same
-    paths), and every column reference ``walk`` visits, bound as it binds it, by the id of
-    its ColumnRef body. Recursive, as the scope walker is: the rules run on a thread with a
-    deep stack, and a call per node costs less than an explicit stack here."""
-    walker = _BoundWalker(has_column)
+    paths), or only those of ``kinds``, and every column reference ``walk`` visits, bound as
+    it binds it, by the id of its ColumnRef body. Recursive, as the scope walker is: the
+    rules run on a thread with a deep stack, and a call per node costs less than an
+    explicit stack here."""
+    walker = _BoundWalker(has_column, kinds)
     walker.visit(tree, (), _EXPRESSION, [{owner.name: Item(owner, False)}], [])
     return walker.nodes, walker.bound
 
 
 class _BoundWalker:
-    def __init__(self, has_column: HasColumn) -> None:
+    def __init__(self, has_column: HasColumn, kinds: frozenset[str] | None) -> None:
         self.binder = _Walker(has_column, None, None)
+        self.kinds = kinds
         self.nodes: list[tuple[str, Node, Path]] = []
         self.bound: dict[int, Ref] = {}
 
@@ -188,7 +191,8 @@ class _BoundWalker:
             name, body = next(iter(item.items()))
             if name[:1].isupper() and isinstance(body, dict):
                 kind = name
-                self.nodes.append((kind, body, above))
+                if self.kinds is None or kind in self.kinds:
+                    self.nodes.append((kind, body, above))
                 above = above + ((kind, body),)
                 item = body
         if mode == _UNBOUND or mode == _EXPRESSION and kind != "SelectStmt" and kind != "ColumnRef":

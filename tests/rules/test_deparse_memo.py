@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rlslint.rules._predicates import per_row_calls
+from rlslint.rules._facts import of_expression
 from rlslint.schema.replay import replay
 from rlslint.sql import deparse
 from rlslint.sql.parse import parse_file
@@ -25,8 +25,14 @@ SOURCES = sorted((ROOT / "tests" / "fixtures" / "rules").glob("*/*.sql")) + sort
 
 
 def _expressions(sql: str, path: str = "m.sql"):
+    return [expr for expr, _ in _with_calls(sql, path)]
+
+
+def _with_calls(sql: str, path: str = "m.sql"):
+    """Each policy expression with the per-row calls the rules find in it (offsets)."""
     catalog = replay([parse_file(path, sql)])
-    return [e for t in catalog.tables.values() for p in t.policies for e in (p.using, p.with_check) if e is not None]
+    return [(e, [at for _, at in of_expression(e, t, catalog).per_row_calls])
+            for t in catalog.tables.values() for p in t.policies for e in (p.using, p.with_check) if e is not None]
 
 
 def _fresh(expr, locations=None):
@@ -37,10 +43,9 @@ def _fresh(expr, locations=None):
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_fixture_expression_prints_as_fresh(path: Path) -> None:
-    exprs = _expressions(path.read_text(encoding="utf-8"), path.as_posix())
-    for expr in exprs:
+    for expr, found in _with_calls(path.read_text(encoding="utf-8"), path.as_posix()):
         assert deparse.predicate_sql(expr) == _fresh(expr)
-        calls = frozenset(at for _, at in per_row_calls(expr))
+        calls = frozenset(found)
         # every subset of the calls, so a key that ignored which calls are wrapped would fail
         for size in range(len(calls) + 1):
             for chosen in combinations(sorted(calls), size):
@@ -50,11 +55,10 @@ def test_every_fixture_expression_prints_as_fresh(path: Path) -> None:
 def test_same_predicate_elsewhere_shares_the_print_and_other_calls_do_not() -> None:
     head = "create table public.t (id bigint primary key, a uuid, b uuid);\n"
     policy = "create policy p on public.t using (auth.uid() = a or auth.uid() = b);\n"
-    first = _expressions(head + policy)[0]
-    later = _expressions(head + "-- a comment that moves every offset\n" + policy)[0]
+    first, calls_first = _with_calls(head + policy)[0]
+    later, calls_later = _with_calls(head + "-- a comment that moves every offset\n" + policy)[0]
     assert first.tree != later.tree  # the locations differ
-    calls_first = sorted(at for _, at in per_row_calls(first))
-    calls_later = sorted(at for _, at in per_row_calls(later))
+    calls_first, calls_later = sorted(calls_first), sorted(calls_later)
     assert deparse.predicate_sql(first) == deparse.predicate_sql(later) == _fresh(later)
     both = deparse.wrapped_calls_sql(later, frozenset(calls_later))
     one = deparse.wrapped_calls_sql(later, frozenset(calls_later[:1]))
