@@ -24,8 +24,8 @@ STAGES = (  # (module, attribute, label), in pipeline order
     ("rlslint.sources", "discover", "discover + read"),
     ("rlslint.cache", "ReplayCache.prefix_keys", "cache keys"),
     ("rlslint.cache", "ReplayCache.load_longest", "cache load"),
-    ("rlslint.history", "parse_file", "parse"),
-    ("rlslint.history", "replay_file", "replay"),
+    ("rlslint.sql.parse", "parse_file", "parse"),  # looked up where each is called: the history imports them late
+    ("rlslint.schema.replay", "replay_file", "replay"),
     ("rlslint.cache", "ReplayCache.store", "cache store"),
     ("rlslint.engine", "run_rules", "rules"),
     ("rlslint.suppress", "apply", "suppressions"),

@@ -1,7 +1,7 @@
 """Replay snapshots kept between runs, so the usual pre-commit run replays only what changed.
 
 A snapshot is the replay's state after the first k files of a migration set, keyed by
-the content of exactly those k files, rlslint's and pglast's versions and strict mode.
+the content of exactly those k files, rlslint's version, pglast's installed files and strict mode.
 Adding a migration, or amending the newest one, leaves a stored prefix valid: the next
 run loads it and replays only the files after it. Any other edit changes every later
 key, so a stale snapshot can never be used, only missed. Beside the snapshots, the rules'
@@ -33,15 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pglast
-
 from rlslint import __version__
 from rlslint.diagnostics import SourceError
 from rlslint.repository import repository_root
-from rlslint.schema.state import ReplayState
+from rlslint.sql import installed
 
 if TYPE_CHECKING:
     from rlslint.results import Result
+    from rlslint.schema.state import ReplayState
 
 FORMAT = 12  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
 # expressions, 8 notes stored as rlslint.sql.problems.Note, 9 keys name where the replay started, 10 notes
@@ -96,7 +95,7 @@ class ReplayCache:
 
     def prefix_keys(self, root: Path, files: list[tuple[str, str]], strict: bool, start: str | None = None) -> list[str]:
         """keys[k] names the state after the first k (display path, text) files, replayed from ``start``."""
-        digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{pglast.__version__}\0{strict}\0{start}\0{root}".encode("utf-8", "surrogatepass"))
+        digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{installed.identity()}\0{strict}\0{start}\0{root}".encode("utf-8", "surrogatepass"))
         keys = [digest.hexdigest()]
         for display, text in files:
             digest.update(f"\0{display}\0".encode("utf-8", "surrogatepass"))

@@ -37,7 +37,7 @@ class _DefaultToCheck(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
-            from rlslint.schema.state import strict_mode  # here: ``check --help`` loads no parser
+            from rlslint.sql.problems import strict_mode
 
             if strict_mode():  # the tests want the traceback
                 raise

@@ -20,16 +20,15 @@ from rlslint.layouts import LAYOUTS
 from rlslint.rules import ALL_RULES, KNOWN_RULES, SUPPRESSION_RULES, VERIFY_RULES
 from rlslint.rules.base import Rule, RuleContext
 from rlslint.schema.model import Catalog
-from rlslint.schema.replay import replay
-from rlslint.schema.state import strict_mode
 from rlslint.settings import Settings
-from rlslint.sql.parse import ParsedFile, parse_file
+from rlslint.sql.problems import strict_mode
 from rlslint.sql.spans import LineIndex
 from rlslint.verify import VerifyError
 
 if TYPE_CHECKING:  # rlslint access and --baseline load these; a plain check needs neither
     from rlslint.access_matrix import AccessMatrix
     from rlslint.baseline import Baseline
+    from rlslint.sql.parse import ParsedFile  # the parser and the replay load only where a set is replayed
     from rlslint.verify.verifier import Verification, Verifier
 
 SettingsFor = Callable[[sources.MigrationSet], Settings]
@@ -266,6 +265,9 @@ def _wanted(path: str, migration_set: sources.MigrationSet) -> bool:
 
 def build_catalog(directory: Path, strict: bool | None = None, start: str | None = None) -> Catalog:
     """The schema model after every migration in ``directory`` ran (used by tests and tools)."""
+    from rlslint.schema.replay import replay
+    from rlslint.sql.parse import parse_file
+
     def build() -> Catalog:
         discovery = sources.discover([str(directory)], Path.cwd())
         files = [parse_file(f.display, f.text) for s in discovery.sets for f in s.files if f.text is not None]

@@ -23,9 +23,10 @@ from rlslint.escape import visible
 from rlslint.history import start_of
 from rlslint.rules.base import Rule
 from rlslint.schema.replay import replay_file
-from rlslint.schema.state import ReplayState, strict_mode
+from rlslint.schema.state import ReplayState
 from rlslint.settings import Settings
 from rlslint.sql.parse import parse_file
+from rlslint.sql.problems import strict_mode
 
 NAME = "rlslint_fixes"
 # A fix can bring findings into play whose own fixes bring more; a few rounds settle it.

@@ -9,15 +9,17 @@ prefix of the set is loaded instead of replayed, and only the files after it are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from rlslint.cache import ReplayCache, Snapshot
 from rlslint.diagnostics import SourceError
-from rlslint.schema.model import Catalog
-from rlslint.schema.replay import Observer, replay_file
-from rlslint.schema.state import ReplayState, strict_mode
 from rlslint.sources import MigrationSet
-from rlslint.sql.parse import ParsedFile, parse_file
+from rlslint.sql.problems import strict_mode
+
+if TYPE_CHECKING:  # loaded by what replays: a run the cache answered whole parses and replays nothing
+    from rlslint.schema.model import Catalog
+    from rlslint.schema.replay import Observer
+    from rlslint.sql.parse import ParsedFile
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ def replay_set(migration_set: MigrationSet, keep: Callable[[str], bool], cache: 
 
     An ``observer`` sees every statement of every file, so the cache is not used with one.
     """
+    from rlslint.schema.replay import replay_file
+    from rlslint.schema.state import ReplayState
+    from rlslint.sql.parse import parse_file
+
     if observer is not None:
         cache = None
     readable = [f for f in migration_set.files if f.text is not None]
@@ -111,4 +117,9 @@ def prefix_keys(migration_set: MigrationSet, cache: ReplayCache, start: str | No
 
 def parsed_files(migration_set: MigrationSet, keep: Callable[[str], bool]) -> tuple[ParsedFile, ...]:
     """The parses ``keep`` asks for, when the set's findings are stored and nothing is replayed."""
-    return tuple(parse_file(f.display, f.text) for f in migration_set.files if f.text is not None and keep(f.text))
+    wanted = [f for f in migration_set.files if f.text is not None and keep(f.text)]
+    if not wanted:
+        return ()  # the parser is not even loaded
+    from rlslint.sql.parse import parse_file
+
+    return tuple(parse_file(f.display, f.text) for f in wanted)

@@ -9,6 +9,7 @@ caller reports them instead of dropping them silently.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -108,9 +109,11 @@ class Plan:
 
 def sql_files(root: Path) -> list[Path]:
     """The forward ``.sql`` files directly in ``root``: seeds, down and undo files never run forwards."""
-    found = [p for p in root.iterdir() if p.suffix.lower() == ".sql" and not p.name.startswith(".")]
-    # A symlink that leads nowhere (or in a loop) stays in, so reading it reports why.
-    return [p for p in found if not _NOT_FORWARD.search(p.name) and (p.is_file() or p.is_symlink())]
+    with os.scandir(root) as entries:  # each entry's kind comes with the listing: no stat per file
+        # A symlink that leads nowhere (or in a loop) stays in, so reading it reports why.
+        return [root / e.name for e in entries
+                if e.name.lower().endswith(".sql") and not e.name.startswith(".") and not _NOT_FORWARD.search(e.name)
+                and (e.is_symlink() or e.is_file())]
 
 
 def detect(root: Path, boundary: Path) -> list[str]:

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
-
-from pglast.parser import ParseError, scan
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from rlslint.diagnostics import SourceText
 from rlslint.settings import Settings
 from rlslint.sql.names import QName
-from rlslint.sql.parse import ParsedFile, Statement
 from rlslint.sql.spans import LineIndex, Span, ascii_shadow
+
+if TYPE_CHECKING:  # a set without ``rlslint:`` comments parses nothing here (the cache may have answered)
+    from rlslint.sql.parse import ParsedFile, Statement
 
 MARKER = "rlslint:"
 _DIRECTIVE = re.compile(r"(?:--|/\*)\s*rlslint:")
@@ -98,6 +98,8 @@ def read(parsed: ParsedFile, source: SourceText, targets: Targets,
 def _comments(text: str) -> Iterable[tuple[int, int]]:
     """(start, end) of each SQL comment; scanned on the ASCII shadow, which keeps offsets
     and is linear where pglast's scanner is quadratic on non-ASCII text."""
+    from pglast.parser import ParseError, scan
+
     try:
         tokens = scan(ascii_shadow(text))
     except ParseError:  # a lexical error; the parse stage reports it

@@ -119,20 +119,25 @@ def _note(n: Note) -> list:
     return [n.span.path, n.span.start, n.span.end, n.message, n.times]
 
 
+# Enum members by stored value: a dictionary lookup, where calling the enum is a function
+# call per value (a 500-file entry holds ~1,500 findings and ~800 checklist rows).
+_SEVERITIES = {int(s): s for s in Severity}
+_KINDS = {k.value: k for k in Kind}
+_CELLS = {c.value: c for c in Cell}
+
+
 def decode(data: Any) -> Result:
     try:
         return Result(
-            found=tuple(_decode_diagnostic(d) for d in _list(data["found"])),
-            ran=tuple(_str(c) for c in _list(data["ran"])),
-            rows=tuple(Row(TablePosture(_str(r[0]), _str(r[1]), tuple(Cell(_str(c)) for c in _list(r[2]))),
-                           _str(r[3]), _str(r[4])) for r in map(_list, _list(data["rows"]))),
-            notes=tuple(_decode_note(n) for n in _list(data["notes"])),
-            unanalysed=tuple(_decode_note(n) for n in _list(data["unanalysed"])),
-            targets=tuple(((_str(t[0]), _int(t[1])), tuple(_qname(q) for q in _list(t[2])))
-                          for t in map(_list, _list(data["targets"]))),
+            found=tuple([_decode_diagnostic(d) for d in _list(data["found"])]),
+            ran=_strs(data["ran"]),
+            rows=tuple([_decode_row(r) for r in _list(data["rows"])]),
+            notes=tuple([_decode_note(n) for n in _list(data["notes"])]),
+            unanalysed=tuple([_decode_note(n) for n in _list(data["unanalysed"])]),
+            targets=tuple([_decode_target(t) for t in _list(data["targets"])]),
             errors=tuple(SourceError(_str(e[0]), _str(e[1]), None if e[2] is None else _int(e[2]), _str(e[3]))
                          for e in map(_list, _list(data["errors"]))),
-            remarks=tuple(_str(m) for m in _list(data["remarks"])),
+            remarks=_strs(data["remarks"]),
         )
     except NotDecodable:
         raise
@@ -143,13 +148,26 @@ def decode(data: Any) -> Result:
 def _decode_diagnostic(item: Any) -> Diagnostic:
     code, name, severity, message, path, start, end, subject, fix = _list(item)
     kind, schema, table, created_as, columns, commands, policy, role, constraint, comment = _list(subject)
+    _all_str(code, name, message, path, schema, table, policy, role, constraint, comment, fix)
+    if type(start) is not int or type(end) is not int or type(severity) is not int:
+        raise NotDecodable("expected an integer")
     return Diagnostic(
-        _str(code), _str(name), Severity(_int(severity)), _str(message), Span(_str(path), _int(start), _int(end)),
-        Subject(Kind(_str(kind)), _str(schema), _str(table), None if created_as is None else _qname(created_as),
-                tuple(map(_str, _list(columns))), tuple(map(_str, _list(commands))), _str(policy), _str(role),
-                _str(constraint), _str(comment)),
-        _str(fix),
+        code, name, _SEVERITIES[severity], message, Span(path, start, end),
+        Subject(_KINDS[kind], schema, table, None if created_as is None else _qname(created_as),
+                _strs(columns), _strs(commands), policy, role, constraint, comment),
+        fix,
     )
+
+
+def _decode_row(item: Any) -> Row:
+    name, schema, cells, created, changed = _list(item)
+    _all_str(name, schema, created, changed)
+    return Row(TablePosture(name, schema, tuple([_CELLS[c] for c in _list(cells)])), created, changed)
+
+
+def _decode_target(item: Any) -> tuple[tuple[str, int], tuple[QName, ...]]:
+    path, start, tables = _list(item)
+    return (_str(path), _int(start)), tuple([_qname(q) for q in _list(tables)])
 
 
 def _decode_note(item: Any) -> Note:
@@ -159,7 +177,20 @@ def _decode_note(item: Any) -> Note:
 
 def _qname(item: Any) -> QName:
     schema, name = _list(item)
-    return QName(_str(schema), _str(name))
+    _all_str(schema, name)
+    return QName(schema, name)
+
+
+def _all_str(*values: Any) -> None:
+    """Each value is a string: ``str.join`` checks them all in one call and raises TypeError
+    (NotDecodable, to ``decode``) at the first that is not."""
+    "".join(values)
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    """A stored list of strings as a tuple."""
+    "".join(_list(value))
+    return tuple(value)
 
 
 def _list(value: Any) -> list:

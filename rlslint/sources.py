@@ -198,10 +198,13 @@ def _load_set(root: Path, request: _Wanted, cwd: Path, boundary: Path) -> tuple[
                                       f"{chosen} (choose with --layout or the set's layout in the migrations setting)",
                                       kind="usage"))
         plan = layouts.plan(chosen, root, boundary)
-        read = {p: read_source(p, display_path(p, cwd)) for p in plan.files}
+        folders: dict[str, str] = {}  # each directory's real path, found once for all its files
+        shown = {p: display_path(p, cwd) for p in plan.files}
+        read = {p: read_source(p, shown[p], folders) for p in plan.files}
         if request.layout is None and chosen == "plain" and layouts.is_dbmate([text for text, _ in read.values()]):
             chosen, plan = "dbmate", layouts.plan("dbmate", root, boundary)
-            read.update({p: read_source(p, display_path(p, cwd)) for p in plan.files if p not in read})
+            shown.update({p: display_path(p, cwd) for p in plan.files if p not in shown})
+            read.update({p: read_source(p, shown[p], folders) for p in plan.files if p not in read})
     except OSError as exc:
         errors.append(SourceError(here, f"cannot list directory: {exc.strerror or exc}", kind="read"))
         return MigrationSet(root, "plain", (), frozenset(request.targets or ())), errors
@@ -213,7 +216,7 @@ def _load_set(root: Path, request: _Wanted, cwd: Path, boundary: Path) -> tuple[
     files = []
     seen = set()
     for path in plan.files:
-        display = display_path(path, cwd)
+        display = shown[path]
         seen.add(display)
         text, error = read[path]
         if error:
@@ -249,16 +252,17 @@ def _as_the_tool_runs_it(layout: str, text: str | None) -> tuple[str | None, str
     return text, None
 
 
-def read_source(path: Path, display: str) -> tuple[str | None, SourceError | None]:
+def read_source(path: Path, display: str, folders: dict[str, str] | None = None) -> tuple[str | None, SourceError | None]:
     """Bytes -> text. Damaged text is still returned (repaired) so the rest of the file is linted.
 
     A migration comes from whoever wrote the pull request, so a file is read only when it
     lies inside the project and is a regular file, checked on the descriptor that is read:
     a committed symlink to ``/proc/self/environ`` would print secrets in an excerpt, one to
-    ``/dev/zero`` never ends, and one to a FIFO blocks forever.
+    ``/dev/zero`` never ends, and one to a FIFO blocks forever. ``folders``: the real paths of
+    directories already resolved in this run, filled in as they are.
     """
     try:
-        outside = _outside_project(path)
+        outside = _outside_project(path, folders)
         if outside is not None:
             return None, SourceError(display, f"symbolic link to {outside}, outside the project; not read", kind="read")
         data, refused = _read_regular(path)
@@ -311,19 +315,28 @@ def _read_regular(path: Path) -> tuple[bytes, str | None]:
     return b"".join(chunks), None
 
 
-def _outside_project(path: Path) -> str | None:
+def _outside_project(path: Path, folders: dict[str, str] | None = None) -> str | None:
     """Where a symlinked migration leads, when that is outside the project; else None.
 
     The project is the repository holding the file (the nearest directory with ``.git``),
     or else the current directory when the file is named from inside it.
     """
-    absolute = Path(os.path.abspath(path))
-    target = Path(os.path.realpath(absolute))
+    absolute = os.path.abspath(path)
+    if folders is not None and not os.path.islink(absolute):
+        # A file that is no symlink is where its directory really is: one lstat for it, and
+        # the directory's components resolved once (os.path.realpath lstats every one).
+        parent, name = os.path.split(absolute)
+        real = folders.get(parent)
+        if real is None:
+            real = folders[parent] = os.path.realpath(parent)
+        target = os.path.join(real, name)
+    else:
+        target = os.path.realpath(absolute)
     if target == absolute:
         return None
-    if target.is_relative_to(project_root(absolute.parent)):
+    if Path(target).is_relative_to(project_root(Path(absolute).parent)):
         return None
-    return target.as_posix()
+    return Path(target).as_posix()
 
 
 def project_root(directory: Path) -> Path:

@@ -21,10 +21,10 @@ from rlslint.diagnostics import Diagnostic, SourceText
 from rlslint.markers import MARKER, Marker, MarkerUse, Targets
 from rlslint.rules import BY_CODE, SUPPRESSION_RULES, find_rule
 from rlslint.settings import Settings
-from rlslint.sql.parse import ParsedFile
 
-if TYPE_CHECKING:  # loaded by --baseline only
-    from rlslint.baseline import Baseline
+if TYPE_CHECKING:
+    from rlslint.baseline import Baseline  # loaded by --baseline only
+    from rlslint.sql.parse import ParsedFile
 
 __all__ = ["MARKER", "Inputs", "Suppressed", "apply", "config_ignores"]
 

@@ -16,8 +16,9 @@ from typing import Callable, Iterable, Mapping
 
 from rlslint.schema import constraints, extensions, policies, privileges, roles, routines, session, tables, views
 from rlslint.schema.model import Catalog
-from rlslint.schema.state import ReplayState, strict_mode, strs
+from rlslint.schema.state import ReplayState, strs
 from rlslint.sql.parse import ParsedFile, Statement
+from rlslint.sql.problems import strict_mode
 
 Handler = Callable[[Statement, ReplayState], None]
 # DROP of one object: (statement, state, its dotted name (a function's ObjectWithArgs node),

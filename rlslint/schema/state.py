@@ -6,7 +6,6 @@ functions of (statement, state); replay.py holds the table that dispatches to th
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import Counter, defaultdict
 from types import MappingProxyType
@@ -48,10 +47,6 @@ SYSTEM_COLUMNS = frozenset({"tableoid", "cmax", "xmax", "cmin", "xmin", "ctid"})
 
 class UnmodelledStatement(Exception):
     pass
-
-
-def strict_mode() -> bool:
-    return os.environ.get("RLSLINT_STRICT", "") not in ("", "0")
 
 
 def strs(items: Iterable[Node] | None) -> tuple[str, ...]:

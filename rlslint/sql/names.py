@@ -6,10 +6,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
-
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*\Z")
-_NEEDS_QUOTES = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
 # Characters that must never reach a terminal, a CI log or Markdown raw: C0 and C1 controls,
 # DEL, line separators, bidirectional overrides, the BOM and lone surrogates.
 _UNPRINTABLE_BUT_LINE_FEED = ("\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
@@ -28,13 +25,22 @@ def quote_ident(name: str) -> str:
     identifier (``U&"x\\000a"``): the same name to PostgreSQL, and a fix or message that
     stays on one printable line.
     """
-    if _PLAIN.match(name) and name not in _NEEDS_QUOTES:
+    if _PLAIN.match(name) and name not in _needs_quotes():
         return name
     quoted = name.replace('"', '""')
     if not UNPRINTABLE.search(name):
         return f'"{quoted}"'
     quoted = UNPRINTABLE.sub(lambda m: f"\\{ord(m.group()):04x}", quoted.replace("\\", "\\\\"))
     return f'U&"{quoted}"'
+
+
+@lru_cache(maxsize=1)
+def _needs_quotes() -> frozenset[str]:
+    """The keywords a bare name may not be (read from pglast's files: see rlslint.sql.installed)."""
+    from rlslint.sql.installed import keywords
+
+    found = keywords()
+    return frozenset(found.RESERVED_KEYWORDS | found.TYPE_FUNC_NAME_KEYWORDS | found.COL_NAME_KEYWORDS)
 
 
 class QName(NamedTuple):

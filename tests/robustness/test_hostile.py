@@ -175,6 +175,28 @@ def test_symlinks_out_of_the_project_and_special_files_are_not_read(tmp_path):
     assert "supabase/migrations/20240105000000_inside.sql:1:1: RLS001" in result.output  # a link inside is fine
 
 
+def test_files_in_a_symlinked_folder_that_leads_outside_the_project_are_not_read(tmp_path):
+    """Each folder's real path is worked out once for all its files: a committed symlink in
+    place of a directory still leads out of the project for every file below it."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "20240101000000_secret.sql").write_text("create table public.secret (id bigint primary key);\n")
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "db").mkdir()
+    (project / "db" / "migrations").symlink_to(outside)
+    (project / "inside").mkdir()
+    (project / "inside" / "20240101000000_ok.sql").write_text("create table public.ok (id bigint primary key);\n")
+    (project / "linked").symlink_to(project / "inside")  # a link within the project is fine
+    result = run(project, "check", "--no-color", "--no-cache", "db/migrations", "linked")
+    assert result.exit_code == 2
+    real = os.path.realpath(outside / "20240101000000_secret.sql")
+    assert [line for line in result.output.splitlines() if ": error: " in line] == [
+        f"db/migrations/20240101000000_secret.sql: error: symbolic link to {real}, outside the project; not read"]
+    assert "bigint primary key" not in result.output
+    assert result.output.endswith("in 2 files; 1 file error.\n")  # the linked folder inside was read
+
+
 def test_at_most_the_size_limit_plus_one_byte_is_read(tmp_path, monkeypatch):
     from rlslint import sources
 

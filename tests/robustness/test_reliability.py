@@ -208,18 +208,18 @@ def test_beyond_the_parsers_limit_is_the_error_postgres_gives(tmp_path):
 
 
 def test_an_unexpected_exception_costs_one_file(tmp_path, monkeypatch):
-    from rlslint import history
+    from rlslint.schema import replay  # the history imports replay_file where it replays, so it finds this one
 
     project(tmp_path, {"20240101000000_a.sql": MIGRATION, "20240102000000_boom.sql": "select 1;\n",
                        "20240103000000_c.sql": "create table public.later (id bigint primary key);\n"})
-    real = history.replay_file
+    real = replay.replay_file
 
     def replay_file(parsed, state):
         if parsed.path.endswith("_boom.sql"):
             raise KeyError("stmts")
         return real(parsed, state)
 
-    monkeypatch.setattr(history, "replay_file", replay_file)
+    monkeypatch.setattr(replay, "replay_file", replay_file)
     with production_mode():
         result = run(tmp_path, "--no-cache")
     assert result.exit_code == 2

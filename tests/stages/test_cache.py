@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from rlslint import cache as cache_module
-from rlslint import history
 from rlslint.cache import ReplayCache, default_directory
 from rlslint.engine import lint
 from rlslint.schema.model import evolve
 from rlslint.settings import Settings
+from rlslint.sql import parse
 
 FILES = {
     "20240101000000_a.sql": "create table public.a (id int primary key);\n",
@@ -119,8 +119,8 @@ def test_only_the_last_two_states_are_kept(migrations, folder):
 def test_a_warm_run_parses_nothing_that_did_not_change(migrations, folder, monkeypatch):
     run(migrations, ReplayCache(folder))
     parsed = []
-    real = history.parse_file
-    monkeypatch.setattr(history, "parse_file", lambda path, text: parsed.append(Path(path).name) or real(path, text))
+    real = parse.parse_file  # the history imports it where it parses, so it finds this one
+    monkeypatch.setattr(parse, "parse_file", lambda path, text: parsed.append(Path(path).name) or real(path, text))
     warm = ReplayCache(folder)
     assert run(migrations, warm) == run(migrations, None)
     assert (warm.result_hits, warm.hits) == (1, 0)  # the stored findings: not even a snapshot is read

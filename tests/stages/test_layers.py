@@ -17,8 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "rlslint"
 # Lowest first. A module is matched by its dotted name or by the longest listed package
 # prefix; "rlslint" is the package's own __init__ only, never a prefix of everything.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("rlslint", "rlslint.sql.names", "rlslint.sql.spans", "rlslint.sql.problems", "rlslint.deep",
-                    "rlslint.deferred", "rlslint.writing", "rlslint.gitignore", "rlslint.layouts", "rlslint.escape")),
+    ("foundation", ("rlslint", "rlslint.sql.names", "rlslint.sql.installed", "rlslint.sql.spans", "rlslint.sql.problems",
+                    "rlslint.deep", "rlslint.deferred", "rlslint.writing", "rlslint.gitignore", "rlslint.layouts",
+                    "rlslint.escape")),
     ("parse", ("rlslint.sql",)),
     ("result data", ("rlslint.diagnostics", "rlslint.settings")),
     ("sources", ("rlslint.sources", "rlslint.repository")),

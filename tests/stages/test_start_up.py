@@ -93,3 +93,22 @@ def test_the_default_cache_loads_its_codec_only_when_it_stores_or_loads(project)
                                             "RLSLINT_CACHE_DIR": str(env_cache)})
     modules = set(json.loads(proc.stderr.rpartition("MODULES ")[2]))
     assert proc.returncode == 1 and "rlslint.codec" in modules and any(env_cache.iterdir())
+
+
+def test_a_run_the_cache_answers_whole_loads_neither_the_parser_nor_the_replay(project):
+    """Nothing changed: the stored findings are read back and reported, so pglast (its
+    package loads the parser), the replay, its state and the snapshot codec stay unloaded."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(project), "NO_COLOR": "1", "RLSLINT_CACHE_DIR": str(project / "cache")}
+    (project / "supabase" / "migrations" / "20240102000000_more.sql").write_text(
+        "create table public.tasks (id bigint primary key, owner_id uuid references auth.users);\n", encoding="utf-8")
+    newest = "supabase/migrations/20240102000000_more.sql"
+    for args in (["check", "--format", "json"], ["check", "--format", "json", newest]):
+        runs = [subprocess.run([sys.executable, "-c", _RUN, json.dumps(args)], capture_output=True, text=True,
+                               cwd=project, env=env) for _ in range(2)]
+        first, warm = runs
+        assert first.returncode == warm.returncode == 1 and '"RLS001"' in warm.stdout
+        assert warm.stdout == first.stdout
+        modules = set(json.loads(warm.stderr.rpartition("MODULES ")[2]))
+        assert "rlslint.engine" in modules and "rlslint.report.json" in modules
+        assert _any(modules, "pglast", "rlslint.schema.replay", "rlslint.schema.state", "rlslint.sql.parse",
+                    "rlslint.codec") == [], args

@@ -220,6 +220,54 @@ def test_a_damaged_or_misplaced_entry_is_a_miss_and_is_replaced(migrations, fold
     assert report(migrations, again) == truth and again.result_hits == 1  # written anew
 
 
+# Where in the stored result (its part, then indexes), and what of the wrong kind goes there.
+# A finding is [code, name, severity, message, path, start, end, subject, fix]; its subject
+# [kind, schema, table, created_as, columns, commands, policy, role, constraint, comment].
+WRONG_KINDS = {
+    "code not a string": ("found", (0, 0), 1),
+    "severity a bool": ("found", (0, 2), True),
+    "severity unknown": ("found", (0, 2), 9),
+    "severity a string": ("found", (0, 2), "2"),
+    "message missing": ("found", (0, 3), None),
+    "start a string": ("found", (0, 5), "0"),
+    "start a bool": ("found", (0, 5), True),
+    "end a float": ("found", (0, 6), 1.5),
+    "kind unknown": ("found", (0, 7, 0), "view"),
+    "kind a list": ("found", (0, 7, 0), ["table"]),
+    "schema a number": ("found", (0, 7, 1), 1),
+    "created_as one part": ("found", (0, 7, 3), ["a"]),
+    "created_as a number in it": ("found", (0, 7, 3), ["public", 1]),
+    "columns a string": ("found", (0, 7, 4), "id"),
+    "columns holding a number": ("found", (0, 7, 4), [1]),
+    "fix missing": ("found", (0, 8), None),
+    "a field too many": ("found", (0, 9), "extra"),
+    "cell unknown": ("rows", (0, 2, 0), "maybe"),
+    "row name a number": ("rows", (0, 0), 1),
+    "target start a string": ("targets", (0, 1), "1"),
+    "ran holding a number": ("ran", (0,), 1),
+}
+
+
+@pytest.mark.parametrize("wrong", sorted(WRONG_KINDS))
+def test_a_stored_value_of_the_wrong_kind_is_not_decoded(migrations, folder, wrong):
+    """Each field is checked for its kind as it is read back, so an entry (even one signed
+    right) that holds anything else is a miss, never a finding of another shape."""
+    report(migrations, ReplayCache(folder))
+    _, _, stored = _stored(folder)
+    data = stored["result"]
+    assert results.decode(data) == results.decode(json.loads(json.dumps(data)))  # as stored, it decodes
+    part, (*outer, last), value = WRONG_KINDS[wrong]
+    item = data[part]
+    for index in outer:
+        item = item[index]
+    if last == len(item):
+        item.append(value)
+    else:
+        item[last] = value
+    with pytest.raises(results.NotDecodable):
+        results.decode(data)
+
+
 def test_a_symlinked_entry_is_not_followed_and_its_target_is_left_alone(migrations, folder, tmp_path):
     truth = report(migrations, None)
     report(migrations, ReplayCache(folder))
