@@ -11,6 +11,7 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import Iterable
 
 import click
 
@@ -227,26 +228,26 @@ def _emit(result, ctx, output_format: str | None, output: str | None, reports: t
     import importlib
     from dataclasses import replace
 
-    from rlslint.report import STATISTICS, renderer
+    from rlslint.report import STATISTICS, pieces, renderer
 
     if statistics:
-        main_report = importlib.import_module(STATISTICS).render(result, ctx)
+        main_report = (importlib.import_module(STATISTICS).render(result, ctx),)
     else:
-        main_report = renderer(output_format or "text")(result, ctx)
+        main_report = pieces(output_format or "text")(result, ctx)
     if output:
         _write(Path(output), main_report)
     else:
         # click strips ANSI codes when stdout is not a terminal; --color asked for them anyway.
-        _echo(main_report, color=ctx.color)
+        _echo_pieces(main_report, color=ctx.color)
     # On GitHub Actions the findings also become annotations on the diff, as squawk and ruff do,
     # unless the user chose a format; annotations only work on stdout, where the runner reads them.
     if output_format is None and os.environ.get("GITHUB_ACTIONS") == "true":
         _echo(renderer("github")(result, ctx))
     for fmt, path in reports:
-        _write(Path(path), renderer(fmt)(result, replace(ctx, color=False)))
+        _write(Path(path), pieces(fmt)(result, replace(ctx, color=False)))
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str | Iterable[str]) -> None:
     from rlslint.writing import WriteError, write_text
 
     try:
@@ -256,9 +257,15 @@ def _write(path: Path, text: str) -> None:
 
 
 def _echo(text: str, err: bool = False, color: bool | None = None) -> None:
-    """Print a report; a full disk or a closed pipe is an error of this run, not a traceback."""
+    _echo_pieces((text,), err, color)
+
+
+def _echo_pieces(pieces: Iterable[str], err: bool = False, color: bool | None = None) -> None:
+    """Print a report as its pieces come; a full disk or a closed pipe is an error of this run,
+    not a traceback."""
     try:
-        click.echo(text, nl=False, err=err, color=color)
+        for piece in pieces:
+            click.echo(piece, nl=False, err=err, color=color)
     except OSError as exc:
         stream = "stderr" if err else "stdout"
         # What is still buffered would fail again at exit, with a traceback of its own.

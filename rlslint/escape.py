@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+from types import GeneratorType
+from typing import Iterator
 
 from rlslint.sql.names import UNPRINTABLE as _INVISIBLE
 from rlslint.sql.names import UNPRINTABLE_BUT_LINE_FEED
@@ -60,37 +62,47 @@ def json_text(document: object) -> str:
     ``json.dumps`` escapes C0 controls but leaves C1 controls, separators and ``##[``
     raw; a JSON escape keeps the value identical for every reader.
     """
-    try:
-        text = _indented(document)
-    except _NotPlain:
-        text = json.dumps(document, indent=2, ensure_ascii=False)
-    # Every control character inside strings is escaped already (both writers escape as
-    # json.dumps does): a raw "\n" is the layout. So ASCII text without DEL has nothing left
-    # to escape, and a report of a megabyte is not searched.
-    if not text.isascii() or "\x7f" in text:
-        text = UNPRINTABLE_BUT_LINE_FEED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    return text.replace(_LEGACY_COMMAND, "#\\u0023[")
+    return "".join(json_pieces(document))
 
 
-class _NotPlain(Exception):
-    """A value ``_indented`` leaves to json.dumps."""
+def json_pieces(document: object) -> Iterator[str]:
+    """``json_text(document)`` in pieces of some tens of kilobytes, for a report to be written
+    as it is made: joined, a report of 20,000 findings is a 14 MB string, and as a list of
+    small strings several times that. A generator in the document is an array of what it
+    yields, taken one at a time, so its items need not all exist at once either.
+    """
+    for piece in _indented_pieces(document):
+        # Every control character inside strings is escaped already (the writer escapes as
+        # json.dumps does): a raw "\n" is the layout. So ASCII text without DEL has nothing
+        # left to escape, and a piece is not searched. A "#" is only ever inside a string, and
+        # a piece ends between two tokens, so no "##[" spans two pieces.
+        if not piece.isascii() or "\x7f" in piece:
+            piece = UNPRINTABLE_BUT_LINE_FEED.sub(lambda m: f"\\u{ord(m.group()):04x}", piece)
+        yield piece.replace(_LEGACY_COMMAND, "#\\u0023[")
 
 
-def _indented(document: object) -> str:
-    """``json.dumps(document, indent=2, ensure_ascii=False)``, character for character, for a
-    document of dicts with string keys, lists, strings, integers, booleans and None.
+_PIECE = 4096  # small strings gathered before they are joined and handed out
 
-    With ``indent`` json.dumps runs its pure-Python encoder, a generator per container; a
-    report holds thousands of small dicts, and appending the pieces to one list is a third
-    faster. Strings go through json's own escaping (``encode_basestring``). Anything else
-    (floats, tuples, other key types) raises _NotPlain and is left to json.dumps.
+
+def _indented_pieces(document: object) -> Iterator[str]:
+    """``json.dumps(document, indent=2, ensure_ascii=False)``, character for character, in
+    pieces; a generator is written as the array of what it yields, as it yields it.
+
+    With ``indent`` json.dumps runs its pure-Python encoder, a generator per container that
+    hands out every small string; a report holds thousands of small dicts, and appending the
+    strings to one list is a third faster. Strings go through json's own escaping
+    (``encode_basestring``); dicts with string keys, lists, strings, integers, booleans and
+    None are written here, anything else (floats, tuples, other key types) as json.dumps
+    writes it.
     """
     from json.encoder import encode_basestring
 
-    parts: list[str] = []
+    parts: list = []  # strings, and (generator, indent): the place of an array written later
     add = parts.append
+    places = 0
 
     def value(item: object, indent: str) -> None:
+        nonlocal places
         kind = type(item)
         if kind is str:
             add(encode_basestring(item))
@@ -111,19 +123,51 @@ def _indented(document: object) -> str:
             for entry in item.items() if kind is dict else item:
                 if kind is dict:
                     key, entry = entry
-                    if type(key) is not str:
-                        raise _NotPlain
-                    add(opening + encode_basestring(key) + ": ")
+                    add(opening + (encode_basestring(key) if type(key) is str else _key(key)) + ": ")
                 else:
                     add(opening)
                 opening = ",\n" + inner
                 value(entry, inner)
             add("\n" + indent + ("}" if kind is dict else "]"))
+        elif kind is GeneratorType:
+            add((item, indent))
+            places += 1
         else:
-            raise _NotPlain
+            add(json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n" + indent))
 
-    value(document, "")
-    return "".join(parts)
+    def written(item: object, indent: str) -> Iterator[str]:
+        """``value(item)``, each generator's array written where value() left its place, and
+        the text handed out whenever enough has gathered."""
+        start, before = len(parts), places
+        value(item, indent)
+        if places != before:
+            mine = parts[start:]
+            del parts[start:]
+            for part in mine:
+                if type(part) is str:
+                    add(part)
+                else:
+                    yield from array(*part)
+        if len(parts) >= _PIECE:
+            yield "".join(parts)
+            parts.clear()
+
+    def array(rows: Iterator, indent: str) -> Iterator[str]:
+        inner = indent + "  "
+        opening = "[\n" + inner
+        for row in rows:
+            add(opening)
+            opening = ",\n" + inner
+            yield from written(row, inner)
+        add("[]" if opening[0] == "[" else "\n" + indent + "]")
+
+    yield from written(document, "")
+    yield "".join(parts)
+
+
+def _key(key: object) -> str:
+    """A key that is not a string, as json.dumps writes it (``1`` as ``"1"``; TypeError when it cannot)."""
+    return json.dumps({key: None}, ensure_ascii=False)[1:-len(": null}")]
 
 
 # --- Markdown (GitHub-flavoured) --------------------------------------------------------

@@ -16,14 +16,16 @@ import stat
 import tempfile
 import threading
 from pathlib import Path
+from typing import Iterable
 
 
 class WriteError(Exception):
     """The output could not be written: exit 2, with this one-line message."""
 
 
-def write_text(path: Path, text: str) -> None:
-    data = text.encode("utf-8", "backslashreplace")
+def write_text(path: Path, text: str | Iterable[str]) -> None:
+    """``text`` whole, or in the pieces a reporter makes it in, each encoded as it is written."""
+    data = (piece.encode("utf-8", "backslashreplace") for piece in ((text,) if isinstance(text, str) else text))
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -47,18 +49,18 @@ def _is_special(path: Path) -> bool:
     return absolute.startswith(("/dev/", "/proc/")) or (os.path.islink(path) and os.readlink(path).startswith(("/dev/", "/proc/")))
 
 
-def _write_in_place(path: Path, data: bytes) -> None:
+def _write_in_place(path: Path, data: Iterable[bytes]) -> None:
     with open(path, "wb") as f:
-        f.write(data)
+        f.writelines(data)
 
 
-def _replace(path: Path, data: bytes, existing: os.stat_result | None) -> None:
+def _replace(path: Path, data: Iterable[bytes], existing: os.stat_result | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _signals_end_the_write():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                f.writelines(data)
                 f.flush()
                 os.fsync(f.fileno())
             # mkstemp creates the file private (0600); keep the old file's mode, or make an

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from rlslint.diagnostics import LintResult
 from rlslint.rules.base import Rule
@@ -18,6 +18,7 @@ class ReportContext:
 
 
 Render = Callable[[LintResult, ReportContext], str]
+Pieces = Callable[[LintResult, ReportContext], Iterable[str]]
 
 # format name -> module; imported only when that format is asked for (rich stays unloaded otherwise)
 REPORTERS = {
@@ -36,3 +37,10 @@ STATISTICS = "rlslint.report.statistics"
 
 def renderer(name: str) -> Render:
     return importlib.import_module(REPORTERS[name]).render
+
+
+def pieces(name: str) -> Pieces:
+    """The report's text in the pieces its reporter makes it in (JSON and SARIF reports of a big
+    history are written as they are made), or whole."""
+    module = importlib.import_module(REPORTERS[name])
+    return getattr(module, "pieces", None) or (lambda result, ctx: (module.render(result, ctx),))

@@ -11,12 +11,13 @@ not its line, so an alert survives edits above it.
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import Iterator
 from urllib.parse import quote
 
 from rlslint import __version__
 from rlslint.diagnostics import Diagnostic, LintResult, Note, Severity, SourceError, fingerprint
 from rlslint.docs import REPOSITORY_URL, rule_url
-from rlslint.escape import json_text
+from rlslint.escape import json_pieces
 from rlslint.report import ReportContext
 from rlslint.report.text import reached
 from rlslint.rules.base import Rule
@@ -122,6 +123,11 @@ def _invocations(result: LintResult, ctx: ReportContext, levels: dict[str, Sever
 
 
 def render(result: LintResult, ctx: ReportContext) -> str:
+    return "".join(pieces(result, ctx))
+
+
+def pieces(result: LintResult, ctx: ReportContext) -> Iterator[str]:
+    """The document's text in pieces (``json_pieces``), each result made as it is written."""
     index = {rule.code: i for i, rule in enumerate(ctx.rules)}
     levels = {rule.code: _default_level(rule, result) for rule in ctx.rules}
     run = {
@@ -131,7 +137,8 @@ def render(result: LintResult, ctx: ReportContext) -> str:
         # pglast and rlslint count columns in characters (code points), not UTF-16 units.
         "columnKind": "unicodeCodePoints",
         "invocations": _invocations(result, ctx, levels),
-        "results": [_result(result, d, index) for d in result.diagnostics],
+        "results": (_result(result, d, index) for d in result.diagnostics),
     }
     document = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json_text(document) + "\n"
+    yield from json_pieces(document)
+    yield "\n"

@@ -52,7 +52,7 @@ def _json_by_dumps(document) -> str:
 @settings(max_examples=300)
 @given(document=PLAIN)
 def test_json_text_is_json_dumps_escaped(document):
-    assert escape._indented(document) == json.dumps(document, indent=2, ensure_ascii=False)
+    assert "".join(escape._indented_pieces(document)) == json.dumps(document, indent=2, ensure_ascii=False)
     assert escape.json_text(document) == _json_by_dumps(document)
 
 
@@ -63,3 +63,38 @@ def test_json_text_leaves_other_values_to_json_dumps():
 
 def test_ascii_json_with_del_is_still_escaped():
     assert escape.json_text({"name": "a\x7fb"}) == '{\n  "name": "a\\u007fb"\n}'
+
+
+@settings(max_examples=200)
+@given(document=PLAIN)
+def test_json_in_pieces_is_json_text(document, monkeypatch):
+    """Pieces handed out after every small string (not tens of kilobytes): joined, the same text,
+    ``##[`` and control characters escaped even where two strings meet at a piece's end."""
+    monkeypatch.setattr(escape, "_PIECE", 1)
+    assert "".join(escape.json_pieces(document)) == _json_by_dumps(document)
+
+
+def test_a_generator_is_written_as_the_array_of_what_it_yields(monkeypatch):
+    monkeypatch.setattr(escape, "_PIECE", 1)
+    made = []
+
+    def rows(n):
+        for i in range(n):
+            made.append(i)
+            yield {"row": i, "of": [i, "##["]}
+
+    document = {"rows": rows(3), "none": rows(0), "deep": [[[[rows(2)]]]]}
+    pieces, made_by_then = [], []
+    for piece in escape.json_pieces(document):
+        pieces.append(piece)
+        made_by_then.append(len(made))
+    assert made_by_then[0] == 1 and made_by_then[-1] == 5, "each row made as it is written"
+    listed = {"rows": [{"row": i, "of": [i, "##["]} for i in range(3)], "none": [],
+              "deep": [[[[[{"row": i, "of": [i, "##["]} for i in range(2)]]]]]}
+    assert "".join(pieces) == _json_by_dumps(listed)
+
+
+def test_json_with_other_values_in_pieces_keeps_their_indentation(monkeypatch):
+    monkeypatch.setattr(escape, "_PIECE", 1)
+    document = {"a": [{"b": (1, [2.5, {3: ()}]), "c": {"d": [float("inf"), {None: (True,)}]}}]}
+    assert "".join(escape.json_pieces(document)) == json.dumps(document, indent=2, ensure_ascii=False)

@@ -161,12 +161,27 @@ def test_output_targets_that_cannot_be_written(tmp_path):
         assert (result.exit_code, result.stderr) == (2, message + "\n"), args
 
 
-@pytest.mark.parametrize("args", [[], ["--version"]], ids=["check", "version"])
+@pytest.mark.parametrize("args", [[], ["--version"], ["--format", "json"], ["--format", "sarif"]],
+                         ids=["check", "version", "json", "sarif"])
 def test_stdout_on_a_full_disk(tmp_path, args):
     project(tmp_path)
     with open("/dev/full", "w") as full:
         proc = subprocess.run([*RLSLINT, *args], cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert (proc.returncode, proc.stderr) == (2, "rlslint: error: cannot write to stdout: No space left on device\n")
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_stdout_closed_in_the_middle_of_a_report(tmp_path, fmt):
+    """As ``rlslint check --format json | head -c 100``: the report is written in pieces, and the
+    reader goes away after the first; the next piece fails the run in one line."""
+    project(tmp_path, {f"2024010100{i:04d}_t.sql": f"create table public.t{i} (id bigint primary key);\n"
+                       for i in range(300)})
+    proc = subprocess.Popen([*RLSLINT, "check", "--no-cache", "--format", fmt], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert (proc.wait(timeout=120), stderr) == (2, "rlslint: error: cannot write to stdout: Broken pipe\n")
 
 
 # --- 7. nesting PostgreSQL accepts ------------------------------------------------------
