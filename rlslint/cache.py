@@ -23,11 +23,8 @@ Nothing read from the cache can run code or change a finding:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +92,8 @@ class ReplayCache:
 
     def prefix_keys(self, root: Path, files: list[tuple[str, str]], strict: bool, start: str | None = None) -> list[str]:
         """keys[k] names the state after the first k (display path, text) files, replayed from ``start``."""
+        import hashlib  # here, as hmac and secrets below: a run without the cache needs none of them
+
         digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{installed.identity()}\0{strict}\0{start}\0{root}".encode("utf-8", "surrogatepass"))
         keys = [digest.hexdigest()]
         for display, text in files:
@@ -105,6 +104,8 @@ class ReplayCache:
 
     @staticmethod
     def _prefix(root: Path) -> str:
+        import hashlib
+
         return hashlib.sha256(str(root).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     # --- reading ----------------------------------------------------------------------
@@ -189,6 +190,8 @@ class ReplayCache:
         """The body of an entry of this kind signed under this user's key; else None."""
         if not data.startswith(magic):
             return None
+        import hmac
+
         mac, _, body = data[len(magic):].partition(b"\n")
         secret = self._secret(create=False)
         if secret is None or not hmac.compare_digest(mac, hmac.new(secret, body, "sha256").hexdigest().encode()):
@@ -196,6 +199,8 @@ class ReplayCache:
         return body
 
     def _signed(self, body: bytes, magic: bytes) -> bytes | None:
+        import hmac
+
         secret = self._secret(create=True)
         if secret is None:
             return None
@@ -301,6 +306,8 @@ class ReplayCache:
             return self._key
         key = _read(self._fd, _KEY_FILE)
         if key is None and create:
+            import secrets
+
             try:
                 _write(self._fd, _KEY_FILE, secrets.token_hex(32).encode())
             except OSError:
@@ -357,6 +364,8 @@ def _read(fd: int, name: str) -> bytes | None:
 
 def _write(fd: int, name: str, payload: bytes) -> None:
     """Write under a private name, then rename: readers see the old file or the new, never half."""
+    import secrets
+
     temporary = f".{name}.{secrets.token_hex(8)}.tmp"
     file = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=fd)
     try:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from rlslint.deep import run_deep
 from rlslint.diagnostics import Severity
+from rlslint.layouts import toml_parser
 from rlslint.options import ConfigError, Options, parse_options, shown
 from rlslint.rules import KNOWN_RULES
 from rlslint.selection import matching, resolve_selection
@@ -19,11 +19,6 @@ from rlslint.sources import DeclaredSet, display_path
 
 if TYPE_CHECKING:
     from rlslint.sources import MigrationSet
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 def find_upwards(start: Path, relative: str) -> Path | None:
@@ -76,8 +71,7 @@ def settings_for_root(root: Path, base: Settings | None = None) -> Settings:
 # --- rlslint's own configuration ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Overrides:
+class Overrides(NamedTuple):
     """What the command line says; None (or empty) means "as the config file says"."""
 
     select: tuple[str, ...] | None = None
@@ -141,6 +135,7 @@ def _table(data: dict, key: str, display: str, prefix: str = "") -> dict:
 
 
 def _read_toml(path: Path, display: str) -> dict:
+    tomllib = toml_parser()
     try:
         data = path.read_bytes()
     except OSError as exc:

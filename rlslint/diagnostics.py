@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from rlslint.sql.names import QName
 # Parsing's own findings about the text, part of the result too.
@@ -77,8 +76,7 @@ class Subject:
                 self.policy, self.role, self.constraint, self.comment)
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """What a rule reports; the engine stamps it with the rule's code and configured severity."""
 
     span: Span
@@ -151,6 +149,8 @@ def fingerprint(diagnostic: Diagnostic) -> str:
     Shared by the baseline, the JSON report and SARIF's partialFingerprints, so a finding
     is the same finding everywhere.
     """
+    import hashlib  # here: a text report has no fingerprints, and loading OpenSSL is a good part of a short run
+
     key = "\x1f".join((diagnostic.span.path, *diagnostic.identity))
     # surrogatepass: a file name need not be UTF-8 (os.fsdecode keeps its bytes as surrogates).
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -195,8 +195,7 @@ class TablePosture:
         return all(c in (Cell.PASS, Cell.NOT_APPLICABLE) for c in self.cells)
 
 
-@dataclass(frozen=True)
-class SetReport:
+class SetReport(NamedTuple):
     """How one migration set was linted: its own settings decide its findings' severities and the exit."""
 
     root: str  # the project directory, as shown

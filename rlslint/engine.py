@@ -7,10 +7,10 @@ One direction, no back edges; every stage hands plain data to the next. With
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from rlslint import checklist, comparison, history, results, sources, suppress
 from rlslint.cache import ReplayCache
@@ -65,8 +65,7 @@ def _lint(paths: list[str], cwd: Path, settings_for: SettingsFor, rules: Iterabl
                       tuple(r.report for r in results), tuple(unanalysed), remarks)
 
 
-@dataclass(frozen=True)
-class _SetResult:
+class _SetResult(NamedTuple):
     diagnostics: list[Diagnostic]
     errors: list[SourceError]
     notes: list[Note]

@@ -9,12 +9,11 @@ file's directory, ``*``, ``?``, ``[…]`` and ``**``. Only directories are asked
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class _Pattern:
+class _Pattern(NamedTuple):
     base: str  # the directory of the .gitignore, relative to the repository, "" for the root
     regex: re.Pattern[str]
     negated: bool

@@ -8,8 +8,7 @@ prefix of the set is loaded instead of replayed, and only the files after it are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol
 
 from rlslint.cache import ReplayCache, Snapshot
 from rlslint.diagnostics import SourceError
@@ -22,8 +21,7 @@ if TYPE_CHECKING:  # loaded by what replays: a run the cache answered whole pars
     from rlslint.sql.parse import ParsedFile
 
 
-@dataclass(frozen=True)
-class History:
+class History(NamedTuple):
     catalog: Catalog
     errors: tuple[SourceError, ...]  # what parsing the files reported
     # The parsed files later stages asked to keep (``keep``); no other parse tree outlives

@@ -12,20 +12,24 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Sequence
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from types import ModuleType
+from typing import NamedTuple, Sequence
 
 
-@dataclass(frozen=True)
-class Naming:
+def toml_parser() -> ModuleType:
+    """tomllib (tomli before Python 3.11), imported when a TOML file is read: few runs read
+    one, and importing it costs more than linting a small migration."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
+
+
+class Naming(NamedTuple):
     """How the layout's tool names the next migration, relative to the set's root.
 
     ``{version}`` is a UTC timestamp (``YYYYMMDDHHMMSS``) for ``timestamp``, or one more
@@ -46,8 +50,7 @@ class Naming:
         return self.pattern.format(version=version, name=name)
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     name: str
     tool: str  # who applies the files
     title: str  # how messages name the layout's files
@@ -96,8 +99,7 @@ def natural_key(name: str) -> tuple:
     return tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(name))
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """A set's files in apply order, the files its tool would not apply, and what is wrong."""
 
     files: tuple[Path, ...]
@@ -171,6 +173,7 @@ def _prisma(root: Path, boundary: Path) -> Plan:
 
 
 def _prisma_provider(lock: Path) -> str:
+    tomllib = toml_parser()
     try:
         with lock.open("rb") as f:
             provider = tomllib.load(f).get("provider")
@@ -202,8 +205,7 @@ def _drizzle(root: Path, boundary: Path) -> Plan:
     return Plan(tuple(present), _others(candidates, present), tuple(missing), tuple(_leading_number(p.name) for p in present))
 
 
-@dataclass(frozen=True)
-class FlywayNames:
+class FlywayNames(NamedTuple):
     """Flyway's file-name settings, from ``flyway.conf`` or ``flyway.toml`` when the project has one."""
 
     prefix: str = "V"
@@ -228,6 +230,7 @@ class FlywayNames:
 
     @classmethod
     def read(cls, path: Path) -> "FlywayNames":
+        tomllib = toml_parser()
         try:
             if path.suffix == ".toml":
                 with path.open("rb") as f:
@@ -348,6 +351,7 @@ def schema_files(supabase_dir: Path) -> tuple[list[Path], list[str]] | None:
 def schema_paths(config: Path) -> tuple[list[str] | None, list[str]]:
     if not config.is_file():
         return None, []
+    tomllib = toml_parser()
     try:
         with config.open("rb") as f:
             value = tomllib.load(f).get("db", {}).get("migrations", {}).get("schema_paths")

@@ -13,8 +13,7 @@ SUP001 and SUP002 judge the comments themselves.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from rlslint.diagnostics import SourceText
 from rlslint.settings import Settings
@@ -34,8 +33,7 @@ _BLANK_LINE = re.compile(r"(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)")
 _TABLE_STATEMENTS = ("CreateStmt", "AlterTableStmt")
 
 
-@dataclass(frozen=True)
-class Marker:
+class Marker(NamedTuple):
     """One ``rlslint:`` comment."""
 
     comment: Span
@@ -52,8 +50,7 @@ class Marker:
     empty: bool = False  # the brackets hold nothing: ``ignore[] reason``
 
 
-@dataclass(frozen=True)
-class MarkerUse:
+class MarkerUse(NamedTuple):
     """What the SUP rules judge: the comments of a migration set and which of them removed what."""
 
     settings: Settings

@@ -8,8 +8,7 @@ defaults (ruff's ``deny_unknown_fields``).
 from __future__ import annotations
 
 import reprlib
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from rlslint.diagnostics import Severity
 from rlslint.rules import KNOWN_RULES, find_rule
@@ -31,16 +30,14 @@ def shown(value: Any) -> str:
     return _SHORT.repr(value)
 
 
-@dataclass(frozen=True)
-class RuleTable:
+class RuleTable(NamedTuple):
     """``[tool.rlslint.rules.<code-or-name>]``: a severity and the rule's declared options."""
 
     severity: Severity | None
     options: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     select: tuple[str, ...] | None = None
     ignore: tuple[str, ...] | None = None
     extend_select: tuple[str, ...] = ()
@@ -56,8 +53,7 @@ class Options:
     migrations: tuple[MigrationsEntry, ...] | None = None  # sets listed explicitly instead of found
 
 
-@dataclass(frozen=True)
-class MigrationsEntry:
+class MigrationsEntry(NamedTuple):
     """``[[migrations]]``: a set's path (relative to the config file), its layout and exposed schemas."""
 
     path: str

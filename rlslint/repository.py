@@ -10,8 +10,8 @@ inside the project.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rlslint.gitignore import IgnoreRules
 from rlslint.layouts import FlywayNames, schema_paths, sql_files
@@ -26,8 +26,7 @@ SKIPPED = frozenset({"node_modules", "bower_components", "jspm_packages", "vendo
 MIGRATION_DIRS = frozenset({"migrations", "migration", "migrate", "drizzle"})
 
 
-@dataclass(frozen=True)
-class FoundSet:
+class FoundSet(NamedTuple):
     root: Path
     layout: str | None  # decided by the walk (a Supabase project's declarative schemas); None: detect
 

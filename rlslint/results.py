@@ -15,7 +15,6 @@ types below and nothing else.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +75,8 @@ def key(state_key: str, settings: Settings, selected: Iterable[str]) -> str:
                           for code, options in settings.rule_options.items()),
         "selected": sorted(selected),
     }
+    import hashlib  # here: a run without the cache names no entry
+
     text = json.dumps([FORMAT, state_key, read_by_rules, _code()], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -12,9 +12,9 @@ import codecs
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from rlslint import layouts, repository
 from rlslint.diagnostics import SourceError
@@ -28,23 +28,21 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 codecs.register_error("rlslint-blank", lambda exc: (" " * (exc.end - exc.start), exc.end))
 
 
-@dataclass(frozen=True)
-class MigrationFile:
+class MigrationFile(NamedTuple):
     path: Path
     display: str  # how the user names it: relative to the current directory when inside it
     text: str | None  # None when the file could not be read
 
 
-@dataclass(frozen=True)
-class MigrationSet:
+class MigrationSet(NamedTuple):
     root: Path
     layout: str  # a key of rlslint.layouts.LAYOUTS
     files: tuple[MigrationFile, ...]
     targets: frozenset[str] | None  # display paths to report on; None = every file
     exposed_schemas: frozenset[str] | None = None  # the set's own, from the migrations setting
-    versions: tuple[str, ...] = field(default=(), compare=False)  # each applied file's version
+    versions: tuple[str, ...] = ()  # each applied file's version
     # How the set's tool names its next migration; None when the tool writes them itself.
-    naming: layouts.Naming | None = field(default=None, compare=False)
+    naming: layouts.Naming | None = None
 
     def next_file(self, name: str, now: datetime | None = None) -> Path | None:
         """Where the next migration called ``name`` goes, named as the layout's tool names it."""
@@ -52,8 +50,7 @@ class MigrationSet:
         return None if naming is None else self.root / naming.next_file(self.versions, name, now)
 
 
-@dataclass(frozen=True)
-class DeclaredSet:
+class DeclaredSet(NamedTuple):
     """One entry of the ``migrations`` setting: a set named explicitly rather than found."""
 
     path: Path  # absolute
@@ -61,8 +58,7 @@ class DeclaredSet:
     exposed_schemas: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
-class Discovery:
+class Discovery(NamedTuple):
     sets: tuple[MigrationSet, ...]
     errors: tuple[SourceError, ...]
 
@@ -78,10 +74,9 @@ def _absolute(path: Path, cwd: Path) -> Path:
     return Path(os.path.normpath(cwd / path))
 
 
-@dataclass
-class _Wanted:
+class _Wanted(NamedTuple):
     layout: str | None  # None: detect
-    targets: set[str] | None
+    targets: set[str] | None  # filled in place as the paths name files of the set
     exposed: frozenset[str] | None = None
 
 

@@ -12,9 +12,8 @@ because only here is it known which comment removed what.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple, Sequence
 
 from rlslint import markers
 from rlslint.diagnostics import Diagnostic, SourceText
@@ -29,8 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["MARKER", "Inputs", "Suppressed", "apply", "config_ignores"]
 
 
-@dataclass(frozen=True)
-class Inputs:
+class Inputs(NamedTuple):
     """What one migration set offers the stage."""
 
     parsed: Sequence[ParsedFile]  # every file of the set that holds a marker (others need not be here)
@@ -39,8 +37,7 @@ class Inputs:
     targets: Targets  # from the replay: the tables each statement created or altered
 
 
-@dataclass(frozen=True)
-class Suppressed:
+class Suppressed(NamedTuple):
     kept: tuple[Diagnostic, ...]
     findings: tuple[Diagnostic, ...]  # about the suppressions themselves (SUP001, SUP002)
 

@@ -6,7 +6,7 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from rlslint.diagnostics import Diagnostic, Finding, Severity
 from rlslint.schema import acl
@@ -112,8 +112,7 @@ class RuleContext:
 Check = Callable[[Any], Iterator[Finding]]  # RuleContext; the SUP rules get markers.MarkerUse
 
 
-@dataclass(frozen=True)
-class RuleOption:
+class RuleOption(NamedTuple):
     """A setting a rule reads, set under ``[tool.rlslint.rules.<code>]`` and validated there."""
 
     name: str  # kebab-case, as written in the config file

@@ -1,6 +1,7 @@
 """PL/pgSQL and SQL the migrations run: DO blocks, functions they call, and event triggers.
 
-The evaluation itself is schema/plpgsql.py; here the replay hands it the model and replays
+The evaluation itself is schema/plpgsql.py, imported when something runs (most histories
+call no function of their own); here the replay hands it the model and replays
 what comes back. Functions and procedures are remembered when created, by name and argument
 types as PostgreSQL tells overloads apart, so that ``SELECT f();``, ``PERFORM f();`` or
 ``CALL p();`` in a later migration runs their body; ``CREATE OR REPLACE``, ``DROP``,
@@ -24,7 +25,6 @@ from pglast import parser as pg
 from pglast.parser import ParseError
 
 from rlslint.schema import privileges
-from rlslint.schema.plpgsql import COMMAND_TAGS, SAVEPOINT, RollBack, Unanalysed, call_statements, ddl_commands, evaluate
 from rlslint.schema.signatures import language_of
 from rlslint.schema.state import ReplayState, strs
 from rlslint.sql.names import QName
@@ -59,6 +59,7 @@ def _plpgsql_tree(text: str) -> str:
 def _replay_produced(produced: Generator, state: ReplayState) -> None:
     """Replay what the evaluation yields, answering it: PostgreSQL's refusal of a statement
     (a PL/pgSQL handler may catch it), or the copy of the state a savepoint asks for."""
+    from rlslint.schema.plpgsql import SAVEPOINT, RollBack, Unanalysed
     from rlslint.schema.replay import CHANGES_NO_TABLE, apply
 
     answer = None
@@ -99,6 +100,8 @@ def _finder(state: ReplayState):
 
 def do_block(stmt: Statement, state: ReplayState) -> None:
     if stmt.plpgsql is not None:  # otherwise parse already put the plain SQL it runs after it
+        from rlslint.schema.plpgsql import evaluate
+
         _replay_produced(evaluate(stmt, state, _finder(state)), state)
 
 
@@ -160,6 +163,8 @@ def rename_schema(state: ReplayState, old: str, new: str) -> None:
 def call(stmt: Statement, state: ReplayState) -> None:
     """``SELECT f(…)`` or ``CALL p(…)`` of functions and procedures the migrations created: their bodies run."""
     if state.function_names and not stmt.node.get("fromClause"):
+        from rlslint.schema.plpgsql import call_statements
+
         _replay_produced(call_statements(stmt.text, stmt.span, state, _finder(state)), state)
 
 
@@ -189,6 +194,8 @@ def drop_event_trigger(stmt: Statement, state: ReplayState, names: tuple[str, ..
 
 def fire_event_triggers(stmt: Statement, state: ReplayState) -> None:
     """After a statement: the ddl_command_end triggers whose tags it matches."""
+    from rlslint.schema.plpgsql import COMMAND_TAGS, ddl_commands, evaluate
+
     tag = COMMAND_TAGS.get(stmt.kind)
     if tag is None or state.trigger_depth >= _MAX_TRIGGER_DEPTH:
         return

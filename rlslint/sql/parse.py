@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from pglast import parser as pg
 from pglast.parser import ParseError
@@ -23,8 +22,7 @@ from rlslint.sql.tokens import string_content_start
 from rlslint.sql.tree import Node
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     kind: str  # the pglast node name: "CreateStmt", "AlterTableStmt", …
     node: Node  # its JSON tree, locations in characters of the file
     span: Span
@@ -35,8 +33,7 @@ class Statement:
     plpgsql: Any = None
 
 
-@dataclass(frozen=True)
-class ParsedFile:
+class ParsedFile(NamedTuple):
     path: str
     statements: tuple[Statement, ...]
     errors: tuple[SourceError, ...]
