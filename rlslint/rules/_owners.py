@@ -10,15 +10,14 @@ change a row: a read policy says who may see it, which is weaker evidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rlslint.rules._facts import Facts
 from rlslint.schema.model import ForeignKey, Table
 from rlslint.settings import Settings
 
 
-@dataclass(frozen=True)
-class Owner:
+class Owner(NamedTuple):
     column: str
     why: str  # for the comment above the fix
     guards_writes: bool  # the evidence says who may change the row, not only who may see it

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from rlslint.schema import acl, scopes
 from rlslint.schema.model import COMMANDS, ON_DELETE, Catalog, Expr, ForeignKey, Index, Table
@@ -68,8 +67,7 @@ def owner_fk_blocks_delete(table: Table, fk: ForeignKey, accepted: frozenset[str
     return action == "SET NULL" and any((col := table.column(c)) is not None and col.not_null for c in fk.columns)
 
 
-@dataclass(frozen=True)
-class ColumnUse:
+class ColumnUse(NamedTuple):
     """A column compared where an index on its table could serve the comparison."""
 
     table: QName
@@ -119,8 +117,7 @@ def compared_columns(expr: Expr, comparisons: list[tuple[Node, Path]], column_re
     return sorted(found, key=lambda use: use.span.start)
 
 
-@dataclass(frozen=True)
-class PolicyUse:
+class PolicyUse(NamedTuple):
     use: ColumnUse
     table: QName  # the policy's table
     policy: str

@@ -12,8 +12,7 @@ that has the column. The policy's own table is the outermost scope.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from rlslint.sql.names import QName
 from rlslint.sql.tree import Node, Path
@@ -21,16 +20,14 @@ from rlslint.sql.tree import Node, Path
 HasColumn = Callable[[QName, str], bool]
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """A FROM item in scope: its table (None: a sub-select, function, CTE or unknown table)."""
 
     table: QName | None
     aliased: bool  # named by an alias, so a table rename does not change how it is referred to
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     node: Node  # the ColumnRef body; rewriting its fields rewrites the tree
     names: tuple[str, ...]
     table: QName | None  # the table it binds to
