@@ -74,6 +74,8 @@ def add_key(stmt: Statement, state: ReplayState, qname: QName, constraint: Node,
 def mark_not_null(stmt: Statement, state: ReplayState, qname: QName, columns: Iterable[str]) -> None:
     wanted = set(columns)
     table = state.tables[qname]
+    if all(c.not_null for c in table.columns if c.name in wanted):
+        return  # a key's columns are NOT NULL already where they were declared
     state.tables[qname] = evolve(table, columns=tuple(evolve(c, not_null=True) if c.name in wanted else c for c in table.columns))
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from rlslint.schema import scopes, views
 from rlslint.schema.model import Expr, Policy, evolve
 from rlslint.schema.state import DUPLICATE_OBJECT, UNDEFINED_COLUMN, ReplayState, expr
 from rlslint.sql.names import QName
 from rlslint.sql.parse import Statement
-from rlslint.sql.tree import Node, Shared, dicts, scalars
+from rlslint.sql.tree import Node, Seen, Shared, dicts, scalars
 
 # The model keeps every policy tree for the whole run: their repeated parts are kept once.
 # Holds only parts without a location (names, operators, types), so it grows with the
@@ -28,15 +28,16 @@ def create_policy(stmt: Statement, state: ReplayState) -> None:
     if any(p.name == name for p in table.policies):
         state.rejected(stmt, f'policy "{name}" on {table.qname} already exists', DUPLICATE_OBJECT)
         return
-    if _refused_for_missing_column(stmt, state, table.qname, node):
+    using, with_check = _compacted(node.get("qual")), _compacted(node.get("with_check"))
+    if _refused_for_missing_column(stmt, state, table.qname, using, with_check):
         return
     policy = Policy(
         name,
         (node.get("cmd_name") or "all").upper(),
         bool(node.get("permissive", False)),
         policy_roles(state, node.get("roles")),
-        policy_expr(stmt, state, table.qname, node.get("qual"), "qual"),
-        policy_expr(stmt, state, table.qname, node.get("with_check"), "with_check"),
+        policy_expr(stmt, state, table.qname, using, "qual"),
+        policy_expr(stmt, state, table.qname, with_check, "with_check"),
         stmt.span,
         stmt.span,
     )
@@ -53,15 +54,16 @@ def alter_policy(stmt: Statement, state: ReplayState) -> None:
     if policy is None:
         state.note(stmt, f'policy "{name}" on {table.qname} is not known')
         return
-    if _refused_for_missing_column(stmt, state, table.qname, node):
+    using, with_check = _compacted(node.get("qual")), _compacted(node.get("with_check"))
+    if _refused_for_missing_column(stmt, state, table.qname, using, with_check):
         return
     changes: dict[str, Any] = {"changed": stmt.span}
     if node.get("roles"):
         changes["roles"] = policy_roles(state, node["roles"])
     if "qual" in node:
-        changes["using"] = policy_expr(stmt, state, table.qname, node["qual"], "qual")
+        changes["using"] = policy_expr(stmt, state, table.qname, using, "qual")
     if "with_check" in node:
-        changes["with_check"] = policy_expr(stmt, state, table.qname, node["with_check"], "with_check")
+        changes["with_check"] = policy_expr(stmt, state, table.qname, with_check, "with_check")
     state.put(stmt, evolve(table, policies=tuple(evolve(p, **changes) if p is policy else p for p in table.policies)))
 
 
@@ -80,39 +82,61 @@ def drop_policy(stmt: Statement, state: ReplayState, names: tuple[str, ...], mis
     state.put(stmt, evolve(table, policies=kept))
 
 
-def _refused_for_missing_column(stmt: Statement, state: ReplayState, qname: QName, node: Node) -> bool:
+class _Clause(NamedTuple):
+    """A USING or WITH CHECK tree as parsed, its compact equal (what the model keeps), and
+    what compacting it met, which answers the replay's questions about it without a walk."""
+
+    parsed: Node
+    compact: Any
+    seen: Seen
+
+
+def _compacted(tree: Node | None) -> _Clause | None:
+    if tree is None:
+        return None
+    seen = Seen()
+    return _Clause(tree, _SHARED.tree(tree, seen), seen)
+
+
+def _refused_for_missing_column(stmt: Statement, state: ReplayState, qname: QName, *clauses: _Clause | None) -> bool:
     """PostgreSQL refuses a policy whose expressions read a column its table lacks."""
-    missing = state.missing_column(qname, _own_columns([node.get("qual"), node.get("with_check")], qname.name))
+    missing = state.missing_column(qname, _own_columns([c for c in clauses if c is not None], qname.name))
     if missing is not None:
         state.rejected(stmt, f'column "{missing}" does not exist', UNDEFINED_COLUMN)
     return missing is not None
 
 
-def _own_columns(tree: Any, table: str) -> list[str]:
-    """The columns of the policy's own table that the expression reads outside its sub-selects
-    (there a bare name may be any FROM item's). A bare name that is the table's own stands for
-    its whole row."""
+def _own_columns(clauses: list[_Clause], table: str) -> list[str]:
+    """The columns of the policy's own table that the expressions read outside their
+    sub-selects (there a bare name may be any FROM item's), the last reference first. A bare
+    name that is the table's own stands for its whole row."""
+    if all(c.seen.whole for c in clauses):
+        refs = [ref for c in reversed(clauses) for ref in reversed(c.seen.refs)]
+    else:  # nested past what compacting looks at: walk them
+        refs = [node["ColumnRef"] for node in dicts([c.parsed for c in clauses], prune="SelectStmt") if "ColumnRef" in node]
     found = []
-    for node in dicts(tree, prune="SelectStmt"):
-        if "ColumnRef" in node:
-            names = [f["String"]["sval"] for f in node["ColumnRef"].get("fields", ()) if "String" in f]
-            if len(names) == 1 and names[0] != table or len(names) == 2 and names[0] == table:
-                found.append(names[-1])
+    for ref in refs:
+        names = [f["String"]["sval"] for f in ref.get("fields", ()) if "String" in f]
+        if len(names) == 1 and names[0] != table or len(names) == 2 and names[0] == table:
+            found.append(names[-1])
     return found
 
 
-def policy_expr(stmt: Statement, state: ReplayState, owner: QName, tree: Node | None, clause: str) -> Expr | None:
+def policy_expr(stmt: Statement, state: ReplayState, owner: QName, clause: _Clause | None, name: str) -> Expr | None:
     """The expression with its sub-selects' table names qualified as they resolve now."""
-    if tree is None:
+    if clause is None:
         return None
-    if not state.access.names_platform and _mentions(tree, "auth"):
+    whole = clause.seen.whole
+    if not state.access.names_platform and ("auth" in clause.seen.strings if whole else _mentions(clause.parsed, "auth")):
         state.access.saw_schema("auth")  # auth.uid() and friends: a Supabase project
-    # Copy only a tree that qualifying changes: copying every policy tree was the replay's
-    # largest cost, and asking first is a walk that copies nothing.
-    lookup = lambda name: state.lookup(None, name)  # noqa: E731
-    if scopes.qualifies_anything(tree, owner, lookup):
-        tree = scopes.qualified(tree, owner, lookup)
-    return expr(stmt, _SHARED.tree(tree), clause)
+    # Qualify (a copy) only a tree that qualifying changes: only a tree naming a table
+    # without its schema can change, and asking the scope walk is a walk.
+    lookup = lambda relname: state.lookup(None, relname)  # noqa: E731
+    unqualified = (not whole or any(rv.get("schemaname") is None and lookup(rv["relname"]) is not None
+                                    for rv in clause.seen.rangevars))
+    if unqualified and scopes.qualifies_anything(clause.parsed, owner, lookup):
+        return expr(stmt, _SHARED.tree(scopes.qualified(clause.parsed, owner, lookup)), name)
+    return expr(stmt, clause.compact, name)
 
 
 def rewrite_policies(state: ReplayState, name: str, change: Callable[[Any, QName], Any]) -> None:

@@ -104,6 +104,13 @@ class TableRegistry(dict):
 
     def __setitem__(self, qname: QName, table: Table) -> None:
         old = self.get(qname)
+        if (old is not None and table.indexes is old.indexes and table.foreign_keys is old.foreign_keys
+                and table.qname == old.qname and table.partition_of == old.partition_of):
+            # No name changes (a column, a flag): the counts stay as they are.
+            super().__setitem__(qname, table)
+            if self.written is not None:
+                self.written.add(qname)
+            return
         # A write that only appends indexes or foreign keys (most do) counts only the new
         # names, which leaves the counts a recount would; any other change is recounted.
         appended = _appended_names(old, table)

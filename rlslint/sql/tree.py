@@ -108,19 +108,24 @@ class Shared:
     def __init__(self) -> None:
         self._subtrees: dict[tuple, Any] = {}  # a location-free subtree's shape -> its one object
 
-    def tree(self, tree: Any) -> Any:
-        return self._rebuilt(tree, 0)[0] if isinstance(tree, (dict, list)) else tree
+    def tree(self, tree: Any, seen: Seen | None = None) -> Any:
+        """The equal compact tree; ``seen`` records what the rebuild met on its way."""
+        if not isinstance(tree, (dict, list)):
+            return tree
+        return self._rebuilt(tree, 0, seen if seen is not None else Seen(), False)[0]
 
-    def _rebuilt(self, item: dict | list, depth: int, own: bool = False) -> tuple[Any, Any]:
+    def _rebuilt(self, item: dict | list, depth: int, seen: Seen, select: bool, own: bool = False) -> tuple[Any, Any]:
         """(the equal value, its part in its parent's shape: None when it holds a location).
 
         A shape lists its fields' parts: a string itself, another scalar with its type (1,
         1.0 and True are equal), a shared container by id (valid: the table keeps it alive).
         ``own``: keep this container its own object (a column reference's fields).
+        ``select``: the item is inside a sub-select.
         """
         if depth > self.DEPTH:
+            seen.whole = False
             return item, None
-        rebuilt, intern = self._rebuilt, sys.intern
+        rebuilt, intern, strings = self._rebuilt, sys.intern, seen.strings
         if type(item) is dict:
             located = own or "location" in item or "ColumnRef" in item
             shape: list[Any] = ["d"]  # a dict's shape, never a list's ("l")
@@ -129,8 +134,16 @@ class Shared:
                 kind = type(child)
                 if kind is str:
                     child = part = intern(child)
+                    strings.add(child)
                 elif kind is dict or kind is list:
-                    child, part = rebuilt(child, depth + 1, name == "ColumnRef")
+                    if name == "ColumnRef":
+                        child, part = rebuilt(child, depth + 1, seen, select, True)
+                        if not select:
+                            seen.refs.append(child)
+                    else:
+                        if name == "RangeVar":
+                            seen.rangevars.append(child)
+                        child, part = rebuilt(child, depth + 1, seen, select or name == "SelectStmt")
                     located = located or part is None
                 else:
                     part = (kind, child)
@@ -144,8 +157,9 @@ class Shared:
                 kind = type(child)
                 if kind is str:
                     child = part = intern(child)
+                    strings.add(child)
                 elif kind is dict or kind is list:
-                    child, part = rebuilt(child, depth + 1)
+                    child, part = rebuilt(child, depth + 1, seen, select)
                     located = located or part is None
                 else:
                     part = (kind, child)
@@ -156,3 +170,16 @@ class Shared:
             return value, None
         value = self._subtrees.setdefault(tuple(shape), value)
         return value, id(value)
+
+
+class Seen:
+    """What ``Shared.tree`` met while rebuilding a tree, so that the replay need not walk it
+    again for the questions it asks of a new policy expression."""
+
+    __slots__ = ("strings", "refs", "rangevars", "whole")
+
+    def __init__(self) -> None:
+        self.strings: set[str] = set()  # every string value (not the keys)
+        self.refs: list[Node] = []  # ColumnRef bodies outside sub-selects, in the tree's order
+        self.rangevars: list[Node] = []  # RangeVar bodies, sub-selects' included
+        self.whole = True  # False: the tree nests deeper than Shared.DEPTH, and the rest was not looked at

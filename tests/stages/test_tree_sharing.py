@@ -12,9 +12,11 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
+from rlslint.schema import policies, scopes
 from rlslint.schema.replay import replay
+from rlslint.sql.names import QName
 from rlslint.sql.parse import parse_file
-from rlslint.sql.tree import Shared, dicts, walk
+from rlslint.sql.tree import Shared, dicts, scalars, walk
 
 RULE_FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "rules").glob("*/*.sql"))
 POLICY = ("create table t (id int, user_id uuid);\n"
@@ -92,3 +94,65 @@ def test_the_model_keeps_the_policies_trees_shared():
     assert calls_a[0] is calls_b[0]  # one auth.uid name for both policies
     refs = [id(n["ColumnRef"]) for tree in (a, b) for n in dicts(tree) if "ColumnRef" in n]
     assert len(refs) == len(set(refs)) == 3
+
+
+# --- what compacting meets: the replay's questions about a new policy, without a walk ----
+
+POLICY_SOURCES = sorted((Path(__file__).parents[1] / "fixtures").rglob("*.sql")) + sorted(
+    (Path(__file__).parents[2] / "example").rglob("*.sql"))
+DEEP_NOTS = 60  # NOT nests three levels each: deeper than Shared.DEPTH
+
+
+def _walked_own_columns(trees: list, table: str) -> list[str]:
+    """The question as a walk answers it: column references outside sub-selects, in ``dicts``' order."""
+    found = []
+    for node in dicts(trees, prune="SelectStmt"):
+        if "ColumnRef" in node:
+            names = [f["String"]["sval"] for f in node["ColumnRef"].get("fields", ()) if "String" in f]
+            if len(names) == 1 and names[0] != table or len(names) == 2 and names[0] == table:
+                found.append(names[-1])
+    return found
+
+
+def _policy_statements():
+    for path in POLICY_SOURCES:
+        parsed = parse_file(path.as_posix(), path.read_text(encoding="utf-8", errors="replace"))
+        for statement in parsed.statements:
+            if statement.kind in ("CreatePolicyStmt", "AlterPolicyStmt"):
+                yield path, statement.node
+
+
+def test_what_compacting_meets_answers_what_the_walks_answered():
+    """Own columns in the same order (the first missing one names the error), ``auth``
+    mentioned or not, and every FROM-clause table name among the RangeVars met."""
+    checked = 0
+    for path, node in _policy_statements():
+        trees = [node.get("qual"), node.get("with_check")]
+        clauses = [c for c in (policies._compacted(t) for t in trees) if c is not None]
+        for table in (node["table"]["relname"], "t"):
+            assert policies._own_columns(clauses, table) == _walked_own_columns(trees, table), path
+        for clause in clauses:
+            assert clause.seen.whole
+            assert ("auth" in clause.seen.strings) == any(v == "auth" for v in scalars(clause.parsed)), path
+            from_items = []
+            scopes.walk(clause.parsed, QName("public", "t"), lambda q, c: False,
+                        on_rangevar=lambda rv, ctes: from_items.append(id(rv)))
+            assert set(from_items) <= {id(rv) for rv in clause.seen.rangevars}, path
+        checked += 1
+    assert checked > 100
+
+
+def test_a_policy_deeper_than_compacting_looks_is_still_checked_and_qualified():
+    deep = "not " * DEEP_NOTS
+    sql = ("create table public.t (id int, a int);\n"
+           "create table public.o (id int);\n"
+           f"create policy p on public.t using ({deep}(exists (select 1 from o where o.id = a)));\n"
+           f"create policy q on public.t using ({deep}(missing = 1));\n")
+    catalog = replay([parse_file("m.sql", sql)])
+    table = catalog.table(QName("public", "t"))
+    assert [p.name for p in table.policies] == ["p"]  # q reads a column t lacks: PostgreSQL refuses it
+    assert any('column "missing" does not exist' in note.message for note in catalog.notes)
+    (rangevar,) = [n["RangeVar"] for n in dicts(table.policies[0].using.tree) if "RangeVar" in n]
+    assert rangevar["schemaname"] == "public"  # qualified as the name resolved then
+    clause = policies._compacted(parse_file("x.sql", sql).statements[3].node["qual"])
+    assert not clause.seen.whole
