@@ -7,23 +7,29 @@ modules rather than listed here, so a module that adds state to the replay (and 
 ``HANDLER_MODULES``) is stored without a change to this file; state of any other type
 fails to encode, and the entry is simply not stored (tests/stages/test_codec.py catches it first).
 
-Encoding of a value:
-  str, int, float, bool, None  as themselves
-  list                         a list
-  dict with str keys           a dict (pglast trees), unless a key starts with "~"
-  tuple                        {"~t": [...]}
-  set / frozenset              {"~s": [...]} / {"~f": [...]}
-  Counter / other dict         {"~c": [[k, v], ...]} / {"~d": [[k, v], ...]}
-  registered type              {"~": name, "v": [field values in order]}
-  a field typed as a JSON tree {"~j": the tree as it is}
+An entry holds a table of the registered types it uses (by name) and one of strings, and
+every value other than a plain one or a dictionary is a JSON array whose first element says
+what it is, so nothing needs a dictionary of its own and no name is spelled twice:
+  int, float, bool, None, str  as themselves (a string of 48 characters or more: ["x", its place])
+  dict with str keys           a dict
+  list / tuple                 ["l", items...] / ["t", items...]
+  set                          ["s", items...] (sorted)
+  Counter / other dict         ["c", k, v, k, v...] / ["d", k, v, ...]
+  registered type              [its place in the type table, field values in order...]
+  Span / frozenset             ["r", its place in the table of shared values], where each distinct
+                               one is stored once: a span as [its type's place, the path's place
+                               in the string table, start, end], a frozenset as ["f", items...]
+  a field typed as a JSON tree ["j", the tree as it is]
+  a state object               ["o", its name in STATE_OBJECTS, {attribute: value}]
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter, defaultdict
 from types import MappingProxyType, ModuleType
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from rlslint.schema import model, state as state_module
 from rlslint.schema.access import AccessState
@@ -73,38 +79,41 @@ _STATE_ATTRIBUTES = ("strict", "schemas", "search_path", "path_before_local", "i
 
 
 def encode_state(state: ReplayState) -> dict:
-    attributes = {name: _encode(getattr(state, name)) for name in _STATE_ATTRIBUTES}
+    encoder = _Encoder()
+    attributes = {name: encoder.value(getattr(state, name)) for name in _STATE_ATTRIBUTES}
     extra = set(vars(state)) - set(_STATE_ATTRIBUTES) - {"tables", "unanalysed_spans"}
     for name in sorted(extra):  # state added by other modules: plain attributes of plain values
-        attributes[name] = _encode(getattr(state, name))
+        attributes[name] = encoder.value(getattr(state, name))
     registry = state.tables
-    return {
+    parts = {
         "attributes": attributes,
-        "tables": _encode(list(registry.values())),
-        "relations": _encode(dict(registry.relations)),
-        "constraints": _encode(dict(registry.constraints)),
-        "index_owner": _encode(registry.index_owner),
-        "children": _encode(dict(registry.children)),
+        "tables": encoder.value(list(registry.values())),
+        "relations": encoder.value(dict(registry.relations)),
+        "constraints": encoder.value(dict(registry.constraints)),
+        "index_owner": encoder.value(registry.index_owner),
+        "children": encoder.value(dict(registry.children)),
     }
+    return {"types": list(encoder.types), "strings": list(encoder.strings), "shared": encoder.shared, **parts}
 
 
 def decode_state(data: Any) -> ReplayState:
     try:
+        decoder = _Decoder(data["types"], data["strings"], data["shared"])
         state = ReplayState(False)
-        _set_attributes(state, data["attributes"])
+        _set_attributes(state, data["attributes"], decoder.value)
         registry = TableRegistry()
-        for table in _decode(data["tables"]):
+        for table in decoder.value(data["tables"]):
             if not isinstance(table, model.Table):
                 raise NotDecodable("a table entry is not a table")
             dict.__setitem__(registry, table.qname, table)
-        registry.relations = defaultdict(Counter, _decode(data["relations"]))
-        registry.constraints = defaultdict(Counter, _decode(data["constraints"]))
-        registry.index_owner = _decode(data["index_owner"])
-        registry.children = defaultdict(Counter, _decode(data["children"]))
+        registry.relations = defaultdict(Counter, decoder.value(data["relations"]))
+        registry.constraints = defaultdict(Counter, decoder.value(data["constraints"]))
+        registry.index_owner = decoder.value(data["index_owner"])
+        registry.children = defaultdict(Counter, decoder.value(data["children"]))
         state.tables = registry
     except NotDecodable:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
         raise NotDecodable(str(exc)) from None
     if not isinstance(state.strict, bool) or not isinstance(state.notes, list):
         raise NotDecodable("bad state attributes")
@@ -115,32 +124,81 @@ def decode_state(data: Any) -> ReplayState:
     return state
 
 
-def _encode(value: Any) -> Any:
-    kind = type(value)
-    if value is None or kind in (str, int, float, bool):
-        return value
-    if kind is list:
-        return [_encode(v) for v in value]
-    if kind is dict or kind is MappingProxyType:
-        if all(type(k) is str and not k.startswith("~") for k in value):
-            return {k: _encode(v) for k, v in value.items()}
-        return {"~d": [[_encode(k), _encode(v)] for k, v in value.items()]}
-    if kind is Counter:
-        return {"~c": [[_encode(k), _encode(v)] for k, v in value.items()]}
-    name = _NAMES.get(kind)
-    if name is not None:
-        raw = _RAW.get(kind, ())
-        return {"~": name, "v": [{"~j": getattr(value, f)} if f in raw else _encode(getattr(value, f)) for f in _FIELDS[kind]]}
-    state_object = _STATE_OBJECT_NAMES.get(kind)
-    if state_object is not None:
-        return {"~o": state_object, "a": {k: _encode(v) for k, v in sorted(vars(value).items())}}
-    if kind is tuple:
-        return {"~t": [_encode(v) for v in value]}
-    if kind is set:
-        return {"~s": sorted((_encode(v) for v in value), key=repr)}
-    if kind is frozenset:
-        return {"~f": sorted((_encode(v) for v in value), key=repr)}
-    raise NotEncodable(f"cannot store a {kind.__module__}.{kind.__qualname__} in the cache")
+# A string this long or longer is stored once, in the entry's table of strings, and named by
+# its place there wherever it recurs: a statement's text is kept by both of a policy's
+# expressions, a file's path by every span in it (~18,000 spans for the 500 generated files).
+_SHARED_LENGTH = 48
+_SPAN = spans.Span
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.types: dict[str, int] = {}  # registered type name -> its place in the entry's table
+        self.strings: dict[str, int] = {}
+        self.shared: list[Any] = []  # each distinct span and frozenset, encoded once
+        # Its place, by (path, start, end) for a span, by its encoding and by id for a frozenset.
+        self._shared_at: dict[Any, int] = {}
+        self._kept: list[frozenset] = []
+
+    def string(self, text: str) -> int:
+        found = self.strings.get(text)
+        if found is None:
+            found = self.strings[text] = len(self.strings)
+        return found
+
+    def value(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            return value if len(value) < _SHARED_LENGTH else ["x", self.string(value)]
+        if value is None or kind in (int, float, bool):
+            return value
+        if kind is _SPAN:  # the commonest object (a statement's span is every column's it made)
+            key = (value.path, value.start, value.end)
+            found = self._shared_at.get(key)
+            if found is None:
+                found = self._shared_at[key] = len(self.shared)
+                self.shared.append([self._type(kind), self.string(value.path), value.start, value.end])
+            return ["r", found]
+        if kind is list:
+            return ["l", *[self.value(v) for v in value]]
+        if kind is dict or kind is MappingProxyType:
+            if all(type(k) is str for k in value):
+                return {k: self.value(v) for k, v in value.items()}
+            return ["d", *[self.value(x) for pair in value.items() for x in pair]]
+        if kind is Counter:
+            return ["c", *[self.value(x) for pair in value.items() for x in pair]]
+        name = _NAMES.get(kind)
+        if name is not None:
+            raw = _RAW.get(kind, ())
+            return [self._type(kind), *[["j", getattr(value, f)] if f in raw else self.value(getattr(value, f))
+                                        for f in _FIELDS[kind]]]
+        state_object = _STATE_OBJECT_NAMES.get(kind)
+        if state_object is not None:
+            return ["o", state_object, {k: self.value(v) for k, v in sorted(vars(value).items())}]
+        if kind is tuple:
+            return ["t", *[self.value(v) for v in value]]
+        if kind is set:
+            return ["s", *sorted((self.value(v) for v in value), key=repr)]
+        if kind is frozenset:  # a table's privileges: a few distinct sets (and objects) for hundreds of tables
+            found = self._shared_at.get(id(value))
+            if found is None:
+                encoded = ["f", *sorted((self.value(v) for v in value), key=repr)]
+                text = json.dumps(encoded)  # equal as stored, not only equal (1 == True)
+                found = self._shared_at.get(text)
+                if found is None:
+                    found = self._shared_at[text] = len(self.shared)
+                    self.shared.append(encoded)
+                self._shared_at[id(value)] = found
+                self._kept.append(value)  # so that its id is not another's while this runs
+            return ["r", found]
+        raise NotEncodable(f"cannot store a {kind.__module__}.{kind.__qualname__} in the cache")
+
+    def _type(self, kind: type) -> int:
+        name = _NAMES[kind]
+        found = self.types.get(name)
+        if found is None:
+            found = self.types[name] = len(self.types)
+        return found
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # decoded as themselves, without a call
@@ -151,22 +209,76 @@ _WITH_DICT = frozenset(cls for cls in REGISTRY.values() if cls not in _TUPLES an
 # Slotted ones: each field through its slot's own setter, past the frozen __setattr__.
 _SLOT_SETTERS = {cls: tuple(getattr(cls, name).__set__ for name in _FIELDS[cls])
                  for cls in REGISTRY.values() if cls not in _TUPLES and cls not in _WITH_DICT}
+_SPAN_PATH, _SPAN_START, _SPAN_END = _SLOT_SETTERS[_SPAN]
 
 
-def _decode(value: Any) -> Any:
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is list:
-        return [v if type(v) in _PLAIN else _decode(v) for v in value]
-    if kind is not dict:
+class _Decoder:
+    """An entry's values back, through its tables of types (each name looked up in the
+    registry, once), of strings and of shared values (each built once)."""
+
+    def __init__(self, types: Any, strings: Any, shared: Any) -> None:
+        if type(types) is not list or type(strings) is not list or any(type(t) is not str for t in strings) \
+                or type(shared) is not list:
+            raise NotDecodable("malformed tables")
+        found = [REGISTRY.get(name) if type(name) is str else None for name in types]
+        if None in found:
+            raise NotDecodable("an unknown type")
+        self.types: list[type] = found  # type: ignore[assignment]
+        self.strings: list[str] = strings
+        self.shared: list[Any] = []
+        for value in shared:  # in order: a shared value names only those before it
+            self.shared.append(self.value(value))
+
+    def value(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is list and value:
+            tag = value[0]
+            if type(tag) is int:
+                return self._object(tag, value)
+            if tag == "t":  # the commonest container (~40,000 for the 500 generated files)
+                return tuple([v if type(v) in _PLAIN else self.value(v) for v in value[1:]])
+            if len(value) == 2 and tag in ("r", "x", "j"):
+                if tag == "r" and type(value[1]) is int and value[1] >= 0:
+                    return self.shared[value[1]]
+                if tag == "j":
+                    return value[1]  # a JSON tree, as stored
+                if tag == "x" and type(value[1]) is int and value[1] >= 0:
+                    return self.strings[value[1]]
+            if tag == "o" and len(value) == 3 and type(value[1]) is str:
+                cls = STATE_OBJECTS.get(value[1])
+                if cls is None:
+                    raise NotDecodable(f"unknown state object {value[1]!r}")
+                obj = object.__new__(cls)
+                _set_attributes(obj, value[2], self.value)
+                return obj
+            items = [v if type(v) in _PLAIN else self.value(v) for v in value[1:]]
+            if tag == "l":
+                return items
+            if tag == "s":
+                return set(items)
+            if tag == "f":
+                return frozenset(items)
+            if tag in ("d", "c") and len(items) % 2 == 0:
+                pairs = dict(zip(items[::2], items[1::2]))
+                return Counter(pairs) if tag == "c" else pairs
+            raise NotDecodable(f"unknown or malformed tag {tag!r}")
+        if kind in _PLAIN:
+            return value
+        if kind is dict:
+            return {k: v if type(v) in _PLAIN else self.value(v) for k, v in value.items()}
         raise NotDecodable(f"unexpected {kind.__name__}")
-    if "~" in value:
-        cls = REGISTRY.get(value["~"])
-        fields = value.get("v")
-        if cls is None or type(fields) is not list or len(fields) != len(_FIELDS[cls]):
-            raise NotDecodable(f"unknown or malformed object {value['~']!r}")
-        args = [v if type(v) in _PLAIN else _decode(v) for v in fields]
+
+    def _object(self, index: int, value: list) -> Any:
+        cls = self.types[index]
+        if cls is _SPAN and len(value) == 4:
+            span = object.__new__(_SPAN)
+            _SPAN_PATH(span, self.strings[value[1]])
+            _SPAN_START(span, value[2])
+            _SPAN_END(span, value[3])
+            return span
+        if len(value) != len(_FIELDS[cls]) + 1:
+            raise NotDecodable(f"malformed {cls.__qualname__}")
+        args = [v if type(v) in _PLAIN else self.value(v) for v in value[1:]]
         if cls in _TUPLES:
             return cls(*args)
         obj = object.__new__(cls)  # no __init__ or __post_init__ runs: the fields are set as stored
@@ -176,45 +288,13 @@ def _decode(value: Any) -> Any:
             for set_field, arg in zip(_SLOT_SETTERS[cls], args):
                 set_field(obj, arg)
         return obj
-    if "~o" in value:
-        cls = STATE_OBJECTS.get(value["~o"])
-        attributes = value.get("a")
-        if cls is None or type(attributes) is not dict or len(value) != 2:
-            raise NotDecodable(f"unknown or malformed state object {value['~o']!r}")
-        obj = object.__new__(cls)
-        _set_attributes(obj, attributes)
-        return obj
-    if len(value) == 1:
-        (tag, items), = value.items()
-        if tag == "~j":
-            return items  # a JSON tree, as stored
-        if tag == "~t":
-            return tuple([v if type(v) in _PLAIN else _decode(v) for v in _items(items)])
-        if tag == "~s":
-            return {_decode(v) for v in _items(items)}
-        if tag == "~f":
-            return frozenset(_decode(v) for v in _items(items))
-        if tag in ("~d", "~c"):
-            pairs = {}
-            for pair in _items(items):
-                if type(pair) is not list or len(pair) != 2:
-                    raise NotDecodable("malformed mapping")
-                pairs[_decode(pair[0])] = _decode(pair[1])
-            return Counter(pairs) if tag == "~c" else pairs
-    if any(k.startswith("~") for k in value):
-        raise NotDecodable("unknown tag")
-    return {k: v if type(v) in _PLAIN else _decode(v) for k, v in value.items()}
 
 
-def _set_attributes(obj: object, attributes: dict) -> None:
+def _set_attributes(obj: object, attributes: Any, decode: Callable[[Any], Any]) -> None:
     """Stored attributes onto a state object; a name that could reach its internals is refused."""
+    if type(attributes) is not dict:
+        raise NotDecodable("malformed attributes")
     for name, value in attributes.items():
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             raise NotDecodable(f"bad attribute {name!r}")
-        setattr(obj, name, _decode(value))
-
-
-def _items(items: Any) -> list:
-    if type(items) is not list:
-        raise NotDecodable("malformed container")
-    return items
+        setattr(obj, name, decode(value))

@@ -4,6 +4,7 @@ or runs code."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -77,6 +78,47 @@ def test_a_new_migration_replays_only_itself(migrations, folder):
     assert cache.hits == 3  # a, b and c came from the snapshot
     assert second == run(migrations, None, "20240104000000_d.sql")
     assert [code for code, _, _ in second[0]] == ["RLS001"]
+
+
+def _numbered(count: int) -> dict[str, str]:
+    return {f"2024{i:04d}000000_t{i}.sql": f"create table public.t{i} (id int primary key);\n" for i in range(1, count + 1)}
+
+
+def test_a_run_on_a_new_newest_file_keeps_the_state_it_loaded_and_stores_none(tmp_path, folder):
+    """Work in progress is not stored: the next run replays it again from the state before it."""
+    migrations = supabase_project(tmp_path, _numbered(30))
+    run(migrations, ReplayCache(folder))
+    before = {p.name: p.read_bytes() for p in entries(folder)}
+    newest = "20249999000000_new.sql"
+    for sql in ("create table public.d (id int primary key);\n", "create table public.e (id int primary key);\n"):
+        (migrations / newest).write_text(sql)  # as a pre-commit run sees the file, then amended
+        again = ReplayCache(folder)
+        assert run(migrations, again, newest) == run(migrations, None, newest)
+        assert again.hits == 30 and {p.name: p.read_bytes() for p in entries(folder)} == before
+    forget_findings(folder)
+    whole = ReplayCache(folder)
+    assert run(migrations, whole) == run(migrations, None) and whole.hits == 30
+    after = {p.name for p in entries(folder)}
+    assert len(after) == 2 and after != set(before)  # a run over the set stores its state
+
+
+def test_a_run_on_named_files_far_from_a_stored_state_stores_the_state_after_them(tmp_path, folder):
+    files = _numbered(4)
+    migrations = supabase_project(tmp_path, files)
+    names = sorted(files)
+    for name in names[2:]:
+        (migrations / name).rename(migrations / (name + ".later"))
+    run(migrations, ReplayCache(folder))  # the state after 2 of them
+    for name in names[2:]:
+        (migrations / (name + ".later")).rename(migrations / name)
+    first = ReplayCache(folder)
+    assert run(migrations, first, names[-1]) == run(migrations, None, names[-1]) and first.hits == 2
+    forget_findings(folder)
+    second = ReplayCache(folder)  # half the set was replayed: the states after it and before its last were stored
+    assert run(migrations, second, names[-1]) == run(migrations, None, names[-1]) and second.hits == 3
+    forget_findings(folder)
+    whole = ReplayCache(folder)
+    assert run(migrations, whole) == run(migrations, None) and whole.hits == 4
 
 
 def test_amending_the_newest_migration_uses_the_state_before_it(migrations, folder):
@@ -222,6 +264,26 @@ def test_the_key_decides_what_is_believed(migrations, folder):
     payload, entry = _forged_entry(folder, (folder / "key").read_bytes())
     entry.write_bytes(payload)
     assert ("RLS001", "20240103000000_c.sql", 0) not in run(migrations, ReplayCache(folder))[0]
+
+
+def test_an_entry_of_an_earlier_format_is_a_miss_and_is_replaced(migrations, folder):
+    """Each format's entries are read by that format's code only: one of the format before
+    (whole, signed with the user's key, under the right name) is replayed and replaced."""
+    run(migrations, ReplayCache(folder))
+    forget_findings(folder)
+    cache = ReplayCache(folder)
+    cache._open_directory(create=False, root=Path("/nonexistent"))  # noqa: SLF001
+    cache._key = (folder / "key").read_bytes()  # noqa: SLF001
+    for entry in entries(folder):
+        body = json.loads(entry.read_bytes().split(b"\n", 2)[2])
+        assert body["format"] == cache_module.FORMAT
+        body["format"] = cache_module.FORMAT - 1
+        entry.write_bytes(cache._signed(json.dumps(body).encode(), b"rlslint-snapshot\n"))  # noqa: SLF001
+    earlier = ReplayCache(folder)
+    assert run(migrations, earlier) == _truth(migrations) and earlier.hits == 0
+    forget_findings(folder)
+    again = ReplayCache(folder)
+    assert run(migrations, again) == _truth(migrations) and again.hits == 3
 
 
 class _Boom:
