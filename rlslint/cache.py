@@ -39,10 +39,10 @@ if TYPE_CHECKING:
     from rlslint.results import Result
     from rlslint.schema.state import ReplayState
 
-FORMAT = 13  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
+FORMAT = 14  # bumped whenever a snapshot of the replay would differ: 6 is JSON data under an HMAC, 7 index
 # expressions, 8 notes stored as rlslint.sql.problems.Note, 9 keys name where the replay started, 10 notes
 # count how often they were reached, 11 functions by name and argument types, 12 views by name, 13 values as
-# tagged arrays under tables of types and strings (rlslint/codec.py)
+# tagged arrays under tables of types and strings (rlslint/codec.py), 14 a function's parse tree as JSON text
 _MAGIC = b"rlslint-snapshot\n"
 _SUFFIX = ".snapshot"
 _KEY_FILE = "key"
