@@ -43,7 +43,8 @@ class _DefaultToCheck(click.Group):
             if strict_mode():  # the tests want the traceback
                 raise
             detail = str(exc).splitlines()[0] if str(exc) else ""
-            _fail(f"internal error: {type(exc).__name__}{': ' + detail if detail else ''}")
+            cut = " (the report on stdout stops part-way)" if getattr(exc, _REPORT_CUT, False) else ""
+            _fail(f"internal error: {type(exc).__name__}{': ' + detail if detail else ''}{cut}")
 
 
 @click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
@@ -260,12 +261,33 @@ def _echo(text: str, err: bool = False, color: bool | None = None) -> None:
     _echo_pieces((text,), err, color)
 
 
+_REPORT_CUT = "_rlslint_report_cut"  # set on a failure while a report was being printed
+
+
 def _echo_pieces(pieces: Iterable[str], err: bool = False, color: bool | None = None) -> None:
     """Print a report as its pieces come; a full disk or a closed pipe is an error of this run,
-    not a traceback."""
+    not a traceback. A report is made while it is printed, so a failure making it (a bug)
+    can come after some of it is out: the error line then says the report is cut short."""
+    iterator, started = iter(pieces), False
+    while True:
+        try:
+            piece = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            if started:
+                try:
+                    setattr(exc, _REPORT_CUT, True)
+                except (AttributeError, TypeError):  # an exception type without attributes of its own
+                    pass
+            raise
+        _echo_piece(piece, err, color)
+        started = True
+
+
+def _echo_piece(piece: str, err: bool, color: bool | None) -> None:
     try:
-        for piece in pieces:
-            click.echo(piece, nl=False, err=err, color=color)
+        click.echo(piece, nl=False, err=err, color=color)
     except OSError as exc:
         stream = "stderr" if err else "stdout"
         # What is still buffered would fail again at exit, with a traceback of its own.

@@ -55,6 +55,7 @@ def defer(package: str, submodules: tuple[str, ...]) -> None:
     found = importlib.util.find_spec(package)  # finds the package without executing it
     if found is None or found.submodule_search_locations is None:
         return
+    deferred = []
     for name in submodules:
         spec = _find(f"{package}.{name}", found.submodule_search_locations)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
@@ -64,6 +65,48 @@ def defer(package: str, submodules: tuple[str, ...]) -> None:
             continue
         module.__class__ = _Deferred
         sys.modules[spec.name] = module
+        deferred.append(name)
+    if deferred and found.loader is not None and hasattr(found.loader, "exec_module"):
+        sys.meta_path.insert(0, _PackageFinder(found, tuple(deferred)))
+
+
+class _PackageFinder:
+    """Finds the package once, as the import system would, with a loader that binds the
+    deferred submodules to it: the import system binds a submodule to its package only when
+    it loads the submodule, and these are loaded already, so ``import pglast.ast`` followed
+    by ``pglast.ast`` would otherwise not find the attribute."""
+
+    def __init__(self, spec: importlib.machinery.ModuleSpec, submodules: tuple[str, ...]) -> None:
+        self.spec, self.submodules = spec, submodules
+
+    def find_spec(self, name: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
+        if name != self.spec.name:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)  # once: a later import of the package finds it as usual
+        self.spec.loader = _Binding(self.spec.loader, self.submodules)
+        return self.spec
+
+
+class _Binding:
+    """The package's own loader, which also binds the deferred submodules once the package ran."""
+
+    def __init__(self, loader, submodules: tuple[str, ...]) -> None:
+        self.loader, self.submodules = loader, submodules
+
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__spec__.loader = module.__loader__ = self.loader  # the package keeps its real loader
+        self.loader.exec_module(module)
+        for name in self.submodules:
+            child = sys.modules.get(f"{module.__name__}.{name}")
+            if child is not None and name not in vars(module):
+                setattr(module, name, child)
 
 
 def _find(name: str, path) -> importlib.machinery.ModuleSpec | None:

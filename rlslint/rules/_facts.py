@@ -19,21 +19,34 @@ from rlslint.sql.tree import Node, Path
 
 
 class ExprFacts:
-    """One policy expression's answers, each in source order. The columns it compares and
-    its user_metadata references are asked of nearly every expression; the per-row calls and
-    the columns compared with ``auth.uid()`` only of some (the tables a fix is written for,
-    those with an owner key), so those are worked out from the walk's nodes when first asked."""
+    """One policy expression's answers, each in source order. Its user_metadata references
+    are asked of every expression SEC001 judges and cost a pass over the walk's nodes; the
+    rest is worked out from the walk when first asked: the columns it compares (IDX001,
+    IDX002: the costliest answer, which no other rule should pay for), the per-row calls (the
+    tables a fix is written for, PERF001) and the columns compared with ``auth.uid()`` (those
+    with an owner key)."""
 
-    __slots__ = ("compared", "user_metadata", "_comparisons", "_calls", "_per_row_calls", "_uid_columns")
+    __slots__ = ("user_metadata", "_expr", "_catalog", "_bound", "_comparisons", "_calls", "_compared",
+                 "_per_row_calls", "_uid_columns")
 
-    def __init__(self, compared: tuple[ColumnUse, ...], user_metadata: tuple[tuple[int, int], ...],
-                 comparisons: list[tuple[Node, Path]], calls: list[tuple[Node, Path]]) -> None:
-        self.compared = compared  # compared with =, IN or = ANY where an index could serve
+    def __init__(self, expr: Expr, catalog: Catalog, bound: dict[int, scopes.Ref],
+                 user_metadata: tuple[tuple[int, int], ...], comparisons: list[tuple[Node, Path]],
+                 calls: list[tuple[Node, Path]]) -> None:
         self.user_metadata = user_metadata  # (start, end) of each reference to user_metadata
+        self._expr, self._catalog = expr, catalog
+        self._bound = bound  # every column reference's binding, by the id of its node
         self._comparisons = comparisons  # the walk's A_Expr and FuncCall nodes, with their paths
         self._calls = calls
+        self._compared: tuple[ColumnUse, ...] | None = None
         self._per_row_calls: tuple[tuple[str, int], ...] | None = None
         self._uid_columns: tuple[str, ...] | None = None
+
+    @property
+    def compared(self) -> tuple[ColumnUse, ...]:
+        """Columns compared with =, IN or = ANY where an index could serve."""
+        if self._compared is None:
+            self._compared = tuple(compared_columns(self._expr, self._comparisons, self._bound, self._catalog))
+        return self._compared
 
     @property
     def per_row_calls(self) -> tuple[tuple[str, int], ...]:
@@ -79,9 +92,7 @@ def of_expression(expr: Expr, table: Table, catalog: Catalog) -> ExprFacts:
     comparisons = [(body, path) for kind, body, path in nodes if kind == "A_Expr"]
     calls = [(body, path) for kind, body, path in nodes if kind == "FuncCall"]
     refs = [(body, path) for kind, body, path in nodes if kind == "ColumnRef"]
-    column_refs = [(bound[id(body)], path) for body, path in refs if id(body) in bound]
-    return ExprFacts(tuple(compared_columns(expr, comparisons, column_refs, bound, catalog)),
-                     tuple(_user_metadata(expr, comparisons, calls, refs)), comparisons, calls)
+    return ExprFacts(expr, catalog, bound, tuple(_user_metadata(expr, comparisons, calls, refs)), comparisons, calls)
 
 
 # --- user_metadata (SEC001) ------------------------------------------------------------

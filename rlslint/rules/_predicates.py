@@ -81,8 +81,8 @@ class ColumnUse(NamedTuple):
     conditions: tuple[Node, ...] = ()
 
 
-def compared_columns(expr: Expr, comparisons: list[tuple[Node, Path]], column_refs: list[tuple[scopes.Ref, Path]],
-                     bound: dict[int, scopes.Ref], catalog: Catalog) -> list[ColumnUse]:
+def compared_columns(expr: Expr, comparisons: list[tuple[Node, Path]], bound: dict[int, scopes.Ref],
+                     catalog: Catalog) -> list[ColumnUse]:
     """Columns a policy expression compares with ``=``, ``IN`` or ``= ANY`` against a value
     that does not depend on the same row, bound to their tables, in source order.
 
@@ -95,7 +95,7 @@ def compared_columns(expr: Expr, comparisons: list[tuple[Node, Path]], column_re
     index on it would not serve the sub-select.
 
     From the expression's one walk (``rules._facts``): its ``A_Expr`` nodes (the only
-    comparisons) and its bound column references, each with its path, in walk order.
+    comparisons), each with its path, in walk order, and its column references bound.
     """
     found: list[ColumnUse] = []
     for node, path in comparisons:
@@ -107,7 +107,7 @@ def compared_columns(expr: Expr, comparisons: list[tuple[Node, Path]], column_re
             ref = bound.get(id(column_ref))
             if ref is None or ref.table is None or ref.outer or not _has_column(catalog, ref.table, ref.names[-1]):
                 continue
-            if any(other.via is ref.via for other in _refs_within(others, column_refs)):
+            if any(other.via is ref.via for other in _refs_within(others, bound)):
                 continue  # `a = b` on one row: no index lookup answers it
             if wrapped is not None and "TypeCast" in wrapped and _no_cast(wrapped, catalog, ref):
                 wrapped = None
@@ -212,26 +212,24 @@ def _indexable(operand: Any) -> tuple[Node, Node | None] | None:
     return None
 
 
-def _refs_within(trees: list[Any], column_refs: list[tuple[scopes.Ref, Path]]) -> Iterator[scopes.Ref]:
-    """The bound references inside ``trees`` (operands: nodes, or lists of them), found by
-    their paths rather than by walking the operands again."""
-    roots = {id(body) for body in _nodes_of(trees)}
-    for ref, path in column_refs:
-        if id(ref.node) in roots or any(id(body) in roots for _, body in path):
-            yield ref
-
-
-def _nodes_of(trees: list[Any]) -> Iterator[Node]:
-    """The bodies of the typed nodes an operand list holds: the operands, and the items of an
-    ``IN (…)`` list."""
-    for tree in trees:
-        for item in tree if isinstance(tree, list) else (tree,):
-            if isinstance(item, list):
-                yield from _nodes_of(item)
-            elif isinstance(item, dict) and len(item) == 1:
-                kind, body = next(iter(item.items()))
-                if kind[:1].isupper() and isinstance(body, dict):
-                    yield body
+def _refs_within(trees: list[Any], bound: dict[int, scopes.Ref]) -> Iterator[scopes.Ref]:
+    """The bound references inside ``trees`` (operands: nodes, or lists of them). The operands
+    are walked: they are small next to the expression, where searching every bound
+    reference's path for them, once per comparison, was cubic in a deeply nested expression
+    (1,000 nested ``OR``s of comparisons took over a minute)."""
+    stack = list(trees)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            body = item.get("ColumnRef") if len(item) == 1 else None
+            if isinstance(body, dict):
+                ref = bound.get(id(body))
+                if ref is not None:
+                    yield ref
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _conditions(comparison: Node, path: Path) -> tuple[Node, ...]:

@@ -195,6 +195,9 @@ NESTED = {
     "500-step -> chain": "('{}'::jsonb" + "->'a'" * 500 + ") is null",
     "near the parser's limit: 9,000 nots": "not " * 9000 + "true",
     "16,000 additions": "1" + " + 1" * 16_000 + " > 0",
+    # Each comparison an index could serve, nested: the columns compared were found in time
+    # cubic in the depth (over a minute at 1,000).
+    "1,500 nested ORs of comparisons": "(id = 0 or " * 1500 + "id = 1" + ")" * 1500,
 }
 
 
@@ -251,6 +254,30 @@ def test_an_unexpected_exception_anywhere_is_one_line_and_exit_2(tmp_path, monke
     with production_mode():
         result = run(tmp_path)
     assert (result.exit_code, result.output) == (2, "rlslint: error: internal error: ZeroDivisionError: division by zero\n")
+
+
+def test_a_failure_while_a_report_is_printed_says_the_report_is_cut_short(tmp_path, monkeypatch):
+    """The JSON report is made as it is printed: a bug part-way through leaves part of it on
+    stdout, and the one error line says so (exit 2, as for any failure)."""
+    from rlslint.report import json as json_report
+
+    project(tmp_path, {f"2024010100{i:04d}_t.sql": f"create table public.t{i} (id bigint primary key);\n"
+                       for i in range(300)})
+    calls, fingerprint = [], json_report.fingerprint
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 200:
+            raise ZeroDivisionError("division by zero")
+        return fingerprint(*args, **kwargs)
+
+    monkeypatch.setattr(json_report, "fingerprint", failing)
+    with production_mode():
+        result = run(tmp_path, "--format", "json")
+    assert result.exit_code == 2
+    report, error = result.output.rsplit("rlslint: error: ", 1)  # the runner shows stdout, then stderr
+    assert report.startswith("{\n") and not report.endswith("}\n")
+    assert error == "internal error: ZeroDivisionError: division by zero (the report on stdout stops part-way)\n"
 
 
 # --- 9. output size ---------------------------------------------------------------------

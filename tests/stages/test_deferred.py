@@ -44,6 +44,8 @@ print(json.dumps({
     "enums_names": len(dir(enums)), "ast_names": len(dir(ast)),
     "same_module": [pglast.enums is sys.modules["pglast.enums"], ast is sys.modules["pglast.ast"]],
     "types": sorted({type(m).__name__ for n, m in sys.modules.items() if n.startswith("pglast")}),
+    "bound": [pglast.ast is sys.modules["pglast.ast"], pglast.enums is sys.modules["pglast.enums"]],
+    "loader": type(pglast.__spec__.loader).__name__,
 }))
 """
 
