@@ -71,37 +71,27 @@ def defer(package: str, submodules: tuple[str, ...]) -> None:
 
 
 class _PackageFinder:
-    """Finds the package once, as the import system would, with a loader that binds the
-    deferred submodules to it: the import system binds a submodule to its package only when
-    it loads the submodule, and these are loaded already, so ``import pglast.ast`` followed
-    by ``pglast.ast`` would otherwise not find the attribute."""
+    """Finds the package, as the import system would, with a loader that binds the deferred
+    submodules to it: the import system binds a submodule to its package only when it loads
+    the submodule, and these are loaded already, so ``import pglast.ast`` followed by
+    ``pglast.ast`` would otherwise not find the attribute. It answers until the package has
+    run, however often the package is looked up before (``importlib.util.find_spec``, as
+    the cache keys do), then leaves the import system as it was."""
 
     def __init__(self, spec: importlib.machinery.ModuleSpec, submodules: tuple[str, ...]) -> None:
-        self.spec, self.submodules = spec, submodules
+        self.spec, self.loader, self.submodules = spec, spec.loader, submodules
+        spec.loader = self  # until the package runs
 
     def find_spec(self, name: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
-        if name != self.spec.name:
-            return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)  # once: a later import of the package finds it as usual
-        self.spec.loader = _Binding(self.spec.loader, self.submodules)
-        return self.spec
-
-
-class _Binding:
-    """The package's own loader, which also binds the deferred submodules once the package ran."""
-
-    def __init__(self, loader, submodules: tuple[str, ...]) -> None:
-        self.loader, self.submodules = loader, submodules
-
-    def __getattr__(self, name: str):
-        return getattr(self.loader, name)
+        return self.spec if name == self.spec.name else None
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        module.__spec__.loader = module.__loader__ = self.loader  # the package keeps its real loader
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        self.spec.loader = module.__loader__ = self.loader  # the package keeps its own loader
         self.loader.exec_module(module)
         for name in self.submodules:
             child = sys.modules.get(f"{module.__name__}.{name}")

@@ -12,7 +12,7 @@ from rlslint.schema.naming import choose_name, column_part
 from rlslint.sql.names import QName, quote_ident
 from rlslint.sql import tokens
 from rlslint.sql.spans import Span
-from rlslint.sql.tree import Node, Path, dicts, locations, walk  # noqa: F401 (walk, Path: the rules' tree vocabulary)
+from rlslint.sql.tree import Node, Path, locations
 
 if TYPE_CHECKING:
     from rlslint.rules.base import RuleContext

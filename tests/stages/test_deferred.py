@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 _USE = """
 import json, sys
 SQL = "create policy p on t using (a = any (select b from u where c in (1, 2))); select x::int from y"
+import importlib.util
+importlib.util.find_spec("pglast")  # looked up before it is imported, as the cache keys do
 import pglast.parser
 tree = json.loads(pglast.parser.parse_sql_json(SQL))
 tokens = [tuple(t) for t in pglast.parser.scan(SQL)]
